@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	bk "github.com/s6builder/s6builder/engine/buildkit"
+)
+
+func buildCmd() *cobra.Command {
+	var (
+		rf                    requestFlags
+		output, sources, addr string
+		progress              string
+	)
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Build skalibs, execline and s6 and export the dist tree",
+		Long: `Build skalibs, execline and s6 on a BuildKit daemon and export the installed
+tree (bin, sbin, libexec, lib, include) to --output. The export is atomic: on
+failure an existing output directory is left as it was.
+
+The daemon is BUILDKIT_HOST or --addr; with neither, s6builder starts a private
+buildkitd for the run when buildkitd and runc are on PATH.`,
+		Example: `  s6builder build --s6 2.1.6.0 --output ./s6dist
+  s6builder build --s6 2.15.1.0 --mirror http://127.0.0.1:8055 --catalog digests.json --output ./s6dist
+  BUILDKIT_HOST=tcp://buildkit.example:1234 s6builder build --s6 2.1.6.0 --platform linux/arm64 --output ./dist-arm64`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch progress {
+			case "auto", "tty", "plain", "quiet", "rawjson":
+			default:
+				return usageError{fmt.Errorf("--progress %q: want auto, tty, plain, quiet or rawjson", progress)}
+			}
+			if output == "" && sources == "" {
+				return usageError{fmt.Errorf("nothing to export: give --output DIR and/or --sources DIR")}
+			}
+			p, err := rf.plan()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if addr == "" {
+				var regs []string
+				if r := loopbackRegistry(p.Request.Toolchain.Image); r != "" {
+					regs = append(regs, r)
+				}
+				d, err := bk.StartPrivate(ctx, bk.PrivateOptions{HTTPRegistries: regs})
+				if err != nil {
+					return err
+				}
+				defer d.Stop()
+				addr = d.Addr
+			}
+			c, err := bk.Connect(ctx, addr)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			start := time.Now()
+			rep, err := bk.Build(ctx, c, p, bk.Options{Dist: output, Sources: sources, Progress: progress})
+			if err != nil {
+				return err
+			}
+			executed, cached := rep.Counts()
+			r := p.Request
+			fmt.Fprintf(os.Stderr, "s6builder: s6 %s, execline %s, skalibs %s for %s in %.1fs: %d steps executed, %d cached\n",
+				r.S6, r.Execline, r.Skalibs, r.Platform, time.Since(start).Seconds(), executed, cached)
+			if output != "" {
+				fmt.Fprintf(os.Stderr, "s6builder: dist tree in %s\n", output)
+			}
+			if sources != "" {
+				fmt.Fprintf(os.Stderr, "s6builder: unpacked sources in %s\n", sources)
+			}
+			return nil
+		},
+	}
+	rf.register(cmd.Flags())
+	cmd.Flags().StringVarP(&output, "output", "o", "", "directory to export the dist tree to (replaced atomically)")
+	cmd.Flags().StringVar(&sources, "sources", "", "also export the unpacked sources (<pkg>-<version>/ each) to this directory")
+	cmd.Flags().StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address, e.g. unix:///run/buildkit/buildkitd.sock or tcp://host:1234; env BUILDKIT_HOST")
+	cmd.Flags().StringVar(&progress, "progress", "auto", "progress display: auto, tty, plain, quiet or rawjson")
+	return cmd
+}

@@ -1,0 +1,43 @@
+// Command s6builder builds the s6 supervision suite (skalibs, execline, s6)
+// from source on a BuildKit daemon, as a cached graph of container steps.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root := &cobra.Command{
+		Use:   "s6builder",
+		Short: "Build the s6 supervision suite from source as a cached BuildKit graph",
+		Long: `s6builder builds skalibs, execline and s6 from their release tarballs on a
+BuildKit daemon: fetch -> unpack -> build(skalibs) -> build(execline) -> build(s6)
+-> merge -> export. Every stage is cached by its inputs, so a repeated build
+re-executes nothing and a new s6 release rebuilds only s6.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(buildCmd(), planCmd(), versionsCmd())
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "s6builder:", err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			os.Exit(2)
+		}
+		os.Exit(1)
+	}
+}
+
+// usageError is bad input, reported with exit status 2.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/distribution/reference"
+	"github.com/spf13/pflag"
+
+	"github.com/s6builder/s6builder/pipeline"
+	"github.com/s6builder/s6builder/pipeline/catalog"
+)
+
+// requestFlags are the flags that describe what to build, shared by build
+// and plan. Defaults for toolchain, mirror and catalogue come from the
+// environment (S6BUILDER_TOOLCHAIN, S6BUILDER_MIRROR, S6BUILDER_CATALOG), so
+// a test environment or CI job sets them once.
+type requestFlags struct {
+	s6, skalibs, execline string
+	platform              string
+	dynamic               bool
+	toolchain, cc         string
+	mirror, catalog       string
+	jobs                  int
+	configure             []string
+}
+
+func (f *requestFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.s6, "s6", "", "s6 version (default: the newest in the catalogue)")
+	fs.StringVar(&f.skalibs, "skalibs", "", "skalibs version (default: the one the s6 release needs)")
+	fs.StringVar(&f.execline, "execline", "", "execline version (default: the one the s6 release needs)")
+	fs.StringVar(&f.platform, "platform", "", "target platform, e.g. linux/arm64 (default: this machine's)")
+	fs.BoolVar(&f.dynamic, "dynamic", false, "link against shared libraries (default: fully static against musl)")
+	fs.StringVar(&f.toolchain, "toolchain", os.Getenv("S6BUILDER_TOOLCHAIN"), "toolchain image with make and a C compiler; env S6BUILDER_TOOLCHAIN (default: a pinned Debian image plus an install step)")
+	fs.StringVar(&f.cc, "cc", "", "C compiler in the toolchain (default: musl-gcc, or gcc with --dynamic)")
+	fs.StringVar(&f.mirror, "mirror", os.Getenv("S6BUILDER_MIRROR"), "base URL that replaces "+pipeline.DefaultMirror+"; tarballs are fetched from MIRROR/<pkg>/<tarball>; env S6BUILDER_MIRROR")
+	fs.StringVar(&f.catalog, "catalog", os.Getenv("S6BUILDER_CATALOG"), "JSON catalogue file that adds or overrides releases and digests; env S6BUILDER_CATALOG")
+	fs.IntVar(&f.jobs, "jobs", 0, "parallel make jobs (default: the build container's CPU count)")
+	fs.StringArrayVar(&f.configure, "configure", nil, "extra configure option for one package, PKG=OPTION (repeatable), e.g. s6=--enable-nsss")
+}
+
+// plan validates the flags, loads the catalogue and makes the plan. Every
+// refusal happens here, before any connection or build.
+func (f *requestFlags) plan() (*pipeline.Plan, error) {
+	cat, err := catalog.Default()
+	if err != nil {
+		return nil, err
+	}
+	if f.catalog != "" {
+		cf, err := catalog.ReadFile(f.catalog)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		cat.Apply(cf, "--catalog "+f.catalog)
+	}
+	req := pipeline.Request{
+		S6: f.s6, Skalibs: f.skalibs, Execline: f.execline,
+		Platform: f.platform, Dynamic: f.dynamic, CC: f.cc,
+		Mirror: f.mirror, Jobs: f.jobs,
+	}
+	if f.toolchain != "" {
+		req.Toolchain = pipeline.Toolchain{Image: f.toolchain}
+	}
+	for _, c := range f.configure {
+		pkg, opt, ok := strings.Cut(c, "=")
+		if !ok || !catalog.IsPackage(pkg) {
+			return nil, usageError{fmt.Errorf("--configure %q: want PKG=OPTION with PKG one of skalibs, execline, s6", c)}
+		}
+		if req.Configure == nil {
+			req.Configure = map[string][]string{}
+		}
+		req.Configure[pkg] = append(req.Configure[pkg], opt)
+	}
+	p, err := pipeline.New(cat, req)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return p, nil
+}
+
+// loopbackRegistry returns the registry host of ref when it is on this
+// machine (a test registry, served over plain HTTP), or "".
+func loopbackRegistry(ref string) string {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return ""
+	}
+	host := reference.Domain(named)
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = host
+	}
+	if h == "localhost" {
+		return host
+	}
+	if ip := net.ParseIP(h); ip != nil && ip.IsLoopback() {
+		return host
+	}
+	return ""
+}

@@ -1,0 +1,127 @@
+// Package buildkit is the BuildKit adapter: it translates a pipeline.Plan
+// into LLB, one op per step, solves it on a BuildKit daemon and exports the
+// result. It adds nothing to the plan: what is built, with which argv and
+// which digests, is decided in package pipeline.
+package buildkit
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/s6builder/s6builder/pipeline"
+)
+
+// States returns the LLB state of every stage of p that has one (all but
+// the export stage), keyed by stage ID.
+func States(p *pipeline.Plan) (map[string]llb.State, error) {
+	st := make(map[string]llb.State, len(p.Stages))
+	for _, s := range p.Stages {
+		switch s.Kind {
+		case pipeline.KindToolchain:
+			spec, err := platforms.Parse(s.Image.Platform)
+			if err != nil {
+				return nil, err
+			}
+			img := llb.Image(s.Image.Ref, llb.Platform(spec), vertexName(s, "pull "+s.Image.Ref))
+			for _, step := range s.Image.Setup {
+				img = img.Run(llb.Args(step.Args), llb.Dir(step.Dir), llb.Network(llb.NetModeSandbox),
+					vertexName(s, step.Name+": "+strings.Join(step.Args, " "))).Root()
+			}
+			st[s.ID] = img
+		case pipeline.KindFetch:
+			st[s.ID] = llb.HTTP(s.Fetch.URL, llb.Checksum(digest.Digest(s.Fetch.Digest)),
+				llb.Filename(s.Fetch.Filename), vertexName(s, s.Fetch.Filename))
+		case pipeline.KindUnpack, pipeline.KindBuild:
+			out, err := execState(s, st)
+			if err != nil {
+				return nil, err
+			}
+			st[s.ID] = out
+		case pipeline.KindMerge:
+			inputs := make([]llb.State, len(s.Deps))
+			for i, id := range s.Deps {
+				inputs[i] = st[id]
+			}
+			st[s.ID] = llb.Merge(inputs, vertexName(s, "merge "+strings.Join(s.Deps, " ")))
+		case pipeline.KindExport:
+			// The export stage is what the front end does with its input.
+		default:
+			return nil, fmt.Errorf("stage %s: unknown kind %q", s.ID, s.Kind)
+		}
+	}
+	return st, nil
+}
+
+// execState chains one ExecOp per step on the toolchain image. Writable
+// mounts carry their content from step to step; the stage's result is the
+// output mount after the last step.
+func execState(s *pipeline.Stage, st map[string]llb.State) (llb.State, error) {
+	root, ok := st[pipeline.IDToolchain]
+	if !ok {
+		return llb.State{}, fmt.Errorf("stage %s: no toolchain stage before it", s.ID)
+	}
+	mounts := map[string]llb.State{}
+	for _, m := range s.Exec.Mounts {
+		mounts[m.Target] = st[m.From]
+	}
+	if _, ok := mounts[s.Exec.Output]; !ok {
+		mounts[s.Exec.Output] = llb.Scratch()
+	}
+	for _, step := range s.Exec.Steps {
+		opts := []llb.RunOption{
+			llb.Args(step.Args),
+			llb.Dir(step.Dir),
+			llb.Network(llb.NetModeNone),
+			llb.ReadonlyRootFS(),
+			llb.AddMount(pipeline.TmpDir, llb.Scratch(), llb.Tmpfs()),
+			vertexName(s, step.Name+": "+strings.Join(step.Args, " ")),
+		}
+		for _, kv := range s.Exec.Env {
+			k, v, _ := strings.Cut(kv, "=")
+			opts = append(opts, llb.AddEnv(k, v))
+		}
+		run := root.Run(opts...)
+		for _, m := range s.Exec.Mounts {
+			if m.Readonly {
+				run.AddMount(m.Target, mounts[m.Target], llb.Readonly)
+				continue
+			}
+			mounts[m.Target] = run.AddMount(m.Target, mounts[m.Target])
+		}
+		if !isMount(s.Exec.Mounts, s.Exec.Output) {
+			mounts[s.Exec.Output] = run.AddMount(s.Exec.Output, mounts[s.Exec.Output])
+		}
+	}
+	return mounts[s.Exec.Output], nil
+}
+
+func isMount(ms []pipeline.Mount, target string) bool {
+	for _, m := range ms {
+		if m.Target == target {
+			return true
+		}
+	}
+	return false
+}
+
+// vertexName names a vertex "[stage id] what", which is what the progress
+// display shows and how solve statistics attribute vertices to stages.
+func vertexName(s *pipeline.Stage, what string) llb.ConstraintsOpt {
+	return llb.WithCustomName("[" + s.ID + "] " + what)
+}
+
+// StageOf returns the stage ID in a vertex name made by vertexName, or "".
+func StageOf(vertexName string) string {
+	if !strings.HasPrefix(vertexName, "[") {
+		return ""
+	}
+	id, _, ok := strings.Cut(vertexName[1:], "] ")
+	if !ok {
+		return ""
+	}
+	return id
+}

@@ -1,0 +1,301 @@
+package buildkit
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+	"github.com/moby/buildkit/util/progress/progressui"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/s6builder/s6builder/pipeline"
+)
+
+// Options says what to export and how to show progress.
+type Options struct {
+	Dist        string    // directory to export the dist tree to ("" = none)
+	Sources     string    // directory to export the unpacked sources to ("" = none)
+	Progress    string    // auto, tty, plain, quiet or rawjson (progressui modes)
+	ProgressOut io.Writer // default os.Stderr
+}
+
+// Vertex is what the daemon reported about one vertex of the solve.
+type Vertex struct {
+	Name     string
+	Stage    string // plan stage ID, "" for the daemon's own vertices (exporters)
+	Cached   bool
+	Error    string
+	Duration time.Duration
+}
+
+// Report sums up a build: every vertex, executed or taken from the cache.
+type Report struct {
+	Vertices []Vertex
+}
+
+// Executed lists the names of plan vertices that really ran.
+func (r *Report) Executed() []string {
+	var out []string
+	for _, v := range r.Vertices {
+		if v.Stage != "" && !v.Cached {
+			out = append(out, v.Name)
+		}
+	}
+	return out
+}
+
+// Counts returns how many plan vertices ran and how many came from the cache.
+func (r *Report) Counts() (executed, cached int) {
+	for _, v := range r.Vertices {
+		switch {
+		case v.Stage == "":
+		case v.Cached:
+			cached++
+		default:
+			executed++
+		}
+	}
+	return executed, cached
+}
+
+// StageTimes sums the execution time of the vertices of each stage.
+func (r *Report) StageTimes() map[string]time.Duration {
+	m := map[string]time.Duration{}
+	for _, v := range r.Vertices {
+		if v.Stage != "" && !v.Cached {
+			m[v.Stage] += v.Duration
+		}
+	}
+	return m
+}
+
+// StageError is a failed build step, with the end of its log.
+type StageError struct {
+	Stage   string
+	Vertex  string
+	Err     error
+	LogTail string
+}
+
+func (e *StageError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "stage %s failed: %s: %v", e.Stage, e.Vertex, e.Err)
+	if e.LogTail != "" {
+		fmt.Fprintf(&b, "\n--- last lines of its log ---\n%s", e.LogTail)
+	}
+	return b.String()
+}
+
+func (e *StageError) Unwrap() error { return e.Err }
+
+// logTailLines is how much of a failed step's log an error shows.
+const logTailLines = 25
+
+// Build solves p on c and exports what o asks for. Exports are atomic: they
+// go to a temporary directory beside the target, which replaces the target
+// only when every solve has succeeded; on failure the target is untouched.
+func Build(ctx context.Context, c *client.Client, p *pipeline.Plan, o Options) (*Report, error) {
+	var targets []target
+	for _, t := range []target{{id: pipeline.IDDist, dir: o.Dist}, {id: pipeline.IDSources, dir: o.Sources}} {
+		if t.dir != "" {
+			targets = append(targets, t)
+		}
+	}
+	if len(targets) == 0 {
+		targets = []target{{id: pipeline.IDDist}} // build without exporting
+	}
+	var staged []*stagedDir
+	defer func() {
+		for _, s := range staged {
+			s.discard()
+		}
+	}()
+	for i := range targets {
+		if targets[i].dir == "" {
+			continue
+		}
+		sd, err := stageDir(targets[i].dir)
+		if err != nil {
+			return nil, err
+		}
+		staged = append(staged, sd)
+		targets[i].tmp = sd.tmp
+	}
+
+	states, err := States(p)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := platforms.Parse(p.Request.Platform)
+	if err != nil {
+		return nil, err
+	}
+
+	mode := o.Progress
+	if mode == "" {
+		mode = string(progressui.AutoMode)
+	}
+	out := o.ProgressOut
+	if out == nil {
+		out = os.Stderr
+	}
+	display, err := progressui.NewDisplay(out, progressui.DisplayMode(mode))
+	if err != nil {
+		return nil, fmt.Errorf("--progress %s: %w", mode, err)
+	}
+	rec := newRecorder()
+	all := make(chan *client.SolveStatus)
+	shown := make(chan struct{})
+	go func() {
+		defer close(shown)
+		_, _ = display.UpdateFrom(context.WithoutCancel(ctx), all)
+	}()
+
+	var solveErr error
+	for _, t := range targets {
+		def, err := states[t.id].Marshal(ctx, llb.Platform(spec))
+		if err != nil {
+			solveErr = err
+			break
+		}
+		opt := client.SolveOpt{}
+		if t.tmp != "" {
+			opt.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: t.tmp}}
+		}
+		ch := make(chan *client.SolveStatus)
+		fwd := make(chan struct{})
+		go func() {
+			defer close(fwd)
+			for s := range ch {
+				rec.record(s)
+				all <- s
+			}
+		}()
+		_, err = c.Solve(ctx, def, opt, ch)
+		<-fwd
+		if err != nil {
+			solveErr = rec.explain(err)
+			break
+		}
+	}
+	close(all)
+	<-shown
+	report := rec.report()
+	if solveErr != nil {
+		return report, solveErr
+	}
+	for _, s := range staged {
+		if err := s.commit(); err != nil {
+			return report, err
+		}
+	}
+	return report, nil
+}
+
+type target struct {
+	id  string
+	dir string
+	tmp string
+}
+
+// recorder keeps the last status of every vertex and the logs of each.
+type recorder struct {
+	mu    sync.Mutex
+	order []digest.Digest
+	vtx   map[digest.Digest]*client.Vertex
+	logs  map[digest.Digest]*bytes.Buffer
+}
+
+func newRecorder() *recorder {
+	return &recorder{vtx: map[digest.Digest]*client.Vertex{}, logs: map[digest.Digest]*bytes.Buffer{}}
+}
+
+func (r *recorder) record(s *client.SolveStatus) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, v := range s.Vertexes {
+		if _, ok := r.vtx[v.Digest]; !ok {
+			r.order = append(r.order, v.Digest)
+		}
+		cp := *v
+		r.vtx[v.Digest] = &cp
+	}
+	for _, l := range s.Logs {
+		b := r.logs[l.Vertex]
+		if b == nil {
+			b = &bytes.Buffer{}
+			r.logs[l.Vertex] = b
+		}
+		b.Write(l.Data)
+		if b.Len() > 64<<10 { // keep the tail only
+			tail := append([]byte{}, b.Bytes()[b.Len()-32<<10:]...)
+			b.Reset()
+			b.Write(tail)
+		}
+	}
+}
+
+func (r *recorder) report() *Report {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	rep := &Report{}
+	for _, d := range r.order {
+		v := r.vtx[d]
+		x := Vertex{Name: v.Name, Stage: StageOf(v.Name), Cached: v.Cached, Error: v.Error}
+		if v.Started != nil && v.Completed != nil {
+			x.Duration = v.Completed.Sub(*v.Started)
+		}
+		rep.Vertices = append(rep.Vertices, x)
+	}
+	return rep
+}
+
+// explain turns a solve error into a StageError naming the failed stage and
+// step with the end of its log, when the daemon said which vertex failed.
+func (r *recorder) explain(err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var failed []*client.Vertex
+	for _, d := range r.order {
+		if v := r.vtx[d]; v.Error != "" && StageOf(v.Name) != "" && !strings.Contains(v.Error, "context canceled") {
+			failed = append(failed, v)
+		}
+	}
+	if len(failed) == 0 {
+		return fmt.Errorf("build failed: %w", err)
+	}
+	sort.SliceStable(failed, func(i, j int) bool { return completed(failed[i]).Before(completed(failed[j])) })
+	v := failed[0]
+	return &StageError{Stage: StageOf(v.Name), Vertex: v.Name, Err: errors.New(v.Error), LogTail: tail(r.logs[v.Digest], logTailLines)}
+}
+
+func completed(v *client.Vertex) time.Time {
+	if v.Completed != nil {
+		return *v.Completed
+	}
+	return time.Time{}
+}
+
+func tail(b *bytes.Buffer, n int) string {
+	if b == nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,158 @@
+package catalog
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/s6builder/s6builder/pipeline/version"
+)
+
+// File is the user catalogue format (`--catalog FILE`): JSON that adds
+// releases or overrides what the embedded catalogue says about them.
+//
+//	{
+//	  "releases": [
+//	    {"package": "s6", "version": "2.1.6.0", "digest": "sha256:...",
+//	     "tarball": "s6-2.1.6.0.tar.gz", "skalibs": "2.3.5.1", "execline": "2.1.2.2"}
+//	  ]
+//	}
+//
+// package and version are required; tarball defaults to
+// <package>-<version>.tar.gz; digest is sha256:<hex> or sha512:<hex>; skalibs
+// and execline (s6 only) are the oldest releases that s6 release builds with.
+type File struct {
+	Releases []FileRelease `json:"releases"`
+}
+
+// FileRelease is one entry of a File.
+type FileRelease struct {
+	Package  string `json:"package"`
+	Version  string `json:"version"`
+	Tarball  string `json:"tarball,omitempty"`
+	Digest   string `json:"digest,omitempty"`
+	Released string `json:"released,omitempty"`
+	Skalibs  string `json:"skalibs,omitempty"`
+	Execline string `json:"execline,omitempty"`
+}
+
+// maxFileSize bounds a catalogue file; the embedded one is ~30 kB.
+const maxFileSize = 4 << 20
+
+var (
+	safeTarball = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}\.tar\.gz$`)
+	dateRE      = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
+)
+
+// ReadFile parses and validates a catalogue file.
+func ReadFile(path string) (File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return File{}, fmt.Errorf("catalogue: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return File{}, fmt.Errorf("catalogue %s: %w", path, err)
+	}
+	if len(b) > maxFileSize {
+		return File{}, fmt.Errorf("catalogue %s: larger than %d bytes", path, maxFileSize)
+	}
+	cf, err := ParseFile(b)
+	if err != nil {
+		return File{}, fmt.Errorf("catalogue %s: %w", path, err)
+	}
+	return cf, nil
+}
+
+// ParseFile parses and validates catalogue JSON; unknown fields are errors so
+// that a typo does not silently drop a digest.
+func ParseFile(b []byte) (File, error) {
+	var cf File
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cf); err != nil {
+		return File{}, fmt.Errorf("not a catalogue (JSON with a \"releases\" list): %w", err)
+	}
+	if dec.More() {
+		return File{}, fmt.Errorf("trailing data after the catalogue object")
+	}
+	for i, r := range cf.Releases {
+		if err := r.validate(); err != nil {
+			return File{}, fmt.Errorf("releases[%d]: %w", i, err)
+		}
+	}
+	return cf, nil
+}
+
+func (r FileRelease) validate() error {
+	if !IsPackage(r.Package) {
+		return fmt.Errorf("package %q: want skalibs, execline or s6", r.Package)
+	}
+	if _, err := version.Parse(r.Version); err != nil {
+		return err
+	}
+	if r.Tarball != "" && !safeTarball.MatchString(r.Tarball) {
+		return fmt.Errorf("tarball %q: want a plain file name ending in .tar.gz", r.Tarball)
+	}
+	if r.Digest != "" {
+		if _, err := ParseDigest(r.Digest); err != nil {
+			return err
+		}
+	}
+	if r.Released != "" && !dateRE.MatchString(r.Released) {
+		return fmt.Errorf("released %q: want YYYY-MM-DD", r.Released)
+	}
+	if (r.Skalibs != "" || r.Execline != "") && r.Package != S6 {
+		return fmt.Errorf("%s %s: only s6 releases name the skalibs and execline they need", r.Package, r.Version)
+	}
+	if (r.Skalibs == "") != (r.Execline == "") {
+		return fmt.Errorf("s6 %s: give both skalibs and execline, or neither", r.Version)
+	}
+	for _, s := range []string{r.Skalibs, r.Execline} {
+		if s != "" {
+			if _, err := version.Parse(s); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Apply adds or overrides the file's releases; source names the file in the
+// provenance of each fact it sets.
+func (c *Catalog) Apply(cf File, source string) {
+	for _, fr := range cf.Releases {
+		v := version.MustParse(fr.Version) // validated by ParseFile
+		r := c.entry(fr.Package, v)
+		if r.Source == "" {
+			r.Source = source
+		}
+		if fr.Tarball != "" {
+			r.Tarball = fr.Tarball
+		}
+		if fr.Digest != "" {
+			r.Digest, r.DigestSource = mustDigest(fr.Digest), source
+		}
+		if fr.Released != "" {
+			r.Released = fr.Released
+		}
+		if fr.Skalibs != "" {
+			r.NeedsSkalibs, r.NeedsExecline = version.MustParse(fr.Skalibs), version.MustParse(fr.Execline)
+			r.NeedsSource = source
+		}
+	}
+}
+
+func mustDigest(s string) digest.Digest {
+	d, err := ParseDigest(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}

@@ -1,0 +1,248 @@
+package pipeline
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/s6builder/s6builder/pipeline/catalog"
+	"github.com/s6builder/s6builder/pipeline/recipe"
+)
+
+// Kind is what a stage does.
+type Kind string
+
+const (
+	KindToolchain Kind = "toolchain" // pull an image (and run its setup)
+	KindFetch     Kind = "fetch"     // download one tarball, verified by digest
+	KindUnpack    Kind = "unpack"    // extract a tarball into /src
+	KindBuild     Kind = "build"     // configure, make, strip, install into /out
+	KindMerge     Kind = "merge"     // overlay the outputs of other stages
+	KindExport    Kind = "export"    // hand a stage's output to the front end
+)
+
+// Stage IDs; per-package stages are "<kind>/<package>".
+const (
+	IDToolchain = "toolchain"
+	IDDist      = "dist"    // merged install trees: bin, sbin, libexec, lib, include
+	IDSources   = "sources" // merged unpacked source trees: <pkg>-<version>/
+	IDExport    = "export"  // the dist, as handed to the front end
+)
+
+// Paths inside build containers.
+const (
+	InDir   = "/in"   // fetched tarball, read-only
+	SrcDir  = "/src"  // unpacked sources
+	OutDir  = "/out"  // DESTDIR of make install
+	DepsDir = "/deps" // dependencies' install trees, read-only, /deps/<pkg>
+	TmpDir  = "/tmp"  // tmpfs scratch
+)
+
+// DefaultPath is the PATH of every step, whatever the image's config says.
+const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// Stage is one node of the plan.
+type Stage struct {
+	ID      string   `json:"id"`
+	Kind    Kind     `json:"kind"`
+	Package string   `json:"package,omitempty"`
+	Version string   `json:"version,omitempty"`
+	Deps    []string `json:"deps,omitempty"` // stage IDs this stage reads, in order
+	Key     string   `json:"key"`            // sha256 of the inputs below and the deps' keys
+
+	Image *Image `json:"image,omitempty"` // toolchain
+	Fetch *Fetch `json:"fetch,omitempty"` // fetch
+	Exec  *Exec  `json:"exec,omitempty"`  // unpack, build
+}
+
+// Image is the toolchain: an image and the steps that prepare it.
+type Image struct {
+	Ref      string `json:"ref"`
+	Platform string `json:"platform"`
+	Setup    []Step `json:"setup,omitempty"`
+}
+
+// Fetch downloads URL to Filename and checks Digest. The URL is not part of
+// the key: the content is pinned by the digest, so a mirror serving the same
+// bytes reuses the cache (BuildKit keys HTTP sources the same way).
+type Fetch struct {
+	URL      string `json:"-"`
+	Filename string `json:"filename"`
+	Digest   string `json:"digest"`
+}
+
+// Exec runs Steps in the toolchain image, with Mounts, a read-only root
+// filesystem, a tmpfs at TmpDir and no network; its result is Output.
+type Exec struct {
+	Env    []string `json:"env"`
+	Mounts []Mount  `json:"mounts"`
+	Steps  []Step   `json:"steps"`
+	Output string   `json:"output"` // the directory whose content is the stage's result
+}
+
+// Mount places the output of stage From at Target. Writable mounts carry
+// their changes from step to step.
+type Mount struct {
+	Target   string `json:"target"`
+	From     string `json:"from"`
+	Readonly bool   `json:"readonly,omitempty"`
+}
+
+// Step is one command: argv, run in Dir.
+type Step struct {
+	Name    string   `json:"name"`
+	Dir     string   `json:"dir"`
+	Args    []string `json:"args"`
+	Network bool     `json:"network,omitempty"` // only toolchain setup
+}
+
+// Plan is the DAG for one request, stages in dependency order.
+type Plan struct {
+	Request   Request           `json:"request"`
+	Selection catalog.Selection `json:"-"`
+	Stages    []*Stage          `json:"stages"`
+}
+
+// Stage returns the stage with the given ID, or nil.
+func (p *Plan) Stage(id string) *Stage {
+	for _, s := range p.Stages {
+		if s.ID == id {
+			return s
+		}
+	}
+	return nil
+}
+
+// Keys maps stage IDs to keys.
+func (p *Plan) Keys() map[string]string {
+	m := make(map[string]string, len(p.Stages))
+	for _, s := range p.Stages {
+		m[s.ID] = s.Key
+	}
+	return m
+}
+
+func fetchID(pkg string) string  { return "fetch/" + pkg }
+func unpackID(pkg string) string { return "unpack/" + pkg }
+func buildID(pkg string) string  { return "build/" + pkg }
+
+// depsOf lists the packages pkg links against, in build order.
+func depsOf(pkg string) []string {
+	switch pkg {
+	case catalog.Execline:
+		return []string{catalog.Skalibs}
+	case catalog.S6:
+		return []string{catalog.Skalibs, catalog.Execline}
+	}
+	return nil
+}
+
+// New plans req against the catalogue cat. It validates everything first and
+// does no I/O: a refusal comes before any work.
+func New(cat *catalog.Catalog, req Request) (*Plan, error) {
+	req, err := req.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	sel, err := cat.Resolve(req.S6, req.Skalibs, req.Execline)
+	if err != nil {
+		return nil, err
+	}
+	req.S6, req.Skalibs, req.Execline = sel.S6.Version.String(), sel.Skalibs.Version.String(), sel.Execline.Version.String()
+	for _, pkg := range catalog.Packages {
+		if rel := sel.ByPackage(pkg); rel.Digest == "" {
+			return nil, missingDigest(rel)
+		}
+	}
+
+	p := &Plan{Request: req, Selection: sel}
+	tc := &Stage{ID: IDToolchain, Kind: KindToolchain, Image: &Image{Ref: req.Toolchain.Image, Platform: req.Platform}}
+	for i, argv := range req.Toolchain.Setup {
+		tc.Image.Setup = append(tc.Image.Setup, Step{Name: fmt.Sprintf("setup-%d", i+1), Dir: "/", Args: argv, Network: true})
+	}
+	p.add(tc)
+
+	env := []string{"CC=" + req.CC, "PATH=" + DefaultPath}
+	var builds, unpacks []string
+	for _, pkg := range catalog.Packages {
+		rel := sel.ByPackage(pkg)
+		ver := rel.Version.String()
+		p.add(&Stage{ID: fetchID(pkg), Kind: KindFetch, Package: pkg, Version: ver,
+			Fetch: &Fetch{URL: TarballURL(req.Mirror, rel), Filename: rel.Tarball, Digest: rel.Digest.String()}})
+
+		p.add(&Stage{ID: unpackID(pkg), Kind: KindUnpack, Package: pkg, Version: ver,
+			Deps: []string{IDToolchain, fetchID(pkg)},
+			Exec: &Exec{
+				Env:    env,
+				Mounts: []Mount{{Target: InDir, From: fetchID(pkg), Readonly: true}},
+				Steps: []Step{{Name: "unpack", Dir: SrcDir,
+					Args: []string{"tar", "-xzf", InDir + "/" + rel.Tarball, "-C", SrcDir, "--no-same-owner"}}},
+				Output: SrcDir,
+			}})
+
+		opts := recipe.Options{Static: !req.Dynamic, Extra: req.Configure[pkg], Jobs: req.Jobs, DestDir: OutDir}
+		mounts := []Mount{{Target: SrcDir, From: unpackID(pkg)}}
+		deps := []string{IDToolchain, unpackID(pkg)}
+		for _, d := range depsOf(pkg) {
+			root := DepsDir + "/" + d
+			opts.Deps = append(opts.Deps, recipe.Dep{Package: d, Version: sel.ByPackage(d).Version, Root: root})
+			mounts = append(mounts, Mount{Target: root, From: buildID(d), Readonly: true})
+			deps = append(deps, buildID(d))
+		}
+		r, err := recipe.For(pkg, rel.Version, opts)
+		if err != nil {
+			return nil, err
+		}
+		dir := SrcDir + "/" + r.SourceDir
+		p.add(&Stage{ID: buildID(pkg), Kind: KindBuild, Package: pkg, Version: ver, Deps: deps,
+			Exec: &Exec{
+				Env:    env,
+				Mounts: mounts,
+				Steps: []Step{
+					{Name: "configure", Dir: dir, Args: r.Configure},
+					{Name: "make", Dir: dir, Args: r.Make},
+					{Name: "strip", Dir: dir, Args: r.Strip},
+					{Name: "install", Dir: dir, Args: r.Install},
+				},
+				Output: OutDir,
+			}})
+		builds = append(builds, buildID(pkg))
+		unpacks = append(unpacks, unpackID(pkg))
+	}
+	p.add(&Stage{ID: IDDist, Kind: KindMerge, Deps: builds})
+	p.add(&Stage{ID: IDSources, Kind: KindMerge, Deps: unpacks})
+	p.add(&Stage{ID: IDExport, Kind: KindExport, Deps: []string{IDDist}})
+	return p, nil
+}
+
+// add computes s's key from its content and its deps' keys, then appends it.
+// Deps must already be in the plan, which keeps Stages in dependency order.
+func (p *Plan) add(s *Stage) {
+	parents := make([]string, len(s.Deps))
+	for i, id := range s.Deps {
+		d := p.Stage(id)
+		if d == nil {
+			panic("pipeline: stage " + s.ID + " depends on unknown stage " + id)
+		}
+		parents[i] = id + "=" + d.Key
+	}
+	s.Key = "" // the key covers everything but itself
+	b, err := json.Marshal(struct {
+		Stage   *Stage   `json:"stage"`
+		Parents []string `json:"parents"`
+	}{s, parents})
+	if err != nil {
+		panic(err)
+	}
+	sum := sha256.Sum256(b)
+	s.Key = hex.EncodeToString(sum[:])
+	p.Stages = append(p.Stages, s)
+}
+
+func missingDigest(rel catalog.Release) error {
+	return fmt.Errorf("no digest is known for %s: skarnet publishes none and the catalogue has no packager's digest for it.\n"+
+		"Supply one with --catalog FILE, a JSON file such as\n"+
+		"  {\"releases\": [{\"package\": %q, \"version\": %q, \"digest\": \"sha256:<hex of %s>\"}]}\n"+
+		"(sha256sum %s prints it for a copy you trust)", rel.Tarball, rel.Package, rel.Version.String(), rel.Tarball, rel.Tarball)
+}

@@ -1,0 +1,73 @@
+package recipe
+
+import (
+	_ "embed"
+	"fmt"
+	"strings"
+
+	"github.com/s6builder/s6builder/pipeline/version"
+)
+
+// data/facts.tsv: fact, package, value, since, until (exclusive; empty means
+// still true), source. Facts: "option" (a configure option the release
+// accepts), "libdir", "sysdepdir", "gnu_make_min".
+//
+//go:embed data/facts.tsv
+var factsTSV string
+
+type fact struct {
+	kind, pkg, value string
+	since, until     version.Version // until zero: open-ended
+}
+
+func (f fact) covers(pkg string, v version.Version) bool {
+	return f.pkg == pkg && v.AtLeast(f.since) && (f.until.IsZero() || v.Less(f.until))
+}
+
+type factTable []fact
+
+var facts = mustParseFacts(factsTSV)
+
+func mustParseFacts(tsv string) factTable {
+	var t factTable
+	for i, line := range strings.Split(strings.TrimSpace(tsv), "\n") {
+		if i == 0 {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != 6 {
+			panic(fmt.Sprintf("facts.tsv:%d: %d fields, want 6", i+1, len(f)))
+		}
+		r := fact{kind: f[0], pkg: f[1], value: f[2], since: version.MustParse(f[3])}
+		if f[4] != "" {
+			r.until = version.MustParse(f[4])
+		}
+		t = append(t, r)
+	}
+	return t
+}
+
+// value returns the value of the single fact of kind that covers pkg at v.
+func (t factTable) value(kind, pkg string, v version.Version) string {
+	for _, f := range t {
+		if f.kind == kind && f.covers(pkg, v) {
+			return f.value
+		}
+	}
+	// Every kind is covered from 2.0.0.0 on; a gap is a data error.
+	panic(fmt.Sprintf("facts.tsv has no %s for %s %s", kind, pkg, v))
+}
+
+// accepts reports whether pkg's configure at v knows option (a name such as
+// "--enable-static-libc"; patterns end in "*").
+func (t factTable) accepts(pkg string, v version.Version, option string) bool {
+	for _, f := range t {
+		if f.kind != "option" || !f.covers(pkg, v) {
+			continue
+		}
+		if f.value == option || (strings.HasSuffix(f.value, "*") && strings.HasPrefix(option, strings.TrimSuffix(f.value, "*"))) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,164 @@
+// Package recipe says how to build one skarnet package at one version: the
+// configure, make, strip and install command lines. Every package and every
+// release uses the same shape (s6-overlay's skaware.mk does the same); what
+// differs between releases is data in data/facts.tsv: which configure options
+// a release accepts, where it installs its static libraries, which GNU make it
+// needs. skarnet's configure treats an unknown option as the target triple or
+// ignores it, so the recipe only ever passes options the release knows.
+package recipe
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/s6builder/s6builder/pipeline/catalog"
+	"github.com/s6builder/s6builder/pipeline/version"
+)
+
+// Prefix is the installation prefix: the dist tree is bin, sbin, libexec,
+// lib and include at its root, ready to copy into an image's /.
+const Prefix = "/"
+
+// Oldest is the oldest release the facts cover (the 2.0 rewrite of all three).
+var Oldest = version.Version{2, 0, 0, 0}
+
+// Dep is an installed dependency, mounted read-only at Root.
+type Dep struct {
+	Package string
+	Version version.Version
+	Root    string
+}
+
+// Options are the inputs of a recipe besides the package and version.
+type Options struct {
+	Static  bool     // fully static binaries (--enable-static-libc, no shared libs)
+	Deps    []Dep    // installed dependencies, in build order
+	Extra   []string // extra configure options, validated by CheckExtra
+	Jobs    int      // make -jN; 0 means the build container's CPU count
+	DestDir string   // where `make install` writes
+}
+
+// Recipe is the argv of each build step, run in the unpacked source tree.
+type Recipe struct {
+	Package   string
+	Version   version.Version
+	SourceDir string // top directory of the tarball, "<pkg>-<version>"
+	Configure []string
+	Make      []string
+	Strip     []string
+	Install   []string
+	MakeMin   string // minimum GNU make, for the record
+}
+
+// The configure options the recipe wants, in argv order, each passed only to
+// releases that accept it. Static: what s6-overlay ships. Dynamic: shared
+// libraries, and binaries that link against them.
+var (
+	always  = []string{"--enable-force-devr"} // skip /dev/random probing (skalibs < 2.4)
+	static  = []string{"--enable-static-libc", "--disable-shared"}
+	dynamic = []string{"--enable-shared", "--disable-allstatic"}
+)
+
+// ownedOptions are set by the recipe itself; extra options may not repeat them.
+var ownedOptions = []string{"--prefix", "--with-sysdeps", "--with-include", "--with-lib", "--with-dynlib",
+	"--enable-static-libc", "--disable-shared", "--enable-shared", "--disable-allstatic", "--enable-allstatic",
+	"--target", "--host", "--enable-cross", "--enable-slashpackage", "--exec-prefix", "--bindir", "--libdir",
+	"--includedir", "--libexecdir", "--dynlibdir", "--sysdepdir", "--sbindir"}
+
+// For returns the recipe for pkg at v.
+func For(pkg string, v version.Version, o Options) (Recipe, error) {
+	if !catalog.IsPackage(pkg) {
+		return Recipe{}, fmt.Errorf("no recipe for package %q", pkg)
+	}
+	if o.DestDir == "" || !strings.HasPrefix(o.DestDir, "/") {
+		return Recipe{}, fmt.Errorf("recipe %s %s: DestDir must be an absolute path", pkg, v)
+	}
+	if v.Less(Oldest) {
+		return Recipe{}, fmt.Errorf("no recipe for %s %s: s6builder knows releases from %s on", pkg, v, Oldest)
+	}
+	for _, d := range o.Deps {
+		if d.Version.Less(Oldest) {
+			return Recipe{}, fmt.Errorf("no recipe for %s %s: s6builder knows releases from %s on", d.Package, d.Version, Oldest)
+		}
+	}
+	if err := CheckExtra(pkg, v, o.Extra); err != nil {
+		return Recipe{}, err
+	}
+	r := Recipe{
+		Package:   pkg,
+		Version:   v,
+		SourceDir: pkg + "-" + v.String(),
+		MakeMin:   facts.value("gnu_make_min", pkg, v),
+		Strip:     []string{"make", "strip"},
+		Install:   []string{"make", "install", "DESTDIR=" + o.DestDir},
+	}
+	args := []string{"./configure", "--prefix=" + Prefix}
+	want := append([]string{}, always...)
+	if o.Static {
+		want = append(want, static...)
+	} else {
+		want = append(want, dynamic...)
+	}
+	for _, opt := range want {
+		if facts.accepts(pkg, v, opt) {
+			args = append(args, opt)
+		}
+	}
+	for _, d := range o.Deps {
+		if d.Package == catalog.Skalibs {
+			args = append(args, "--with-sysdeps="+join(d.Root, facts.value("sysdepdir", d.Package, d.Version)))
+		}
+	}
+	for _, d := range o.Deps {
+		args = append(args, "--with-include="+join(d.Root, "include"), "--with-lib="+join(d.Root, LibDir(d.Package, d.Version)))
+		if !o.Static {
+			args = append(args, "--with-dynlib="+join(d.Root, "lib"))
+		}
+	}
+	r.Configure = append(args, o.Extra...)
+	r.Make = MakeArgv(o.Jobs)
+	return r, nil
+}
+
+// LibDir is where pkg at v installs its static libraries, relative to the prefix.
+func LibDir(pkg string, v version.Version) string { return facts.value("libdir", pkg, v) }
+
+// MakeArgv runs make with jobs jobs. With jobs 0 it asks the build container
+// for its CPU count; the command line is then the same on every client, so
+// the cache key does not depend on the machine that plans the build. The
+// shell string is a constant: nothing from the request reaches it.
+func MakeArgv(jobs int) []string {
+	if jobs > 0 {
+		return []string{"make", "-j" + strconv.Itoa(jobs)}
+	}
+	return []string{"sh", "-c", `exec make -j"$(nproc)"`}
+}
+
+func join(root, rel string) string { return strings.TrimSuffix(root, "/") + "/" + rel }
+
+// extraOption is the shape of an extra configure option: a flag name and a
+// value of characters that are inert in sh and make (configure writes values
+// into Makefiles, where $ would expand).
+var extraOption = regexp.MustCompile(`^(--[a-z][a-z0-9-]*)(=[A-Za-z0-9._/+:,@%-]*)?$`)
+
+// CheckExtra validates extra configure options for pkg at v: well formed,
+// accepted by that release, and not one the recipe sets itself.
+func CheckExtra(pkg string, v version.Version, extra []string) error {
+	for _, e := range extra {
+		m := extraOption.FindStringSubmatch(e)
+		if m == nil {
+			return fmt.Errorf("configure option %q for %s: want --name or --name=value (value of letters, digits and ._/+:,@%%-)", e, pkg)
+		}
+		for _, o := range ownedOptions {
+			if m[1] == o {
+				return fmt.Errorf("configure option %q for %s: s6builder sets %s itself", e, pkg, o)
+			}
+		}
+		if !facts.accepts(pkg, v, m[1]) {
+			return fmt.Errorf("configure option %q: %s %s does not accept %s", e, pkg, v, m[1])
+		}
+	}
+	return nil
+}

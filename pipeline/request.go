@@ -1,0 +1,164 @@
+// Package pipeline turns a build request into a plan: an engine-neutral DAG
+// of stages (toolchain, fetch, unpack, build, merge, export) in which every
+// stage has a key derived from its own inputs and its parents' keys. The
+// BuildKit adapter (engine/buildkit) and the Dagger module (ci/) translate
+// the same plan, so the stages, recipes and digests have one source of truth.
+//
+// Data flows one way: catalog (releases, digests) -> recipe (argv per
+// release) -> plan (this package) -> engine adapter -> front end.
+package pipeline
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/containerd/platforms"
+	"github.com/distribution/reference"
+
+	"github.com/s6builder/s6builder/pipeline/catalog"
+)
+
+// DefaultMirror is where skarnet publishes its tarballs.
+const DefaultMirror = "https://skarnet.org/software"
+
+// MaxJobs bounds --jobs.
+const MaxJobs = 256
+
+// Request is what a user asks for. The zero value of each field means its
+// default; Normalize fills them in.
+type Request struct {
+	S6       string `json:"s6,omitempty"`       // s6 version; "" = newest
+	Skalibs  string `json:"skalibs,omitempty"`  // "" = what s6 needs
+	Execline string `json:"execline,omitempty"` // "" = what s6 needs
+
+	Platform string `json:"platform,omitempty"` // OCI platform, e.g. linux/arm64; "" = this machine's
+	Dynamic  bool   `json:"dynamic,omitempty"`  // shared libraries; the default is static against musl
+
+	Toolchain Toolchain `json:"toolchain"` // zero = DefaultToolchain()
+	CC        string    `json:"cc,omitempty"`
+
+	Mirror string `json:"mirror,omitempty"` // base URL; "" = DefaultMirror
+	Jobs   int    `json:"jobs,omitempty"`   // make -jN; 0 = the build container's CPU count
+
+	// Configure holds extra configure options per package name.
+	Configure map[string][]string `json:"configure,omitempty"`
+}
+
+// Toolchain is the image the build steps run in, and the commands that
+// prepare it (package installs; the only steps that get network access).
+type Toolchain struct {
+	Image string     `json:"image"`
+	Setup [][]string `json:"setup,omitempty"`
+}
+
+//go:embed toolchain.json
+var defaultToolchainJSON []byte
+
+// DefaultToolchain is a public Debian image pinned by digest plus a cached
+// install of the compilers (see toolchain.json for where the digest was seen).
+func DefaultToolchain() Toolchain {
+	var t Toolchain
+	if err := json.Unmarshal(defaultToolchainJSON, &t); err != nil {
+		panic("pipeline/toolchain.json: " + err.Error())
+	}
+	return t
+}
+
+var (
+	ccRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+/-]{0,127}$`)
+	argRE = regexp.MustCompile(`^[A-Za-z0-9._+=:,@/-]{1,256}$`)
+)
+
+// Normalize validates r and fills in defaults; errors name the bad field.
+// It does no I/O, so bad input is refused before any work.
+func (r Request) Normalize() (Request, error) {
+	if r.Platform == "" {
+		r.Platform = platforms.DefaultString()
+	}
+	p, err := platforms.Parse(r.Platform)
+	if err != nil {
+		return r, fmt.Errorf("--platform %q: %v", r.Platform, err)
+	}
+	if p.OS != "linux" {
+		return r, fmt.Errorf("--platform %q: s6 builds for linux only", r.Platform)
+	}
+	r.Platform = platforms.Format(platforms.Normalize(p))
+
+	if r.Toolchain.Image == "" {
+		r.Toolchain = DefaultToolchain()
+	}
+	ref, err := reference.ParseNormalizedNamed(r.Toolchain.Image)
+	if err != nil {
+		return r, fmt.Errorf("--toolchain %q: not an image reference: %v", r.Toolchain.Image, err)
+	}
+	r.Toolchain.Image = reference.TagNameOnly(ref).String()
+	for _, argv := range r.Toolchain.Setup {
+		if err := checkArgv(argv); err != nil {
+			return r, fmt.Errorf("toolchain setup: %w", err)
+		}
+	}
+
+	if r.CC == "" {
+		r.CC = "musl-gcc"
+		if r.Dynamic {
+			r.CC = "gcc"
+		}
+	}
+	if !ccRE.MatchString(r.CC) {
+		return r, fmt.Errorf("--cc %q: want a compiler command name or path", r.CC)
+	}
+
+	if r.Mirror == "" {
+		r.Mirror = DefaultMirror
+	}
+	if r.Mirror, err = normalizeMirror(r.Mirror); err != nil {
+		return r, err
+	}
+	if r.Jobs < 0 || r.Jobs > MaxJobs {
+		return r, fmt.Errorf("--jobs %d: want 0 (the build container's CPU count) to %d", r.Jobs, MaxJobs)
+	}
+	for pkg := range r.Configure {
+		if !catalog.IsPackage(pkg) {
+			return r, fmt.Errorf("configure options for unknown package %q: want skalibs, execline or s6", pkg)
+		}
+	}
+	return r, nil
+}
+
+// normalizeMirror accepts an http(s) base URL without query or fragment.
+func normalizeMirror(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", fmt.Errorf("--mirror %q: %v", s, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("--mirror %q: want an http:// or https:// base URL", s)
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", fmt.Errorf("--mirror %q: a base URL has no query or fragment", s)
+	}
+	return strings.TrimSuffix(u.String(), "/"), nil
+}
+
+// checkArgv refuses empty commands and arguments that carry control bytes.
+func checkArgv(argv []string) error {
+	if len(argv) == 0 {
+		return fmt.Errorf("empty command")
+	}
+	for _, a := range argv {
+		if strings.ContainsAny(a, "\x00\n\r") {
+			return fmt.Errorf("argument %q contains a control character", a)
+		}
+	}
+	return nil
+}
+
+// TarballURL is where pkg's tarball is fetched from: mirror/<pkg>/<tarball>,
+// skarnet's own layout (https://skarnet.org/software/s6/s6-2.1.6.0.tar.gz).
+func TarballURL(mirror string, rel catalog.Release) string {
+	return mirror + "/" + rel.Package + "/" + url.PathEscape(rel.Tarball)
+}
