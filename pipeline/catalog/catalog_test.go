@@ -1,0 +1,122 @@
+package catalog_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/s6builder/s6builder/pipeline/catalog"
+	"github.com/s6builder/s6builder/pipeline/version"
+)
+
+func TestDefaultCatalogue(t *testing.T) {
+	c, err := catalog.Default()
+	require.NoError(t, err)
+	newest, err := c.Newest(catalog.S6)
+	require.NoError(t, err)
+	assert.Equal(t, "2.15.1.0", newest.Version.String())
+	r, err := c.Lookup(catalog.S6, version.MustParse("2.1.6.0"))
+	require.NoError(t, err)
+	assert.Equal(t, "s6-2.1.6.0.tar.gz", r.Tarball)
+	assert.Equal(t, "sha256:a4e977253fbe130788b721ae51a70680b71f4dfe3c02ebb1db0472e21548d467", r.Digest.String())
+	assert.Contains(t, r.DigestSource, "AUR")
+	assert.Equal(t, "2.3.5.1", r.NeedsSkalibs.String())
+	assert.Equal(t, "2.1.2.2", r.NeedsExecline.String())
+	sk, err := c.Lookup(catalog.Skalibs, version.MustParse("2.3.5.1"))
+	require.NoError(t, err)
+	assert.NotEmpty(t, sk.Released)
+	assert.NotEmpty(t, sk.Source)
+}
+
+func TestResolveEveryS6Release(t *testing.T) {
+	c, err := catalog.Default()
+	require.NoError(t, err)
+	// The requirements file, read independently of the catalogue code.
+	b, err := os.ReadFile(filepath.Join("data", "s6-requirements.tsv"))
+	require.NoError(t, err)
+	rows := strings.Split(strings.TrimSpace(string(b)), "\n")[1:]
+	require.Len(t, c.Releases(catalog.S6), len(rows))
+	for _, row := range rows {
+		f := strings.Split(row, "\t")
+		sel, err := c.Resolve(f[0], "", "")
+		require.NoError(t, err, f[0])
+		assert.Equal(t, f[2], sel.Skalibs.Version.String(), "skalibs for s6 %s", f[0])
+		assert.Equal(t, f[3], sel.Execline.Version.String(), "execline for s6 %s", f[0])
+	}
+}
+
+func TestResolveOverridesWithinCompatibleLine(t *testing.T) {
+	c, err := catalog.Default()
+	require.NoError(t, err)
+	sel, err := c.Resolve("2.1.6.0", "2.3.10.0", "")
+	require.NoError(t, err)
+	assert.Equal(t, "2.3.10.0", sel.Skalibs.Version.String())
+	_, err = c.Resolve("2.1.6.0", "2.3.4.9", "")
+	assert.ErrorContains(t, err, "unknown skalibs release 2.3.4.9")
+	_, err = c.Resolve("2.1.6.0", "2.4.0.0", "")
+	assert.ErrorContains(t, err, "known: 2.3.5.1, 2.3.6.0")
+}
+
+func TestUserCatalogueAddsAndOverrides(t *testing.T) {
+	c, err := catalog.Default()
+	require.NoError(t, err)
+	cf, err := catalog.ParseFile([]byte(`{"releases": [
+	  {"package": "s6", "version": "2.1.6.0", "digest": "sha512:` + strings.Repeat("ab", 64) + `"},
+	  {"package": "s6", "version": "9.0.0.0", "tarball": "s6-nine.tar.gz", "digest": "sha256:` + strings.Repeat("cd", 32) + `", "skalibs": "2.15.1.0", "execline": "2.9.9.2"}
+	]}`))
+	require.NoError(t, err)
+	c.Apply(cf, "my.json")
+	r, _ := c.Lookup(catalog.S6, version.MustParse("2.1.6.0"))
+	assert.Equal(t, "sha512", string(r.Digest.Algorithm()))
+	assert.Equal(t, "my.json", r.DigestSource)
+	sel, err := c.Resolve("", "", "")
+	require.NoError(t, err)
+	assert.Equal(t, "9.0.0.0", sel.S6.Version.String(), "newest now the added one")
+	assert.Equal(t, "s6-nine.tar.gz", sel.S6.Tarball)
+}
+
+func TestUserCatalogueRefusals(t *testing.T) {
+	for name, tc := range map[string]struct{ json, want string }{
+		"not json":        {`releases:`, "not a catalogue"},
+		"unknown field":   {`{"releases":[{"package":"s6","version":"2.1.6.0","sha":"x"}]}`, `unknown field "sha"`},
+		"bad package":     {`{"releases":[{"package":"runit","version":"2.1.6.0"}]}`, `package "runit"`},
+		"bad version":     {`{"releases":[{"package":"s6","version":"2.1"}]}`, `version "2.1"`},
+		"path tarball":    {`{"releases":[{"package":"s6","version":"2.1.6.0","tarball":"../../etc/passwd.tar.gz"}]}`, "plain file name"},
+		"md5 digest":      {`{"releases":[{"package":"s6","version":"2.1.6.0","digest":"md5:d18e9361194e478f685a05b814658c0f"}]}`, "sha256"},
+		"short digest":    {`{"releases":[{"package":"s6","version":"2.1.6.0","digest":"sha256:abcd"}]}`, "sha256:<64 hex>"},
+		"deps on skalibs": {`{"releases":[{"package":"skalibs","version":"2.1.6.0","skalibs":"2.3.5.1","execline":"2.1.2.2"}]}`, "only s6"},
+		"half deps":       {`{"releases":[{"package":"s6","version":"2.1.6.0","skalibs":"2.3.5.1"}]}`, "both"},
+		"trailing":        {`{"releases":[]} {}`, "trailing"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := catalog.ParseFile([]byte(tc.json))
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func FuzzParseFile(f *testing.F) {
+	f.Add([]byte(`{"releases":[{"package":"s6","version":"2.1.6.0","digest":"sha256:` + strings.Repeat("0", 64) + `"}]}`))
+	f.Add([]byte(`{"releases":[{"package":"s6","version":"9.0.0.0","skalibs":"2.15.1.0","execline":"2.9.9.2"}]}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		cf, err := catalog.ParseFile(b)
+		if err != nil {
+			return
+		}
+		// Whatever is accepted applies and resolves without panicking.
+		c, err := catalog.Default()
+		require.NoError(t, err)
+		c.Apply(cf, "fuzz")
+		for _, r := range cf.Releases {
+			if r.Package == catalog.S6 {
+				_, _ = c.Resolve(r.Version, "", "")
+			}
+		}
+	})
+}
