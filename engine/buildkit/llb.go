@@ -26,7 +26,7 @@ func States(p *pipeline.Plan) (map[string]llb.State, error) {
 			if err != nil {
 				return nil, err
 			}
-			img := llb.Image(s.Image.Ref, llb.Platform(spec), vertexName(s, "pull "+s.Image.Ref))
+			img := llb.Image(s.Image.Ref, llb.Platform(spec), vertexName(s, pullPrefix+s.Image.Ref))
 			for _, step := range s.Image.Setup {
 				img = img.Run(llb.Args(step.Args), llb.Dir(step.Dir), llb.Network(llb.NetModeSandbox),
 					vertexName(s, step.Name+": "+strings.Join(step.Args, " "))).Root()
@@ -34,7 +34,7 @@ func States(p *pipeline.Plan) (map[string]llb.State, error) {
 			st[s.ID] = img
 		case pipeline.KindFetch:
 			st[s.ID] = llb.HTTP(s.Fetch.URL, llb.Checksum(digest.Digest(s.Fetch.Digest)),
-				llb.Filename(s.Fetch.Filename), vertexName(s, s.Fetch.Filename))
+				llb.Filename(s.Fetch.Filename), vertexName(s, fetchPrefix+s.Fetch.Filename))
 		case pipeline.KindUnpack, pipeline.KindBuild:
 			out, err := execState(s, st)
 			if err != nil {
@@ -112,6 +112,21 @@ func isMount(ms []pipeline.Mount, target string) bool {
 // display shows and how solve statistics attribute vertices to stages.
 func vertexName(s *pipeline.Stage, what string) llb.ConstraintsOpt {
 	return llb.WithCustomName("[" + s.ID + "] " + what)
+}
+
+// Source vertices are named with these prefixes.
+const (
+	pullPrefix  = "pull "
+	fetchPrefix = "fetch "
+)
+
+func isSource(vertexName string) bool {
+	id := StageOf(vertexName)
+	if id == "" {
+		return false
+	}
+	what := strings.TrimPrefix(vertexName, "["+id+"] ")
+	return strings.HasPrefix(what, pullPrefix) || strings.HasPrefix(what, fetchPrefix)
 }
 
 // StageOf returns the stage ID in a vertex name made by vertexName, or "".

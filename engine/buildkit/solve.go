@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -31,11 +32,13 @@ type Options struct {
 
 // Vertex is what the daemon reported about one vertex of the solve.
 type Vertex struct {
-	Name     string
-	Stage    string // plan stage ID, "" for the daemon's own vertices (exporters)
-	Cached   bool
-	Error    string
-	Duration time.Duration
+	Name      string
+	Stage     string // plan stage ID, "" for the daemon's own vertices (exporters)
+	Source    bool   // an image or tarball: resolved each run, never reported as cached
+	Cached    bool
+	Error     string
+	Duration  time.Duration
+	Completed bool
 }
 
 // Report sums up a build: every vertex, executed or taken from the cache.
@@ -43,22 +46,26 @@ type Report struct {
 	Vertices []Vertex
 }
 
-// Executed lists the names of plan vertices that really ran.
+// Executed lists the names of plan vertices that really ran: build steps
+// and merges. Sources are left out: BuildKit resolves an image or a tarball
+// pinned by digest on every run and reports it done, not cached, even when
+// nothing is downloaded.
 func (r *Report) Executed() []string {
 	var out []string
 	for _, v := range r.Vertices {
-		if v.Stage != "" && !v.Cached {
+		if v.Stage != "" && !v.Source && !v.Cached {
 			out = append(out, v.Name)
 		}
 	}
 	return out
 }
 
-// Counts returns how many plan vertices ran and how many came from the cache.
+// Counts returns how many plan vertices (sources aside) ran and how many
+// came from the cache.
 func (r *Report) Counts() (executed, cached int) {
 	for _, v := range r.Vertices {
 		switch {
-		case v.Stage == "":
+		case v.Stage == "" || v.Source:
 		case v.Cached:
 			cached++
 		default:
@@ -72,7 +79,7 @@ func (r *Report) Counts() (executed, cached int) {
 func (r *Report) StageTimes() map[string]time.Duration {
 	m := map[string]time.Duration{}
 	for _, v := range r.Vertices {
-		if v.Stage != "" && !v.Cached {
+		if v.Stage != "" && !v.Cached && v.Completed {
 			m[v.Stage] += v.Duration
 		}
 	}
@@ -97,6 +104,8 @@ func (e *StageError) Error() string {
 }
 
 func (e *StageError) Unwrap() error { return e.Err }
+
+var digestMismatch = regexp.MustCompile(`digest mismatch(?: for \S+)?:? (sha(?:256|512):[0-9a-f]+):? \(?(?:expected: )?(sha(?:256|512):[0-9a-f]+)`)
 
 // logTailLines is how much of a failed step's log an error shows.
 const logTailLines = 25
@@ -184,7 +193,7 @@ func Build(ctx context.Context, c *client.Client, p *pipeline.Plan, o Options) (
 		_, err = c.Solve(ctx, def, opt, ch)
 		<-fwd
 		if err != nil {
-			solveErr = rec.explain(err)
+			solveErr = rec.explain(p, err)
 			break
 		}
 	}
@@ -224,8 +233,14 @@ func (r *recorder) record(s *client.SolveStatus) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, v := range s.Vertexes {
-		if _, ok := r.vtx[v.Digest]; !ok {
+		prev, ok := r.vtx[v.Digest]
+		if !ok {
 			r.order = append(r.order, v.Digest)
+		}
+		// A later solve (sources after dist) reports a vertex the first one
+		// ran as cached; the run as a whole executed it.
+		if ok && prev.Completed != nil && !prev.Cached && prev.Error == "" {
+			continue
 		}
 		cp := *v
 		r.vtx[v.Digest] = &cp
@@ -251,7 +266,8 @@ func (r *recorder) report() *Report {
 	rep := &Report{}
 	for _, d := range r.order {
 		v := r.vtx[d]
-		x := Vertex{Name: v.Name, Stage: StageOf(v.Name), Cached: v.Cached, Error: v.Error}
+		x := Vertex{Name: v.Name, Stage: StageOf(v.Name), Cached: v.Cached, Error: v.Error, Completed: v.Completed != nil}
+		x.Source = isSource(v.Name)
 		if v.Started != nil && v.Completed != nil {
 			x.Duration = v.Completed.Sub(*v.Started)
 		}
@@ -262,9 +278,20 @@ func (r *recorder) report() *Report {
 
 // explain turns a solve error into a StageError naming the failed stage and
 // step with the end of its log, when the daemon said which vertex failed.
-func (r *recorder) explain(err error) error {
+func (r *recorder) explain(p *pipeline.Plan, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
+	}
+	// BuildKit reports a checksum failure of an HTTP source as "digest
+	// mismatch <got>: <expected>" without naming the vertex; the expected
+	// digest names the fetch stage.
+	if m := digestMismatch.FindStringSubmatch(err.Error()); m != nil {
+		for _, s := range p.Stages {
+			if s.Fetch != nil && s.Fetch.Digest == m[2] {
+				return &StageError{Stage: s.ID, Vertex: s.Fetch.Filename + " from " + s.Fetch.URL,
+					Err: fmt.Errorf("digest mismatch: the file has %s, the catalogue expects %s", m[1], m[2])}
+			}
+		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -1,0 +1,254 @@
+package buildkit_test
+
+// Integration tests: the real pipeline on the real BuildKit daemon of the
+// test environment (scripts/testenv), with the fixture packages served over
+// real HTTP on 127.0.0.1. They need BUILDKIT_HOST and S6BUILDER_TOOLCHAIN
+// (eval "$(scripts/testenv env)"); without them they are skipped, loudly.
+
+import (
+	"context"
+	"debug/elf"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/buildkit/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	bk "github.com/s6builder/s6builder/engine/buildkit"
+	"github.com/s6builder/s6builder/internal/fixtures"
+	"github.com/s6builder/s6builder/pipeline"
+	"github.com/s6builder/s6builder/pipeline/catalog"
+)
+
+type env struct {
+	c         *client.Client
+	toolchain string
+}
+
+func engine(t *testing.T) env {
+	t.Helper()
+	addr, tc := os.Getenv("BUILDKIT_HOST"), os.Getenv("S6BUILDER_TOOLCHAIN")
+	if addr == "" || tc == "" {
+		if os.Getenv("S6BUILDER_REQUIRE_ENGINE") != "" {
+			t.Fatal("BUILDKIT_HOST and S6BUILDER_TOOLCHAIN are required (S6BUILDER_REQUIRE_ENGINE is set): run scripts/testenv up; eval \"$(scripts/testenv env)\"")
+		}
+		t.Skip("SKIPPED: no BuildKit test environment (run scripts/testenv up; eval \"$(scripts/testenv env)\")")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := bk.Connect(ctx, addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return env{c: c, toolchain: tc}
+}
+
+// fixtureMirror serves the three fixtures at the 2015 versions; the nonces
+// make tarballs (and so caches) distinct per test where a test needs cold
+// stages.
+func fixtureMirror(t *testing.T, nonces map[string]string, s6Versions ...string) *fixtures.Mirror {
+	t.Helper()
+	m := fixtures.NewMirror()
+	t.Cleanup(m.Close)
+	_, err := m.AddFixture("skalibs", "2.3.5.1", nonces["skalibs"])
+	require.NoError(t, err)
+	_, err = m.AddFixture("execline", "2.1.2.2", nonces["execline"])
+	require.NoError(t, err)
+	for _, v := range s6Versions {
+		_, err = m.AddFixture("s6", v, nonces["s6"])
+		require.NoError(t, err)
+	}
+	return m
+}
+
+func planFor(t *testing.T, e env, m *fixtures.Mirror, cf catalog.File, s6 string) *pipeline.Plan {
+	t.Helper()
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	cat.Apply(cf, "fixtures")
+	p, err := pipeline.New(cat, pipeline.Request{S6: s6, Mirror: m.URL, Toolchain: pipeline.Toolchain{Image: e.toolchain}})
+	require.NoError(t, err)
+	return p
+}
+
+func build(t *testing.T, e env, p *pipeline.Plan, o bk.Options) (*bk.Report, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if o.Progress == "" {
+		o.Progress = "quiet"
+	}
+	return bk.Build(ctx, e.c, p, o)
+}
+
+func executedStages(r *bk.Report) map[string]bool {
+	m := map[string]bool{}
+	for _, v := range r.Vertices {
+		if v.Stage != "" && !v.Cached && !v.Source {
+			m[v.Stage] = true
+		}
+	}
+	return m
+}
+
+func isStatic(t *testing.T, path string) bool {
+	t.Helper()
+	f, err := elf.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			return false
+		}
+	}
+	return true
+}
+
+func TestFixturesBuildColdThenFullyCached(t *testing.T) {
+	e := engine(t)
+	nonce := fixtures.Nonce()
+	m := fixtureMirror(t, map[string]string{"skalibs": nonce, "execline": nonce, "s6": nonce}, "2.1.6.0")
+	p := planFor(t, e, m, m.Catalog(), "2.1.6.0")
+	out := filepath.Join(t.TempDir(), "s6dist")
+	srcs := filepath.Join(t.TempDir(), "s6src")
+
+	cold, err := build(t, e, p, bk.Options{Dist: out, Sources: srcs})
+	require.NoError(t, err)
+	ran := executedStages(cold)
+	for _, id := range []string{"unpack/skalibs", "build/skalibs", "unpack/execline", "build/execline", "unpack/s6", "build/s6", "dist", "sources"} {
+		assert.True(t, ran[id], "cold run must execute %s; executed: %v", id, cold.Executed())
+	}
+
+	// The dist layout, as the packages install it with prefix /.
+	for _, f := range []string{"bin/fixture-execline", "bin/fixture-s6", "libexec/fixture-s6-helper",
+		"lib/skalibs/libskarnet.a", "lib/skalibs/sysdeps/sysdeps", "include/skalibs/fixture.h",
+		"lib/execline/libexecline.a", "include/execline/fixture.h"} {
+		assert.FileExists(t, filepath.Join(out, f))
+	}
+	// Static binaries that run here.
+	for _, b := range []string{"bin/fixture-s6", "bin/fixture-execline"} {
+		assert.True(t, isStatic(t, filepath.Join(out, b)), "%s is statically linked", b)
+	}
+	got, err := exec.Command(filepath.Join(out, "bin/fixture-s6")).CombinedOutput()
+	require.NoError(t, err, string(got))
+	assert.Equal(t, "s6 2.1.6.0 execline 2.1.2.2 skalibs 2.3.5.1", strings.TrimSpace(string(got)))
+	// The unpacked sources, one tree per package.
+	for _, d := range []string{"skalibs-2.3.5.1/configure", "execline-2.1.2.2/configure", "s6-2.1.6.0/package/nonce"} {
+		assert.FileExists(t, filepath.Join(srcs, d))
+	}
+	assertNoLeftovers(t, out)
+
+	warm, err := build(t, e, p, bk.Options{Dist: out})
+	require.NoError(t, err)
+	executed, cached := warm.Counts()
+	assert.Equal(t, 0, executed, "second identical run executed %v", warm.Executed())
+	assert.Greater(t, cached, 10, "every plan vertex reported as cached")
+	assert.FileExists(t, filepath.Join(out, "bin/fixture-s6"))
+	assert.Equal(t, 1, m.Hits("s6", "2.1.6.0"), "the tarball is downloaded once, then cached by digest")
+}
+
+func TestS6OnlyChangeRebuildsOnlyS6(t *testing.T) {
+	e := engine(t)
+	nonce := fixtures.Nonce()
+	m := fixtureMirror(t, map[string]string{"skalibs": nonce, "execline": nonce, "s6": nonce}, "2.1.5.0", "2.1.6.0")
+	cf := m.Catalog()
+	before := planFor(t, e, m, cf, "2.1.5.0")
+	after := planFor(t, e, m, cf, "2.1.6.0")
+	_, err := build(t, e, before, bk.Options{})
+	require.NoError(t, err)
+
+	rep, err := build(t, e, after, bk.Options{Dist: filepath.Join(t.TempDir(), "d")})
+	require.NoError(t, err)
+	ran := executedStages(rep)
+	for id := range ran {
+		assert.Contains(t, []string{"unpack/s6", "build/s6", "dist"}, id, "only s6's stages may run; ran %v", rep.Executed())
+	}
+	assert.True(t, ran["build/s6"], "s6 is rebuilt")
+	assert.Equal(t, 1, m.Hits("skalibs", "2.3.5.1"), "skalibs is downloaded once for both runs")
+	var s6Steps []string
+	for _, v := range rep.Vertices {
+		if v.Stage == "build/s6" && !v.Cached {
+			s6Steps = append(s6Steps, v.Name)
+		}
+	}
+	assert.Len(t, s6Steps, 4, "configure, make, strip, install: %v", s6Steps)
+}
+
+func TestWrongDigestFailsNamingFileAndDigests(t *testing.T) {
+	e := engine(t)
+	m := fixtureMirror(t, map[string]string{"s6": fixtures.Nonce()}, "2.1.6.0")
+	cf := m.Catalog()
+	var good string
+	wrong := "sha256:" + strings.Repeat("0", 64)
+	for i, r := range cf.Releases {
+		if r.Package == "s6" {
+			good, cf.Releases[i].Digest = r.Digest, wrong
+		}
+	}
+	p := planFor(t, e, m, cf, "2.1.6.0")
+	out := existingOutput(t)
+
+	_, err := build(t, e, p, bk.Options{Dist: out})
+	require.Error(t, err)
+	msg := err.Error()
+	assert.Contains(t, msg, "fetch/s6")
+	assert.Contains(t, msg, "s6-2.1.6.0.tar.gz")
+	assert.Contains(t, msg, good, "names the digest it got")
+	assert.Contains(t, msg, wrong, "names the digest the catalogue expects")
+	assertUntouched(t, out)
+}
+
+func TestFailingConfigureNamesStageAndLogTail(t *testing.T) {
+	e := engine(t)
+	// The fixture's configure fails on purpose for a last version component of 99.
+	m := fixtureMirror(t, nil, "2.1.6.99")
+	cf := m.Catalog()
+	for i, r := range cf.Releases {
+		if r.Package == "s6" {
+			cf.Releases[i].Skalibs, cf.Releases[i].Execline = "2.3.5.1", "2.1.2.2"
+		}
+	}
+	p := planFor(t, e, m, cf, "2.1.6.99")
+	out := existingOutput(t)
+
+	_, err := build(t, e, p, bk.Options{Dist: out})
+	require.Error(t, err)
+	var se *bk.StageError
+	require.ErrorAs(t, err, &se, "%v", err)
+	assert.Equal(t, "build/s6", se.Stage)
+	assert.Contains(t, se.Vertex, "configure")
+	assert.Contains(t, err.Error(), "fixture failure requested by version 2.1.6.99", "the log tail is in the error")
+	assertUntouched(t, out)
+}
+
+// existingOutput is an output directory from an earlier run, with a marker.
+func existingOutput(t *testing.T) string {
+	out := filepath.Join(t.TempDir(), "s6dist")
+	require.NoError(t, os.MkdirAll(filepath.Join(out, "bin"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(out, "bin", "marker"), []byte("earlier run\n"), 0o644))
+	return out
+}
+
+func assertUntouched(t *testing.T, out string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, "bin", "marker"))
+	require.NoError(t, err, "the earlier output must survive a failed build")
+	assert.Equal(t, "earlier run\n", string(b))
+	entries, err := os.ReadDir(filepath.Join(out, "bin"))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "nothing added to the earlier output")
+	assertNoLeftovers(t, out)
+}
+
+func assertNoLeftovers(t *testing.T, out string) {
+	t.Helper()
+	entries, err := os.ReadDir(filepath.Dir(out))
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.False(t, strings.Contains(e.Name(), ".s6builder-"), "temporary export left behind: %s", e.Name())
+	}
+}
