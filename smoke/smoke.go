@@ -45,8 +45,8 @@ func Run(ctx context.Context, binDir string) ([]Check, error) {
 	svc := filepath.Join(scan, "svc")
 	log := filepath.Join(dir, "log")
 	files := map[string]string{
-		filepath.Join(svc, "run"):                  "#!/bin/sh\necho \"run $$\" >> " + log + "\nexec sleep 3600\n",
-		filepath.Join(svc, "finish"):               "#!/bin/sh\necho \"finish $*\" >> " + log + "\n",
+		filepath.Join(svc, "run"):                   "#!/bin/sh\necho \"run $$\" >> " + log + "\nexec sleep 3600\n",
+		filepath.Join(svc, "finish"):                "#!/bin/sh\necho \"finish $*\" >> " + log + "\n",
 		filepath.Join(scan, ".s6-svscan", "finish"): "#!/bin/sh\necho scan-finish >> " + log + "\n",
 	}
 	for p, body := range files {
@@ -95,7 +95,7 @@ func Run(ctx context.Context, binDir string) ([]Check, error) {
 		out, err := c.CombinedOutput()
 		return string(out), err
 	}
-	upPID := regexp.MustCompile(`^up \(pid ([0-9]+)\)`)
+	upPID := regexp.MustCompile(`^up \(pid ([0-9]+)[ )]`) // 2.1: "up (pid N)", 2.15: "up (pid N pgid N)"
 	pid := func() (int, error) {
 		out, err := run("s6-svstat", svc)
 		if err != nil {

@@ -1,0 +1,93 @@
+package buildkit_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	bk "github.com/s6builder/s6builder/engine/buildkit"
+	"github.com/s6builder/s6builder/internal/fixtures"
+	"github.com/s6builder/s6builder/pipeline/catalog"
+	"github.com/s6builder/s6builder/smoke"
+)
+
+// realSources serves the upstream tarballs in S6BUILDER_REAL_SOURCES (made
+// with git archive from skarnet's repositories, never committed) and returns
+// the mirror, whose catalogue holds their digests.
+func realSources(t *testing.T) *fixtures.Mirror {
+	t.Helper()
+	dir := os.Getenv("S6BUILDER_REAL_SOURCES")
+	if dir == "" {
+		t.Skip("SKIPPED: real upstream sources not tested: set S6BUILDER_REAL_SOURCES to a folder of <pkg>-<version>.tar.gz")
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.tar.gz"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files, "no tarballs in %s", dir)
+	m := fixtures.NewMirror()
+	t.Cleanup(m.Close)
+	for _, f := range files {
+		if _, _, err := catalog.ParseTarball(filepath.Base(f)); err != nil {
+			continue
+		}
+		_, err := m.AddFile(f)
+		require.NoError(t, err)
+	}
+	return m
+}
+
+// BuildAndSmoke builds one s6 release from real sources, twice, and runs the
+// supervision smoke test with the binaries. Cold and warm times of each stage
+// go to the test log.
+func buildAndSmoke(t *testing.T, e env, m *fixtures.Mirror, s6 string) {
+	p := planFor(t, e, m, m.Catalog(), s6)
+	out := filepath.Join(t.TempDir(), "s6dist")
+	start := time.Now()
+	cold, err := build(t, e, p, bk.Options{Dist: out})
+	require.NoError(t, err)
+	coldTook := time.Since(start)
+	start = time.Now()
+	warm, err := build(t, e, p, bk.Options{Dist: out})
+	require.NoError(t, err)
+	warmTook := time.Since(start)
+	executed, _ := warm.Counts()
+	assert.Equal(t, 0, executed, "warm run executed %v", warm.Executed())
+
+	r := p.Request
+	t.Logf("s6 %s / execline %s / skalibs %s: first run %.1fs, second run %.2fs", r.S6, r.Execline, r.Skalibs, coldTook.Seconds(), warmTook.Seconds())
+	ct, wt := cold.StageTimes(), warm.StageTimes()
+	ids := make([]string, 0, len(ct))
+	for id := range ct {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		t.Logf("  %-16s first %6.1fs  second %5.2fs", id, ct[id].Seconds(), wt[id].Seconds())
+	}
+	for _, b := range []string{"s6-svscan", "s6-supervise", "execlineb"} {
+		assert.True(t, isStatic(t, filepath.Join(out, "bin", b)), "%s is static", b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	checks, err := smoke.Run(ctx, filepath.Join(out, "bin"))
+	require.NoError(t, err)
+	for _, c := range checks {
+		t.Logf("  smoke ok: %s (%.2fs)", c.Name, c.Took.Seconds())
+	}
+}
+
+func TestRealSources2015Triplet(t *testing.T) {
+	e := engine(t)
+	buildAndSmoke(t, e, realSources(t), "2.1.6.0")
+}
+
+func TestRealSourcesNewestTriplet(t *testing.T) {
+	e := engine(t)
+	buildAndSmoke(t, e, realSources(t), "2.15.1.0")
+}
+
