@@ -1,0 +1,150 @@
+package main_test
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/s6builder/s6builder/internal/fixtures"
+	"github.com/s6builder/s6builder/pipeline"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "s6builder-cli-")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "s6builder")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		panic(string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// run runs the CLI with env replacing the S6BUILDER_* and BUILDKIT_HOST
+// variables of the test process.
+func run(t *testing.T, env []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "S6BUILDER_") && !strings.HasPrefix(kv, "BUILDKIT_HOST=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return string(out), ee.ExitCode()
+	}
+	require.NoError(t, err)
+	return string(out), 0
+}
+
+func TestHelpForEachCommand(t *testing.T) {
+	for cmd, flags := range map[string][]string{
+		"build":    {"--s6", "--skalibs", "--execline", "--sources", "--mirror", "--catalog", "--toolchain", "--jobs", "--addr", "--progress", "--output"},
+		"plan":     {"--s6", "--json"},
+		"versions": {"--json", "--catalog"},
+	} {
+		out, code := run(t, nil, cmd, "--help")
+		assert.Equal(t, 0, code, out)
+		for _, f := range flags {
+			assert.Contains(t, out, f, "%s --help", cmd)
+		}
+	}
+}
+
+func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
+	// An address nobody listens on: a refusal must come before any dial.
+	env := []string{"BUILDKIT_HOST=unix:///nonexistent/buildkitd.sock"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"build", "--s6", "2.1.6.0;reboot", "-o", "x"}, `version "2.1.6.0;reboot"`},
+		{[]string{"build", "--s6", "2.1.7.0", "-o", "x"}, "nearest known: 2.1.6.0, 2.2.0.0"},
+		{[]string{"build", "--s6", "2.1.6.0", "--mirror", "ftp://x", "-o", "x"}, "--mirror"},
+		{[]string{"build", "--s6", "2.1.6.0", "--configure", "s6=--prefix=/usr", "-o", "x"}, "sets --prefix itself"},
+		{[]string{"build", "--s6", "2.1.6.0", "--progress", "fancy", "-o", "x"}, "--progress"},
+		{[]string{"build", "--s6", "2.1.6.0"}, "nothing to export"},
+		{[]string{"build", "--s6", "2.1.6.0", "--catalog", "/nonexistent.json", "-o", "x"}, "/nonexistent.json"},
+		{[]string{"plan", "--s6", "2.2.0.0"}, "no digest is known"},
+	} {
+		out, code := run(t, env, tc.args...)
+		assert.Equal(t, 2, code, "%v: %s", tc.args, out)
+		assert.Contains(t, out, tc.want, "%v", tc.args)
+		assert.NotContains(t, out, "nonexistent/buildkitd.sock", "%v must not reach the daemon", tc.args)
+	}
+	assert.NoDirExists(t, "x")
+}
+
+func TestNoDaemonSaysHowToGetOne(t *testing.T) {
+	out, code := run(t, []string{"PATH=/nonexistent"}, "build", "--s6", "2.1.6.0", "-o", filepath.Join(t.TempDir(), "d"))
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, "BUILDKIT_HOST")
+	assert.Contains(t, out, "scripts/testenv up")
+}
+
+func TestPlanJSONShowsWhatAnS6BumpInvalidates(t *testing.T) {
+	cat := filepath.Join(t.TempDir(), "catalog.json")
+	require.NoError(t, os.WriteFile(cat, []byte(`{"releases":[{"package":"s6","version":"2.1.5.0","digest":"sha256:`+strings.Repeat("1", 64)+`"}]}`), 0o644))
+	keys := func(s6 string) map[string]string {
+		out, code := run(t, nil, "plan", "--json", "--platform", "linux/amd64", "--catalog", cat, "--s6", s6)
+		require.Equal(t, 0, code, out)
+		var p pipeline.Plan
+		require.NoError(t, json.Unmarshal([]byte(out), &p))
+		return p.Keys()
+	}
+	a, b := keys("2.1.5.0"), keys("2.1.6.0")
+	for _, id := range []string{"toolchain", "fetch/skalibs", "build/skalibs", "build/execline"} {
+		assert.Equal(t, a[id], b[id], id)
+	}
+	for _, id := range []string{"fetch/s6", "build/s6", "dist"} {
+		assert.NotEqual(t, a[id], b[id], id)
+	}
+}
+
+func TestBuildThroughTheDaemon(t *testing.T) {
+	addr, tc := os.Getenv("BUILDKIT_HOST"), os.Getenv("S6BUILDER_TOOLCHAIN")
+	if addr == "" || tc == "" {
+		if os.Getenv("S6BUILDER_REQUIRE_ENGINE") != "" {
+			t.Fatal("BUILDKIT_HOST and S6BUILDER_TOOLCHAIN are required (S6BUILDER_REQUIRE_ENGINE is set)")
+		}
+		t.Skip("SKIPPED: no BuildKit test environment (run scripts/testenv up; eval \"$(scripts/testenv env)\")")
+	}
+	m := fixtures.NewMirror()
+	defer m.Close()
+	nonce := fixtures.Nonce()
+	for pkg, ver := range map[string]string{"skalibs": "2.3.5.1", "execline": "2.1.2.2", "s6": "2.1.6.0"} {
+		_, err := m.AddFixture(pkg, ver, nonce)
+		require.NoError(t, err)
+	}
+	cat := filepath.Join(t.TempDir(), "catalog.json")
+	b, err := json.Marshal(m.Catalog())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cat, b, 0o644))
+	out := filepath.Join(t.TempDir(), "s6dist")
+	env := []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
+
+	log, code := run(t, env, "build", "--s6", "2.1.6.0", "--output", out, "--progress", "plain")
+	require.Equal(t, 0, code, log)
+	assert.Contains(t, log, "[build/s6] configure", "BuildKit's plain progress shows the named steps")
+	assert.FileExists(t, filepath.Join(out, "bin", "fixture-s6"))
+	assert.Regexp(t, `: [1-9][0-9]* steps executed, 0 cached`, log)
+
+	log, code = run(t, env, "build", "--s6", "2.1.6.0", "--output", out, "--progress", "quiet")
+	require.Equal(t, 0, code, log)
+	assert.Regexp(t, `: 0 steps executed, [1-9][0-9]* cached`, log)
+}
