@@ -148,3 +148,36 @@ func TestBuildThroughTheDaemon(t *testing.T) {
 	require.Equal(t, 0, code, log)
 	assert.Regexp(t, `: 0 steps executed, [1-9][0-9]* cached`, log)
 }
+
+func TestPrivateDaemonWhenNoneIsConfigured(t *testing.T) {
+	tc := os.Getenv("S6BUILDER_TOOLCHAIN")
+	bkd, err := exec.LookPath("buildkitd")
+	if tc == "" || err != nil || os.Geteuid() != 0 {
+		if os.Getenv("S6BUILDER_REQUIRE_ENGINE") != "" {
+			t.Fatal("needs S6BUILDER_TOOLCHAIN, buildkitd on PATH and root (S6BUILDER_REQUIRE_ENGINE is set)")
+		}
+		t.Skip("SKIPPED: needs the test environment (buildkitd on PATH, a toolchain image) and root")
+	}
+	m := fixtures.NewMirror()
+	defer m.Close()
+	for pkg, ver := range map[string]string{"skalibs": "2.3.5.1", "execline": "2.1.2.2", "s6": "2.1.6.0"} {
+		_, err := m.AddFixture(pkg, ver, "")
+		require.NoError(t, err)
+	}
+	cat := filepath.Join(t.TempDir(), "catalog.json")
+	b, err := json.Marshal(m.Catalog())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cat, b, 0o644))
+	out := filepath.Join(t.TempDir(), "s6dist")
+	cache := t.TempDir() // the private daemon's state goes to $XDG_CACHE_HOME/s6builder/buildkitd
+	env := []string{"PATH=" + filepath.Dir(bkd) + ":/usr/sbin:/usr/bin:/sbin:/bin", "XDG_CACHE_HOME=" + cache,
+		"S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
+
+	log, code := run(t, env, "build", "--s6", "2.1.6.0", "--output", out, "--progress", "quiet")
+	require.Equal(t, 0, code, log)
+	assert.FileExists(t, filepath.Join(out, "bin", "fixture-s6"))
+	assert.DirExists(t, filepath.Join(cache, "s6builder", "buildkitd"), "the private daemon keeps its cache")
+	// The daemon was stopped: no buildkitd is left running with that root.
+	ps, _ := exec.Command("pgrep", "-f", "buildkitd --root "+filepath.Join(cache, "s6builder", "buildkitd")).Output()
+	assert.Empty(t, strings.TrimSpace(string(ps)), "private buildkitd stopped after the run")
+}

@@ -91,3 +91,33 @@ func TestRealSourcesNewestTriplet(t *testing.T) {
 	buildAndSmoke(t, e, realSources(t), "2.15.1.0")
 }
 
+
+// TestRealSourcesEveryMinorLine builds the newest s6 release of each minor
+// line from 2.1 to 2.15 from real sources, with only the s6 version given,
+// and smoke-tests each. It takes minutes cold, so it runs only when
+// S6BUILDER_REAL_MATRIX is set too.
+func TestRealSourcesEveryMinorLine(t *testing.T) {
+	e := engine(t)
+	m := realSources(t)
+	if os.Getenv("S6BUILDER_REAL_MATRIX") == "" {
+		t.Skip("SKIPPED: the release matrix runs with S6BUILDER_REAL_MATRIX=1 (minutes cold)")
+	}
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	newest := map[string]catalog.Release{}
+	var lines []string
+	for _, r := range cat.Releases(catalog.S6) {
+		if r.Version[0] != 2 || r.Version[1] < 1 {
+			continue
+		}
+		if _, seen := newest[r.Version.Minor()]; !seen {
+			lines = append(lines, r.Version.Minor())
+		}
+		newest[r.Version.Minor()] = r
+	}
+	require.Len(t, lines, 15, "s6 minor lines 2.1 to 2.15")
+	for _, line := range lines {
+		s6 := newest[line].Version.String()
+		t.Run(s6, func(t *testing.T) { buildAndSmoke(t, e, m, s6) })
+	}
+}
