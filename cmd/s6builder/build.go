@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/moby/buildkit/client"
 	"github.com/spf13/cobra"
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
+	"github.com/s6builder/s6builder/pipeline"
+	"github.com/s6builder/s6builder/pipeline/catalog"
 )
 
 func buildCmd() *cobra.Command {
@@ -15,6 +19,7 @@ func buildCmd() *cobra.Command {
 		rf                    requestFlags
 		output, sources, addr string
 		progress              string
+		pin                   bool
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -38,14 +43,25 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 			if output == "" && sources == "" {
 				return usageError{fmt.Errorf("nothing to export: give --output DIR and/or --sources DIR")}
 			}
-			p, err := rf.plan()
+			cat, req, err := rf.load()
 			if err != nil {
 				return err
+			}
+			var unpinned []catalog.Release
+			if pin {
+				if rf.lock == "" {
+					return usageError{fmt.Errorf("--pin needs --lock FILE, where the pinned digests are recorded")}
+				}
+				if unpinned, err = pipeline.Unpinned(cat, req); err != nil {
+					return usageError{err}
+				}
+			} else if _, err := pipeline.New(cat, req); err != nil {
+				return usageError{err} // refused before any work
 			}
 			ctx := cmd.Context()
 			if addr == "" {
 				var regs []string
-				if r := loopbackRegistry(p.Request.Toolchain.Image); r != "" {
+				if r := loopbackRegistry(rf.toolchainRef()); r != "" {
 					regs = append(regs, r)
 				}
 				d, err := bk.StartPrivate(ctx, bk.PrivateOptions{HTTPRegistries: regs})
@@ -60,6 +76,15 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 				return err
 			}
 			defer c.Close()
+			if len(unpinned) > 0 {
+				if err := pinInto(ctx, c, cat, req, rf.lock, unpinned); err != nil {
+					return err
+				}
+			}
+			p, err := pipeline.New(cat, req)
+			if err != nil {
+				return usageError{err}
+			}
 			start := time.Now()
 			rep, err := bk.Build(ctx, c, p, bk.Options{Dist: output, Sources: sources, Progress: progress})
 			if err != nil {
@@ -82,6 +107,33 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "", "directory to export the dist tree to (replaced atomically)")
 	cmd.Flags().StringVar(&sources, "sources", "", "also export the unpacked sources (<pkg>-<version>/ each) to this directory")
 	cmd.Flags().StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address, e.g. unix:///run/buildkit/buildkitd.sock or tcp://host:1234; env BUILDKIT_HOST")
+	cmd.Flags().BoolVar(&pin, "pin", false, "fetch releases that have no known digest, record their sha256 in --lock and build them (trust on first use)")
 	cmd.Flags().StringVar(&progress, "progress", "auto", "progress display: auto, tty, plain, quiet or rawjson")
 	return cmd
+}
+
+// pinInto fetches each unpinned release through the daemon, records its
+// digest in the lock file and applies it to the catalogue.
+func pinInto(ctx context.Context, c *client.Client, cat *catalog.Catalog, req pipeline.Request, lockPath string, rels []catalog.Release) error {
+	norm, err := req.Normalize()
+	if err != nil {
+		return usageError{err}
+	}
+	lock, err := catalog.ReadLock(lockPath)
+	if err != nil {
+		return err
+	}
+	var pins []catalog.FileRelease
+	for _, r := range rels {
+		d, err := bk.Pin(ctx, c, pipeline.TarballURL(norm.Mirror, r), r.Tarball)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "s6builder: pinned %s at %s in %s\n", r.Tarball, d, lockPath)
+		pins = append(pins, catalog.FileRelease{Package: r.Package, Version: r.Version.String(), Tarball: r.Tarball, Digest: d})
+	}
+	if err := catalog.WriteLock(lockPath, lock, pins); err != nil {
+		return fmt.Errorf("lock %s: %w", lockPath, err)
+	}
+	return cat.ApplyLock(catalog.File{Releases: pins}, lockPath)
 }

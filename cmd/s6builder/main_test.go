@@ -181,3 +181,65 @@ func TestPrivateDaemonWhenNoneIsConfigured(t *testing.T) {
 	ps, _ := exec.Command("pgrep", "-f", "buildkitd --root "+filepath.Join(cache, "s6builder", "buildkitd")).Output()
 	assert.Empty(t, strings.TrimSpace(string(ps)), "private buildkitd stopped after the run")
 }
+
+func TestPinOnFirstFetchWritesALockThatLaterRunsVerify(t *testing.T) {
+	addr, tc := os.Getenv("BUILDKIT_HOST"), os.Getenv("S6BUILDER_TOOLCHAIN")
+	if addr == "" || tc == "" {
+		if os.Getenv("S6BUILDER_REQUIRE_ENGINE") != "" {
+			t.Fatal("BUILDKIT_HOST and S6BUILDER_TOOLCHAIN are required (S6BUILDER_REQUIRE_ENGINE is set)")
+		}
+		t.Skip("SKIPPED: no BuildKit test environment")
+	}
+	m := fixtures.NewMirror()
+	defer m.Close()
+	nonce := fixtures.Nonce()
+	for pkg, ver := range map[string]string{"skalibs": "2.3.5.1", "execline": "2.1.2.2", "s6": "2.1.5.0"} {
+		_, err := m.AddFixture(pkg, ver, nonce)
+		require.NoError(t, err)
+	}
+	// The catalogue knows skalibs and execline; s6 2.1.5.0 has no published digest.
+	cf := m.Catalog()
+	var s6Digest string
+	for i := 0; i < len(cf.Releases); i++ {
+		if cf.Releases[i].Package == "s6" {
+			s6Digest = cf.Releases[i].Digest
+			cf.Releases = append(cf.Releases[:i], cf.Releases[i+1:]...)
+			i--
+		}
+	}
+	dir := t.TempDir()
+	cat, lock := filepath.Join(dir, "catalog.json"), filepath.Join(dir, "s6builder.lock")
+	b, err := json.Marshal(cf)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cat, b, 0o644))
+	env := []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
+	out := filepath.Join(dir, "s6dist")
+
+	log, code := run(t, env, "build", "--s6", "2.1.5.0", "-o", out, "--progress", "quiet")
+	assert.Equal(t, 2, code, log)
+	assert.Contains(t, log, "no digest is known for s6-2.1.5.0.tar.gz")
+	log, code = run(t, env, "build", "--s6", "2.1.5.0", "-o", out, "--pin", "--progress", "quiet")
+	assert.Equal(t, 2, code, log)
+	assert.Contains(t, log, "--pin needs --lock")
+
+	log, code = run(t, env, "build", "--s6", "2.1.5.0", "-o", out, "--pin", "--lock", lock, "--progress", "quiet")
+	require.Equal(t, 0, code, log)
+	assert.Contains(t, log, "pinned s6-2.1.5.0.tar.gz at "+s6Digest)
+	body, err := os.ReadFile(lock)
+	require.NoError(t, err)
+	assert.Contains(t, string(body), s6Digest, "the lock records the digest of what was served")
+	assert.NotContains(t, string(body), "skalibs", "only the unpinned release is locked")
+
+	// Later runs read the lock: no --pin needed, nothing rebuilt.
+	log, code = run(t, env, "build", "--s6", "2.1.5.0", "-o", out, "--lock", lock, "--progress", "quiet")
+	require.Equal(t, 0, code, log)
+	assert.Regexp(t, `: 0 steps executed`, log)
+
+	// A lock that does not match the tarball fails the download, naming both digests.
+	wrong := "sha256:" + strings.Repeat("e", 64)
+	require.NoError(t, os.WriteFile(lock, []byte(strings.ReplaceAll(string(body), s6Digest, wrong)), 0o644))
+	log, code = run(t, env, "build", "--s6", "2.1.5.0", "-o", out, "--lock", lock, "--progress", "quiet")
+	assert.Equal(t, 1, code, log)
+	assert.Contains(t, log, wrong)
+	assert.Contains(t, log, s6Digest)
+}

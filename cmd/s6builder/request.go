@@ -22,7 +22,7 @@ type requestFlags struct {
 	platform              string
 	dynamic               bool
 	toolchain, cc         string
-	mirror, catalog       string
+	mirror, catalog, lock string
 	jobs                  int
 	configure             []string
 }
@@ -37,6 +37,7 @@ func (f *requestFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cc, "cc", "", "C compiler in the toolchain (default: musl-gcc, or gcc with --dynamic)")
 	fs.StringVar(&f.mirror, "mirror", os.Getenv("S6BUILDER_MIRROR"), "base URL that replaces "+pipeline.DefaultMirror+"; tarballs are fetched from MIRROR/<pkg>/<tarball>; env S6BUILDER_MIRROR")
 	fs.StringVar(&f.catalog, "catalog", os.Getenv("S6BUILDER_CATALOG"), "JSON catalogue file that adds or overrides releases and digests; env S6BUILDER_CATALOG")
+	fs.StringVar(&f.lock, "lock", os.Getenv("S6BUILDER_LOCK"), "lock file of digests pinned on first fetch (see build --pin), verified on every run; env S6BUILDER_LOCK")
 	fs.IntVar(&f.jobs, "jobs", 0, "parallel make jobs (default: the build container's CPU count)")
 	fs.StringArrayVar(&f.configure, "configure", nil, "extra configure option for one package, PKG=OPTION (repeatable), e.g. s6=--enable-nsss")
 }
@@ -44,18 +45,42 @@ func (f *requestFlags) register(fs *pflag.FlagSet) {
 // plan validates the flags, loads the catalogue and makes the plan. Every
 // refusal happens here, before any connection or build.
 func (f *requestFlags) plan() (*pipeline.Plan, error) {
-	cat, err := catalog.Default()
+	cat, req, err := f.load()
 	if err != nil {
 		return nil, err
+	}
+	p, err := pipeline.New(cat, req)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return p, nil
+}
+
+// load validates the flags and reads the catalogue, the --catalog file and
+// the lock file.
+func (f *requestFlags) load() (*catalog.Catalog, pipeline.Request, error) {
+	var req pipeline.Request
+	cat, err := catalog.Default()
+	if err != nil {
+		return nil, req, err
 	}
 	if f.catalog != "" {
 		cf, err := catalog.ReadFile(f.catalog)
 		if err != nil {
-			return nil, usageError{err}
+			return nil, req, usageError{err}
 		}
 		cat.Apply(cf, "--catalog "+f.catalog)
 	}
-	req := pipeline.Request{
+	if f.lock != "" {
+		lock, err := catalog.ReadLock(f.lock)
+		if err != nil {
+			return nil, req, usageError{err}
+		}
+		if err := cat.ApplyLock(lock, f.lock); err != nil {
+			return nil, req, usageError{err}
+		}
+	}
+	req = pipeline.Request{
 		S6: f.s6, Skalibs: f.skalibs, Execline: f.execline,
 		Platform: f.platform, Dynamic: f.dynamic, CC: f.cc,
 		Mirror: f.mirror, Jobs: f.jobs,
@@ -66,18 +91,22 @@ func (f *requestFlags) plan() (*pipeline.Plan, error) {
 	for _, c := range f.configure {
 		pkg, opt, ok := strings.Cut(c, "=")
 		if !ok || !catalog.IsPackage(pkg) {
-			return nil, usageError{fmt.Errorf("--configure %q: want PKG=OPTION with PKG one of skalibs, execline, s6", c)}
+			return nil, req, usageError{fmt.Errorf("--configure %q: want PKG=OPTION with PKG one of skalibs, execline, s6", c)}
 		}
 		if req.Configure == nil {
 			req.Configure = map[string][]string{}
 		}
 		req.Configure[pkg] = append(req.Configure[pkg], opt)
 	}
-	p, err := pipeline.New(cat, req)
-	if err != nil {
-		return nil, usageError{err}
+	return cat, req, nil
+}
+
+// toolchainRef is the toolchain image the request will use.
+func (f *requestFlags) toolchainRef() string {
+	if f.toolchain != "" {
+		return f.toolchain
 	}
-	return p, nil
+	return pipeline.DefaultToolchain().Image
 }
 
 // loopbackRegistry returns the registry host of ref when it is on this

@@ -120,3 +120,19 @@ func FuzzParseFile(f *testing.F) {
 		}
 	})
 }
+
+func TestLockMayNotContradictAPublishedDigest(t *testing.T) {
+	c, err := catalog.Default()
+	require.NoError(t, err)
+	lock := catalog.File{Releases: []catalog.FileRelease{{Package: "s6", Version: "2.1.6.0", Digest: "sha256:" + strings.Repeat("0", 64)}}}
+	err = c.ApplyLock(lock, "s6builder.lock")
+	assert.ErrorContains(t, err, "but AUR s6 PKGBUILD")
+	path := filepath.Join(t.TempDir(), "s6builder.lock")
+	empty, err := catalog.ReadLock(path)
+	require.NoError(t, err, "a missing lock is empty")
+	pin := catalog.FileRelease{Package: "s6", Version: "2.1.5.0", Digest: "sha256:" + strings.Repeat("1", 64)}
+	require.NoError(t, catalog.WriteLock(path, empty, []catalog.FileRelease{pin}))
+	back, err := catalog.ReadLock(path)
+	require.NoError(t, err)
+	assert.Equal(t, []catalog.FileRelease{pin}, back.Releases)
+}
