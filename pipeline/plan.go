@@ -141,15 +141,10 @@ func depsOf(pkg string) []string {
 // New plans req against the catalogue cat. It validates everything first and
 // does no I/O: a refusal comes before any work.
 func New(cat *catalog.Catalog, req Request) (*Plan, error) {
-	req, err := req.Normalize()
+	req, sel, err := resolve(cat, req)
 	if err != nil {
 		return nil, err
 	}
-	sel, err := cat.Resolve(req.S6, req.Skalibs, req.Execline)
-	if err != nil {
-		return nil, err
-	}
-	req.S6, req.Skalibs, req.Execline = sel.S6.Version.String(), sel.Skalibs.Version.String(), sel.Execline.Version.String()
 	for _, pkg := range catalog.Packages {
 		if rel := sel.ByPackage(pkg); rel.Digest == "" {
 			return nil, missingDigest(rel)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/s6builder/s6builder/internal/fixtures"
 	"github.com/s6builder/s6builder/pipeline"
+	"github.com/s6builder/s6builder/pipeline/catalog"
 )
 
 var bin string
@@ -50,6 +52,44 @@ func run(t *testing.T, env []string, args ...string) (string, int) {
 	}
 	require.NoError(t, err)
 	return string(out), 0
+}
+
+// engineEnv returns the daemon address and toolchain of the test
+// environment, or skips (fails under S6BUILDER_REQUIRE_ENGINE).
+func engineEnv(t *testing.T) (addr, toolchain string) {
+	t.Helper()
+	addr, toolchain = os.Getenv("BUILDKIT_HOST"), os.Getenv("S6BUILDER_TOOLCHAIN")
+	if addr == "" || toolchain == "" {
+		if os.Getenv("S6BUILDER_REQUIRE_ENGINE") != "" {
+			t.Fatal("BUILDKIT_HOST and S6BUILDER_TOOLCHAIN are required (S6BUILDER_REQUIRE_ENGINE is set)")
+		}
+		t.Skip("SKIPPED: no BuildKit test environment (run scripts/testenv up; eval \"$(scripts/testenv env)\")")
+	}
+	return addr, toolchain
+}
+
+// fixtureMirror serves the 2015-versioned fixtures (s6 at s6Version) and
+// writes a catalogue of their digests, leaving out the packages in unlisted.
+func fixtureMirror(t *testing.T, nonce, s6Version string, unlisted ...string) (*fixtures.Mirror, string, catalog.File) {
+	t.Helper()
+	m := fixtures.NewMirror()
+	t.Cleanup(m.Close)
+	for pkg, ver := range map[string]string{"skalibs": "2.3.5.1", "execline": "2.1.2.2", "s6": s6Version} {
+		_, err := m.AddFixture(pkg, ver, nonce)
+		require.NoError(t, err)
+	}
+	all := m.Catalog()
+	var cf catalog.File
+	for _, r := range all.Releases {
+		if !slices.Contains(unlisted, r.Package) {
+			cf.Releases = append(cf.Releases, r)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "catalog.json")
+	b, err := json.Marshal(cf)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, b, 0o644))
+	return m, path, all
 }
 
 func TestHelpForEachCommand(t *testing.T) {
@@ -117,24 +157,8 @@ func TestPlanJSONShowsWhatAnS6BumpInvalidates(t *testing.T) {
 }
 
 func TestBuildThroughTheDaemon(t *testing.T) {
-	addr, tc := os.Getenv("BUILDKIT_HOST"), os.Getenv("S6BUILDER_TOOLCHAIN")
-	if addr == "" || tc == "" {
-		if os.Getenv("S6BUILDER_REQUIRE_ENGINE") != "" {
-			t.Fatal("BUILDKIT_HOST and S6BUILDER_TOOLCHAIN are required (S6BUILDER_REQUIRE_ENGINE is set)")
-		}
-		t.Skip("SKIPPED: no BuildKit test environment (run scripts/testenv up; eval \"$(scripts/testenv env)\")")
-	}
-	m := fixtures.NewMirror()
-	defer m.Close()
-	nonce := fixtures.Nonce()
-	for pkg, ver := range map[string]string{"skalibs": "2.3.5.1", "execline": "2.1.2.2", "s6": "2.1.6.0"} {
-		_, err := m.AddFixture(pkg, ver, nonce)
-		require.NoError(t, err)
-	}
-	cat := filepath.Join(t.TempDir(), "catalog.json")
-	b, err := json.Marshal(m.Catalog())
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(cat, b, 0o644))
+	addr, tc := engineEnv(t)
+	m, cat, _ := fixtureMirror(t, fixtures.Nonce(), "2.1.6.0")
 	out := filepath.Join(t.TempDir(), "s6dist")
 	env := []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
 
@@ -158,16 +182,7 @@ func TestPrivateDaemonWhenNoneIsConfigured(t *testing.T) {
 		}
 		t.Skip("SKIPPED: needs the test environment (buildkitd on PATH, a toolchain image) and root")
 	}
-	m := fixtures.NewMirror()
-	defer m.Close()
-	for pkg, ver := range map[string]string{"skalibs": "2.3.5.1", "execline": "2.1.2.2", "s6": "2.1.6.0"} {
-		_, err := m.AddFixture(pkg, ver, "")
-		require.NoError(t, err)
-	}
-	cat := filepath.Join(t.TempDir(), "catalog.json")
-	b, err := json.Marshal(m.Catalog())
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(cat, b, 0o644))
+	m, cat, _ := fixtureMirror(t, "", "2.1.6.0")
 	out := filepath.Join(t.TempDir(), "s6dist")
 	cache := t.TempDir() // the private daemon's state goes to $XDG_CACHE_HOME/s6builder/buildkitd
 	env := []string{"PATH=" + filepath.Dir(bkd) + ":/usr/sbin:/usr/bin:/sbin:/bin", "XDG_CACHE_HOME=" + cache,
@@ -183,35 +198,17 @@ func TestPrivateDaemonWhenNoneIsConfigured(t *testing.T) {
 }
 
 func TestPinOnFirstFetchWritesALockThatLaterRunsVerify(t *testing.T) {
-	addr, tc := os.Getenv("BUILDKIT_HOST"), os.Getenv("S6BUILDER_TOOLCHAIN")
-	if addr == "" || tc == "" {
-		if os.Getenv("S6BUILDER_REQUIRE_ENGINE") != "" {
-			t.Fatal("BUILDKIT_HOST and S6BUILDER_TOOLCHAIN are required (S6BUILDER_REQUIRE_ENGINE is set)")
-		}
-		t.Skip("SKIPPED: no BuildKit test environment")
-	}
-	m := fixtures.NewMirror()
-	defer m.Close()
-	nonce := fixtures.Nonce()
-	for pkg, ver := range map[string]string{"skalibs": "2.3.5.1", "execline": "2.1.2.2", "s6": "2.1.5.0"} {
-		_, err := m.AddFixture(pkg, ver, nonce)
-		require.NoError(t, err)
-	}
+	addr, tc := engineEnv(t)
 	// The catalogue knows skalibs and execline; s6 2.1.5.0 has no published digest.
-	cf := m.Catalog()
+	m, cat, all := fixtureMirror(t, fixtures.Nonce(), "2.1.5.0", "s6")
 	var s6Digest string
-	for i := 0; i < len(cf.Releases); i++ {
-		if cf.Releases[i].Package == "s6" {
-			s6Digest = cf.Releases[i].Digest
-			cf.Releases = append(cf.Releases[:i], cf.Releases[i+1:]...)
-			i--
+	for _, r := range all.Releases {
+		if r.Package == "s6" {
+			s6Digest = r.Digest
 		}
 	}
 	dir := t.TempDir()
-	cat, lock := filepath.Join(dir, "catalog.json"), filepath.Join(dir, "s6builder.lock")
-	b, err := json.Marshal(cf)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(cat, b, 0o644))
+	lock := filepath.Join(dir, "s6builder.lock")
 	env := []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
 	out := filepath.Join(dir, "s6dist")
 

@@ -91,7 +91,6 @@ func TestRealSourcesNewestTriplet(t *testing.T) {
 	buildAndSmoke(t, e, realSources(t), "2.15.1.0")
 }
 
-
 // TestRealSourcesEveryMinorLine builds the newest s6 release of each minor
 // line from 2.1 to 2.15 from real sources, with only the s6 version given,
 // and smoke-tests each. It takes minutes cold, so it runs only when
