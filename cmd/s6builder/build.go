@@ -59,23 +59,11 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 				return usageError{err} // refused before any work
 			}
 			ctx := cmd.Context()
-			if addr == "" {
-				var regs []string
-				if r := loopbackRegistry(rf.toolchainRef()); r != "" {
-					regs = append(regs, r)
-				}
-				d, err := bk.StartPrivate(ctx, bk.PrivateOptions{HTTPRegistries: regs})
-				if err != nil {
-					return err
-				}
-				defer d.Stop()
-				addr = d.Addr
-			}
-			c, err := bk.Connect(ctx, addr)
+			c, stop, err := connect(cmd, addr, rf.toolchainRef())
 			if err != nil {
 				return err
 			}
-			defer c.Close()
+			defer stop()
 			if len(unpinned) > 0 {
 				if err := pinInto(ctx, c, cat, req, rf.lock, unpinned); err != nil {
 					return err
@@ -136,4 +124,30 @@ func pinInto(ctx context.Context, c *client.Client, cat *catalog.Catalog, req pi
 		return fmt.Errorf("lock %s: %w", lockPath, err)
 	}
 	return cat.ApplyLock(catalog.File{Releases: pins}, lockPath)
+}
+
+// connect dials BUILDKIT_HOST/--addr, or starts a private daemon that may
+// pull the given images from loopback registries over plain HTTP.
+func connect(cmd *cobra.Command, addr string, images ...string) (*client.Client, func(), error) {
+	ctx := cmd.Context()
+	stop := func() {}
+	if addr == "" {
+		var regs []string
+		for _, ref := range images {
+			if r := loopbackRegistry(ref); r != "" {
+				regs = append(regs, r)
+			}
+		}
+		d, err := bk.StartPrivate(ctx, bk.PrivateOptions{HTTPRegistries: regs})
+		if err != nil {
+			return nil, nil, err
+		}
+		stop, addr = d.Stop, d.Addr
+	}
+	c, err := bk.Connect(ctx, addr)
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return c, func() { c.Close(); stop() }, nil
 }

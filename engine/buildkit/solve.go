@@ -150,26 +150,10 @@ func Build(ctx context.Context, c *client.Client, p *pipeline.Plan, o Options) (
 		return nil, err
 	}
 
-	mode := o.Progress
-	if mode == "" {
-		mode = string(progressui.AutoMode)
-	}
-	out := o.ProgressOut
-	if out == nil {
-		out = os.Stderr
-	}
-	display, err := progressui.NewDisplay(out, progressui.DisplayMode(mode))
+	sess, err := newSession(ctx, p, o.Progress, o.ProgressOut)
 	if err != nil {
-		return nil, fmt.Errorf("--progress %s: %w", mode, err)
+		return nil, err
 	}
-	rec := newRecorder()
-	all := make(chan *client.SolveStatus)
-	shown := make(chan struct{})
-	go func() {
-		defer close(shown)
-		_, _ = display.UpdateFrom(context.WithoutCancel(ctx), all)
-	}()
-
 	var solveErr error
 	for _, t := range targets {
 		def, err := states[t.id].Marshal(ctx, llb.Platform(spec))
@@ -181,25 +165,14 @@ func Build(ctx context.Context, c *client.Client, p *pipeline.Plan, o Options) (
 		if t.tmp != "" {
 			opt.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: t.tmp}}
 		}
-		ch := make(chan *client.SolveStatus)
-		fwd := make(chan struct{})
-		go func() {
-			defer close(fwd)
-			for s := range ch {
-				rec.record(s)
-				all <- s
-			}
-		}()
-		_, err = c.Solve(ctx, def, opt, ch)
-		<-fwd
-		if err != nil {
-			solveErr = rec.explain(p, err)
+		if solveErr = sess.run(func(ch chan *client.SolveStatus) error {
+			_, err := c.Solve(ctx, def, opt, ch)
+			return err
+		}); solveErr != nil {
 			break
 		}
 	}
-	close(all)
-	<-shown
-	report := rec.report()
+	report := sess.close()
 	if solveErr != nil {
 		return report, solveErr
 	}
@@ -209,6 +182,60 @@ func Build(ctx context.Context, c *client.Client, p *pipeline.Plan, o Options) (
 		}
 	}
 	return report, nil
+}
+
+// session shows BuildKit's progress display over one or more solves and
+// records what the daemon reports, for the Report and for error messages.
+type session struct {
+	plan  *pipeline.Plan
+	rec   *recorder
+	all   chan *client.SolveStatus
+	shown chan struct{}
+}
+
+func newSession(ctx context.Context, p *pipeline.Plan, mode string, out io.Writer) (*session, error) {
+	if mode == "" {
+		mode = string(progressui.AutoMode)
+	}
+	if out == nil {
+		out = os.Stderr
+	}
+	display, err := progressui.NewDisplay(out, progressui.DisplayMode(mode))
+	if err != nil {
+		return nil, fmt.Errorf("--progress %s: %w", mode, err)
+	}
+	s := &session{plan: p, rec: newRecorder(), all: make(chan *client.SolveStatus), shown: make(chan struct{})}
+	go func() {
+		defer close(s.shown)
+		_, _ = display.UpdateFrom(context.WithoutCancel(ctx), s.all)
+	}()
+	return s, nil
+}
+
+// run calls solve with a status channel of its own and explains its error.
+func (s *session) run(solve func(chan *client.SolveStatus) error) error {
+	ch := make(chan *client.SolveStatus)
+	fwd := make(chan struct{})
+	go func() {
+		defer close(fwd)
+		for st := range ch {
+			s.rec.record(st)
+			s.all <- st
+		}
+	}()
+	err := solve(ch)
+	<-fwd
+	if err != nil {
+		return s.rec.explain(s.plan, err)
+	}
+	return nil
+}
+
+// close ends the display and returns the report.
+func (s *session) close() *Report {
+	close(s.all)
+	<-s.shown
+	return s.rec.report()
 }
 
 type target struct {
@@ -285,7 +312,7 @@ func (r *recorder) explain(p *pipeline.Plan, err error) error {
 	// BuildKit reports a checksum failure of an HTTP source as "digest
 	// mismatch <got>: <expected>" without naming the vertex; the expected
 	// digest names the fetch stage.
-	if m := digestMismatch.FindStringSubmatch(err.Error()); m != nil {
+	if m := digestMismatch.FindStringSubmatch(err.Error()); m != nil && p != nil {
 		for _, s := range p.Stages {
 			if s.Fetch != nil && s.Fetch.Digest == m[2] {
 				return &StageError{Stage: s.ID, Vertex: s.Fetch.Filename + " from " + s.Fetch.URL,

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	bk "github.com/s6builder/s6builder/engine/buildkit"
+	"github.com/s6builder/s6builder/pipeline"
+)
+
+func imageCmd() *cobra.Command {
+	var (
+		rf                            requestFlags
+		services, base, output, push  string
+		dist, distPrefix, servicesDir string
+		addr, progress                string
+	)
+	cmd := &cobra.Command{
+		Use:   "image",
+		Short: "Build a container image with s6-svscan as PID 1 over a service tree",
+		Long: `Build an image from --base with the s6 and execline binaries (built from the
+request, or taken from --dist), the service tree --services at /etc/s6, an
+.s6-svscan/finish when the tree has none, PATH set so s6-svscan finds
+s6-supervise, s6-svscan as the entrypoint and SIGTERM as the stop signal.`,
+		Example: `  s6builder image --s6 2.1.6.0 --services ./etc/s6 --base debian:bookworm-slim --output image.tar
+  s6builder image --dist ./debian-s6 --dist-prefix / --services ./etc/s6 --base REF --push registry.example.com/app:s6`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output == "" && push == "" {
+				return usageError{fmt.Errorf("give --output FILE (an OCI archive) and/or --push NAME")}
+			}
+			hasFinish, err := checkServices(services)
+			if err != nil {
+				return usageError{err}
+			}
+			spec, err := pipeline.NewImage(pipeline.ImageRequest{Base: base, DistPrefix: distPrefix, ServicesDir: servicesDir, HasScanFinish: hasFinish})
+			if err != nil {
+				return usageError{err}
+			}
+			in := bk.ImageInput{Spec: spec, Services: services, DistDir: dist, Platform: rf.platform}
+			if dist == "" {
+				if in.Plan, err = rf.plan(); err != nil {
+					return err
+				}
+			} else if fi, err := os.Stat(filepath.Join(dist)); err != nil || !fi.IsDir() {
+				return usageError{fmt.Errorf("--dist %q: not a directory", dist)}
+			}
+			c, stop, err := connect(cmd, addr, rf.toolchainRef(), base, push)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			start := time.Now()
+			rep, err := bk.BuildImage(cmd.Context(), c, in, bk.ImageOptions{OCIArchive: output, Push: push,
+				InsecurePush: loopbackRegistry(push) != "", Progress: progress})
+			if err != nil {
+				return err
+			}
+			executed, cached := rep.Counts()
+			fmt.Fprintf(os.Stderr, "s6builder: image in %.1fs (%d steps executed, %d cached): entrypoint %v\n",
+				time.Since(start).Seconds(), executed, cached, spec.Entrypoint)
+			return nil
+		},
+	}
+	rf.register(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVar(&services, "services", "", "local service tree (one directory per service, each with a run file)")
+	f.StringVar(&base, "base", "", "base image reference (any distribution)")
+	f.StringVarP(&output, "output", "o", "", "write the image as an OCI archive to this file (atomically)")
+	f.StringVar(&push, "push", "", "push the image to this name")
+	f.StringVar(&dist, "dist", "", "use this local dist tree instead of building one (e.g. your own s6 binaries)")
+	f.StringVar(&distPrefix, "dist-prefix", pipeline.DefaultDistPrefix, "where the dist tree goes in the image")
+	f.StringVar(&servicesDir, "services-dir", pipeline.DefaultServicesDir, "where the service tree goes in the image")
+	f.StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address; env BUILDKIT_HOST")
+	f.StringVar(&progress, "progress", "auto", "progress display: auto, tty, plain, quiet or rawjson")
+	return cmd
+}
+
+// checkServices refuses a service tree s6-svscan could not run, before any
+// work, and says whether it has its own .s6-svscan/finish.
+func checkServices(dir string) (hasFinish bool, err error) {
+	if dir == "" {
+		return false, fmt.Errorf("--services: a service tree directory is required")
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false, fmt.Errorf("--services: %w", err)
+	}
+	n := 0
+	for _, e := range entries {
+		if e.Name()[0] == '.' || !e.IsDir() {
+			continue
+		}
+		fi, err := os.Stat(filepath.Join(dir, e.Name(), "run"))
+		if err != nil || fi.Mode()&0o111 == 0 {
+			return false, fmt.Errorf("--services %s: service %q has no executable run file", dir, e.Name())
+		}
+		n++
+	}
+	if n == 0 {
+		return false, fmt.Errorf("--services %s: no service directories in it", dir)
+	}
+	fi, err := os.Stat(filepath.Join(dir, ".s6-svscan", "finish"))
+	return err == nil && fi.Mode()&0o111 != 0, nil
+}

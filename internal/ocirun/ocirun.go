@@ -1,0 +1,342 @@
+// Package ocirun runs an image from an OCI archive as a real container with
+// runc, the way a container engine would, for tests: the layers are unpacked
+// into a bundle, the image config becomes the runtime config, and the
+// entrypoint is PID 1. No build step and no Docker are involved.
+package ocirun
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	securejoin "github.com/cyphar/filepath-securejoin"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+)
+
+// runcRoot keeps these containers apart from any other runc user.
+const runcRoot = "/run/s6builder-ocirun"
+
+// Bundle is an unpacked image: rootfs/ and config.json in Dir.
+type Bundle struct {
+	Dir    string
+	Config v1.Config // the image config (entrypoint, env, stop signal)
+}
+
+// Unpack extracts the single image of an OCI archive into a runc bundle.
+func Unpack(archive, dir string) (*Bundle, error) {
+	oci := filepath.Join(dir, "oci")
+	if err := untarFile(archive, oci); err != nil {
+		return nil, fmt.Errorf("unpack %s: %w", archive, err)
+	}
+	idx, err := layout.ImageIndexFromPath(oci)
+	if err != nil {
+		return nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	if len(im.Manifests) != 1 {
+		return nil, fmt.Errorf("%s: %d images, want 1", archive, len(im.Manifests))
+	}
+	img, err := idx.Image(im.Manifests[0].Digest)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	rootfs := filepath.Join(dir, "rootfs")
+	flat := mutate.Extract(img) // layers applied, whiteouts honoured
+	defer flat.Close()
+	if err := untar(flat, rootfs); err != nil {
+		return nil, fmt.Errorf("extract rootfs: %w", err)
+	}
+	os.RemoveAll(oci)
+	return &Bundle{Dir: dir, Config: cf.Config}, nil
+}
+
+func untarFile(path, dest string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return untar(f, dest)
+}
+
+// untar extracts a tar stream under dest, refusing paths that leave it.
+func untar(r io.Reader, dest string) error {
+	if err := os.MkdirAll(dest, 0o755); err != nil {
+		return err
+	}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := filepath.Clean("/" + h.Name)
+		if name == "/" {
+			continue
+		}
+		// Resolve the parent inside dest: an absolute symlink in the image
+		// must not lead outside it.
+		parent, err := securejoin.SecureJoin(dest, filepath.Dir(name))
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(parent, 0o755); err != nil {
+			return err
+		}
+		target := filepath.Join(parent, filepath.Base(name))
+		mode := os.FileMode(h.Mode & 0o7777)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(target, mode); err != nil {
+				return err
+			}
+			os.Chmod(target, mode)
+		case tar.TypeReg:
+			os.Remove(target)
+			f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, tr)
+			f.Close()
+			if err != nil {
+				return err
+			}
+			os.Chmod(target, mode) // past the umask, setuid bits included
+		case tar.TypeSymlink:
+			os.Remove(target)
+			if err := os.Symlink(h.Linkname, target); err != nil {
+				return err
+			}
+		case tar.TypeLink:
+			os.Remove(target)
+			src, err := securejoin.SecureJoin(dest, h.Linkname)
+			if err != nil {
+				return err
+			}
+			if err := os.Link(src, target); err != nil {
+				return err
+			}
+		default:
+			continue // devices and fifos: the runtime provides /dev
+		}
+		_ = os.Lchown(target, h.Uid, h.Gid)
+	}
+}
+
+// dockerCaps is Docker's default capability set, so a container here can do
+// what it could under `docker run` (sshd needs setuid, setgid and chroot).
+var dockerCaps = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"}
+
+// Container is a running container.
+type Container struct {
+	ID     string
+	bundle *Bundle
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error
+}
+
+// Start writes config.json from runc's default spec and the image config,
+// then runs the container in the foreground of a child runc process, with
+// its stdout and stderr going to log.
+func Start(b *Bundle, id string, log io.Writer) (*Container, error) {
+	spec, err := exec.Command("runc", "spec", "--bundle", b.Dir).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("runc spec: %v: %s", err, spec)
+	}
+	path := filepath.Join(b.Dir, "config.json")
+	var cfg map[string]any
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return nil, err
+	}
+	args := append(append([]string{}, b.Config.Entrypoint...), b.Config.Cmd...)
+	if len(args) == 0 {
+		return nil, fmt.Errorf("image has no entrypoint or cmd")
+	}
+	cwd := b.Config.WorkingDir
+	if cwd == "" {
+		cwd = "/"
+	}
+	proc := cfg["process"].(map[string]any)
+	proc["terminal"] = false
+	proc["args"] = args
+	proc["env"] = b.Config.Env
+	proc["cwd"] = cwd
+	caps := proc["capabilities"].(map[string]any)
+	for _, k := range []string{"bounding", "effective", "permitted"} {
+		caps[k] = dockerCaps
+	}
+	cfg["root"] = map[string]any{"path": "rootfs", "readonly": false}
+	cfg["hostname"] = id
+	out, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		return nil, err
+	}
+	c := &Container{ID: id, bundle: b, done: make(chan struct{})}
+	c.cmd = exec.Command("runc", "--root", runcRoot, "run", "--bundle", b.Dir, id)
+	c.cmd.Stdout, c.cmd.Stderr = log, log
+	if err := c.cmd.Start(); err != nil {
+		return nil, err
+	}
+	go func() { c.err = c.cmd.Wait(); close(c.done) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		if pid, err := c.Pid(); err == nil && pid > 0 {
+			return c, nil
+		}
+		select {
+		case <-c.done:
+			return nil, fmt.Errorf("runc run exited: %v", c.err)
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			c.Remove()
+			return nil, fmt.Errorf("container %s did not start", id)
+		}
+	}
+}
+
+// Pid is the host PID of the container's PID 1.
+func (c *Container) Pid() (int, error) {
+	out, err := exec.Command("runc", "--root", runcRoot, "state", c.ID).Output()
+	if err != nil {
+		return 0, err
+	}
+	var st struct {
+		Pid    int    `json:"pid"`
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(out, &st); err != nil {
+		return 0, err
+	}
+	if st.Status != "running" {
+		return 0, fmt.Errorf("container %s is %s", c.ID, st.Status)
+	}
+	return st.Pid, nil
+}
+
+// Exec runs a command inside the container and returns its output.
+func (c *Container) Exec(args ...string) (string, error) {
+	full := append([]string{"--root", runcRoot, "exec"}, envArgs(c.bundle.Config.Env)...)
+	full = append(append(full, c.ID), args...)
+	out, err := exec.Command("runc", full...).CombinedOutput()
+	return string(out), err
+}
+
+func envArgs(env []string) []string {
+	var a []string
+	for _, kv := range env {
+		a = append(a, "--env", kv)
+	}
+	return a
+}
+
+// Signal sends sig (e.g. "TERM") to the container's PID 1.
+func (c *Container) Signal(sig string) error {
+	out, err := exec.Command("runc", "--root", runcRoot, "kill", c.ID, sig).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("runc kill %s: %v: %s", sig, err, out)
+	}
+	return nil
+}
+
+// Wait waits up to timeout for the container to exit and returns the exit
+// status of its PID 1.
+func (c *Container) Wait(timeout time.Duration) (int, error) {
+	select {
+	case <-c.done:
+	case <-time.After(timeout):
+		return -1, fmt.Errorf("container %s still running after %s", c.ID, timeout)
+	}
+	var ee *exec.ExitError
+	if errors.As(c.err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	return 0, c.err
+}
+
+// Remove kills and deletes the container.
+func (c *Container) Remove() {
+	_ = exec.Command("runc", "--root", runcRoot, "kill", c.ID, "KILL").Run()
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+	}
+	_ = exec.Command("runc", "--root", runcRoot, "delete", "--force", c.ID).Run()
+}
+
+// Proc is a process seen in the host's /proc.
+type Proc struct {
+	PID, PPID int
+	State     string // R, S, Z...
+	Comm      string
+}
+
+// Children lists the processes whose parent is pid, from /proc.
+func Children(pid int) ([]Proc, error) {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, err
+	}
+	var out []Proc
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(string(b[i+1:]))
+		if len(f) < 2 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		if ppid != pid {
+			continue
+		}
+		comm := string(b[bytes.IndexByte(b, '(')+1 : i])
+		out = append(out, Proc{PID: n, PPID: ppid, State: f[0], Comm: comm})
+	}
+	return out, nil
+}
+
+// Alive reports whether a host process exists.
+func Alive(pid int) bool { return syscall.Kill(pid, 0) == nil }

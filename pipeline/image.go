@@ -1,0 +1,95 @@
+package pipeline
+
+import (
+	"fmt"
+	"path"
+	"strings"
+
+	"github.com/distribution/reference"
+)
+
+// An image puts s6-svscan at PID 1 over a service tree: the base image, the
+// s6/execline binaries, the user's services at ServicesDir, and an
+// .s6-svscan/finish when the tree has none (s6-svscan 2.1 warns without it,
+// and runs it when the container stops). Both adapters build it from this.
+
+// Image defaults.
+const (
+	DefaultDistPrefix  = "/usr/local" // merged into the base, beside its own /usr/bin
+	DefaultServicesDir = "/etc/s6"
+	StopSignal         = "SIGTERM" // s6-svscan: same as s6-svscanctl -t, in every release
+)
+
+// DefaultScanFinish is the .s6-svscan/finish added when the service tree has
+// none. It is a POSIX sh script (any base has /bin/sh) that lets the
+// container exit with status 0 once every service is down.
+const DefaultScanFinish = "#!/bin/sh\n# Added by s6builder: run by s6-svscan when the container stops.\nexit 0\n"
+
+// ImageRequest describes the image.
+type ImageRequest struct {
+	Base          string // base image reference (any distribution)
+	DistPrefix    string // where the dist tree goes; "" = DefaultDistPrefix
+	ServicesDir   string // "" = DefaultServicesDir
+	HasScanFinish bool   // the service tree has .s6-svscan/finish already
+}
+
+// ImageSpec is the normalized image: what goes where and the config.
+type ImageSpec struct {
+	Base        string   `json:"base"`
+	DistPrefix  string   `json:"dist_prefix"`
+	ServicesDir string   `json:"services_dir"`
+	ScanFinish  string   `json:"scan_finish,omitempty"` // content to add at ServicesDir/.s6-svscan/finish
+	Entrypoint  []string `json:"entrypoint"`
+	Env         []string `json:"env"`
+	StopSignal  string   `json:"stop_signal"`
+}
+
+// NewImage validates r and derives the image spec; it does no I/O.
+func NewImage(r ImageRequest) (ImageSpec, error) {
+	if r.Base == "" {
+		return ImageSpec{}, fmt.Errorf("--base: an image reference is required (any distribution: the binaries are static)")
+	}
+	ref, err := reference.ParseNormalizedNamed(r.Base)
+	if err != nil {
+		return ImageSpec{}, fmt.Errorf("--base %q: not an image reference: %v", r.Base, err)
+	}
+	if r.DistPrefix == "" {
+		r.DistPrefix = DefaultDistPrefix
+	}
+	if r.ServicesDir == "" {
+		r.ServicesDir = DefaultServicesDir
+	}
+	for flag, p := range map[string]string{"--dist-prefix": r.DistPrefix, "--services-dir": r.ServicesDir} {
+		if err := checkImagePath(p); err != nil {
+			return ImageSpec{}, fmt.Errorf("%s %q: %v", flag, p, err)
+		}
+	}
+	if r.ServicesDir == "/" {
+		return ImageSpec{}, fmt.Errorf("--services-dir /: the service tree needs a directory of its own")
+	}
+	bin := path.Join(r.DistPrefix, "bin")
+	s := ImageSpec{
+		Base:        reference.TagNameOnly(ref).String(),
+		DistPrefix:  r.DistPrefix,
+		ServicesDir: r.ServicesDir,
+		Entrypoint:  []string{path.Join(bin, "s6-svscan"), r.ServicesDir},
+		// s6-svscan starts s6-supervise by name: the dist's bin comes first.
+		Env:        []string{"PATH=" + bin + ":" + strings.TrimPrefix(DefaultPath, bin+":")},
+		StopSignal: StopSignal,
+	}
+	if !r.HasScanFinish {
+		s.ScanFinish = DefaultScanFinish
+	}
+	return s, nil
+}
+
+// checkImagePath accepts clean absolute paths of plain characters.
+func checkImagePath(p string) error {
+	if !strings.HasPrefix(p, "/") || path.Clean(p) != p {
+		return fmt.Errorf("want a clean absolute path")
+	}
+	if strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") != "" {
+		return fmt.Errorf("want letters, digits and /._- only")
+	}
+	return nil
+}
