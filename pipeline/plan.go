@@ -19,6 +19,7 @@ const (
 	KindUnpack    Kind = "unpack"    // extract a tarball into /src
 	KindBuild     Kind = "build"     // configure, make, strip, install into /out
 	KindMerge     Kind = "merge"     // overlay the outputs of other stages
+	KindTest      Kind = "test"      // run checks against another stage's output
 	KindExport    Kind = "export"    // hand a stage's output to the front end
 )
 
@@ -28,6 +29,7 @@ const (
 	IDDist      = "dist"    // merged install trees: bin, sbin, libexec, lib, include
 	IDSources   = "sources" // merged unpacked source trees: <pkg>-<version>/
 	IDExport    = "export"  // the dist, as handed to the front end
+	IDSmoke     = "smoke"   // the supervision smoke test, run on the dist
 )
 
 // Paths inside build containers.
@@ -79,6 +81,8 @@ type Exec struct {
 	Mounts []Mount  `json:"mounts"`
 	Steps  []Step   `json:"steps"`
 	Output string   `json:"output"` // the directory whose content is the stage's result
+	// AlwaysRun: a test reruns on every request, cached results or not.
+	AlwaysRun bool `json:"always_run,omitempty"`
 }
 
 // Mount places the output of stage From at Target. Writable mounts carry
@@ -208,6 +212,7 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 	p.add(&Stage{ID: IDDist, Kind: KindMerge, Deps: builds})
 	p.add(&Stage{ID: IDSources, Kind: KindMerge, Deps: unpacks})
 	p.add(&Stage{ID: IDExport, Kind: KindExport, Deps: []string{IDDist}})
+	p.add(smokeStage(env))
 	return p, nil
 }
 

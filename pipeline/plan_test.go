@@ -69,7 +69,7 @@ func TestPlanStagesInDependencyOrder(t *testing.T) {
 		"fetch/skalibs", "unpack/skalibs", "build/skalibs",
 		"fetch/execline", "unpack/execline", "build/execline",
 		"fetch/s6", "unpack/s6", "build/s6",
-		"dist", "sources", "export"}, ids)
+		"dist", "sources", "export", "smoke"}, ids)
 }
 
 // changed lists the stages whose keys differ between two plans.
@@ -89,7 +89,7 @@ func TestS6OnlyChangeTouchesOnlyS6Stages(t *testing.T) {
 	b := plan(t, pipeline.Request{S6: "2.1.6.0"})
 	require.Equal(t, a.Request.Skalibs, b.Request.Skalibs, "2.1.5.0 and 2.1.6.0 share skalibs")
 	require.Equal(t, a.Request.Execline, b.Request.Execline)
-	assert.Equal(t, []string{"fetch/s6", "unpack/s6", "build/s6", "dist", "sources", "export"}, changed(a, b))
+	assert.Equal(t, []string{"fetch/s6", "unpack/s6", "build/s6", "dist", "sources", "export", "smoke"}, changed(a, b))
 }
 
 func TestChangesInvalidateWhatDependsOnThem(t *testing.T) {
@@ -99,9 +99,9 @@ func TestChangesInvalidateWhatDependsOnThem(t *testing.T) {
 		want []string
 	}{
 		"mirror only (content pinned by digest)": {pipeline.Request{S6: "2.1.6.0", Mirror: "http://127.0.0.1:8055"}, nil},
-		"jobs":                                   {pipeline.Request{S6: "2.1.6.0", Jobs: 3}, []string{"build/skalibs", "build/execline", "build/s6", "dist", "export"}},
+		"jobs":                                   {pipeline.Request{S6: "2.1.6.0", Jobs: 3}, []string{"build/skalibs", "build/execline", "build/s6", "dist", "export", "smoke"}},
 		"toolchain": {pipeline.Request{S6: "2.1.6.0", Toolchain: pipeline.Toolchain{Image: "example.org/tc:1"}}, []string{"toolchain",
-			"unpack/skalibs", "build/skalibs", "unpack/execline", "build/execline", "unpack/s6", "build/s6", "dist", "sources", "export"}},
+			"unpack/skalibs", "build/skalibs", "unpack/execline", "build/execline", "unpack/s6", "build/s6", "dist", "sources", "export", "smoke"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			assert.Equal(t, tc.want, changed(base, plan(t, tc.req)))
@@ -112,7 +112,7 @@ func TestChangesInvalidateWhatDependsOnThem(t *testing.T) {
 func TestExtraConfigureOptionChangesOnlyItsPackage(t *testing.T) {
 	base := plan(t, pipeline.Request{S6: "2.15.1.0"})
 	p := plan(t, pipeline.Request{S6: "2.15.1.0", Configure: map[string][]string{"execline": {"--enable-multicall"}}})
-	assert.Equal(t, []string{"build/execline", "build/s6", "dist", "export"}, changed(base, p))
+	assert.Equal(t, []string{"build/execline", "build/s6", "dist", "export", "smoke"}, changed(base, p))
 	assert.Contains(t, p.Stage("build/execline").Exec.Steps[0].Args, "--enable-multicall")
 }
 

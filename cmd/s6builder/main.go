@@ -26,7 +26,7 @@ re-executes nothing and a new s6 release rebuilds only s6.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(buildCmd(), planCmd(), versionsCmd(), imageCmd())
+	root.AddCommand(buildCmd(), planCmd(), versionsCmd(), imageCmd(), testCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "s6builder:", err)
 		var ue usageError

@@ -97,6 +97,8 @@ func TestHelpForEachCommand(t *testing.T) {
 		"build":    {"--s6", "--skalibs", "--execline", "--sources", "--mirror", "--catalog", "--toolchain", "--jobs", "--addr", "--progress", "--output"},
 		"plan":     {"--s6", "--json"},
 		"versions": {"--json", "--catalog"},
+		"image":    {"--services", "--base", "--output", "--push", "--dist", "--dist-prefix", "--services-dir"},
+		"test":     {"--s6", "--addr", "--progress"},
 	} {
 		out, code := run(t, nil, cmd, "--help")
 		assert.Equal(t, 0, code, out)
@@ -239,4 +241,15 @@ func TestPinOnFirstFetchWritesALockThatLaterRunsVerify(t *testing.T) {
 	assert.Equal(t, 1, code, log)
 	assert.Contains(t, log, wrong)
 	assert.Contains(t, log, s6Digest)
+}
+
+func TestSmokeTestFailsLoudlyWithoutS6(t *testing.T) {
+	addr, tc := engineEnv(t)
+	// The fixtures build no s6-svscan: the smoke test must fail and say why.
+	m, cat, _ := fixtureMirror(t, "", "2.1.6.0")
+	env := []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
+	log, code := run(t, env, "test", "--s6", "2.1.6.0", "--progress", "quiet")
+	assert.Equal(t, 1, code, log)
+	assert.Contains(t, log, "stage smoke failed")
+	assert.Contains(t, log, "FAIL: s6-svscan is missing from /dist/bin")
 }

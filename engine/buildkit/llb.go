@@ -35,7 +35,7 @@ func States(p *pipeline.Plan) (map[string]llb.State, error) {
 		case pipeline.KindFetch:
 			st[s.ID] = llb.HTTP(s.Fetch.URL, llb.Checksum(digest.Digest(s.Fetch.Digest)),
 				llb.Filename(s.Fetch.Filename), vertexName(s, fetchPrefix+s.Fetch.Filename))
-		case pipeline.KindUnpack, pipeline.KindBuild:
+		case pipeline.KindUnpack, pipeline.KindBuild, pipeline.KindTest:
 			out, err := execState(s, st)
 			if err != nil {
 				return nil, err
@@ -79,6 +79,9 @@ func execState(s *pipeline.Stage, st map[string]llb.State) (llb.State, error) {
 			llb.ReadonlyRootFS(),
 			llb.AddMount(pipeline.TmpDir, llb.Scratch(), llb.Tmpfs()),
 			vertexName(s, step.Name+": "+strings.Join(step.Args, " ")),
+		}
+		if s.Exec.AlwaysRun {
+			opts = append(opts, llb.IgnoreCache)
 		}
 		for _, kv := range s.Exec.Env {
 			k, v, _ := strings.Cut(kv, "=")

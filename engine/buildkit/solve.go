@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/s6builder/s6builder/pipeline"
 )
@@ -26,6 +28,7 @@ import (
 type Options struct {
 	Dist        string    // directory to export the dist tree to ("" = none)
 	Sources     string    // directory to export the unpacked sources to ("" = none)
+	Smoke       bool      // also run the supervision smoke test on the dist, in a container
 	Progress    string    // auto, tty, plain, quiet or rawjson (progressui modes)
 	ProgressOut io.Writer // default os.Stderr
 }
@@ -44,6 +47,7 @@ type Vertex struct {
 // Report sums up a build: every vertex, executed or taken from the cache.
 type Report struct {
 	Vertices []Vertex
+	Smoke    []string // checks the smoke test passed, when it ran
 }
 
 // Executed lists the names of plan vertices that really ran: build steps
@@ -172,7 +176,12 @@ func Build(ctx context.Context, c *client.Client, p *pipeline.Plan, o Options) (
 			break
 		}
 	}
+	var checks []string
+	if solveErr == nil && o.Smoke {
+		checks, solveErr = smoke(ctx, c, sess, states[pipeline.IDSmoke], spec)
+	}
 	report := sess.close()
+	report.Smoke = checks
 	if solveErr != nil {
 		return report, solveErr
 	}
@@ -236,6 +245,31 @@ func (s *session) close() *Report {
 	close(s.all)
 	<-s.shown
 	return s.rec.report()
+}
+
+// smoke runs the smoke stage and returns the checks it reports.
+func smoke(ctx context.Context, c *client.Client, sess *session, st llb.State, spec ocispecs.Platform) ([]string, error) {
+	def, err := st.Marshal(ctx, llb.Platform(spec))
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "s6builder-smoke-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	opt := client.SolveOpt{Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir}}}
+	if err := sess.run(func(ch chan *client.SolveStatus) error {
+		_, err := c.Solve(ctx, def, opt, ch)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "checks"))
+	if err != nil {
+		return nil, fmt.Errorf("smoke test: no report: %w", err)
+	}
+	return strings.Split(strings.TrimSpace(string(b)), "\n"), nil
 }
 
 type target struct {

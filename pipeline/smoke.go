@@ -1,0 +1,32 @@
+package pipeline
+
+import (
+	_ "embed"
+)
+
+// SmokeScript is the supervision smoke test (smoke.sh): s6-svscan -h, a
+// service that comes up, is killed, runs finish and restarts, and
+// s6-svscanctl -t ending the scan. It is a constant of the binary; the only
+// arguments it gets are the fixed paths below.
+//
+//go:embed smoke.sh
+var SmokeScript string
+
+// Paths of the smoke stage.
+const (
+	SmokeDist   = "/dist"   // the dist tree, read-only
+	SmokeReport = "/report" // checks that passed, one per line in checks
+)
+
+// smokeStage runs SmokeScript in the toolchain image against the dist.
+func smokeStage(env []string) *Stage {
+	return &Stage{ID: IDSmoke, Kind: KindTest, Deps: []string{IDToolchain, IDDist},
+		Exec: &Exec{
+			Env:    append(append([]string{}, env...), "LD_LIBRARY_PATH="+SmokeDist+"/lib"),
+			Mounts: []Mount{{Target: SmokeDist, From: IDDist, Readonly: true}},
+			Steps: []Step{{Name: "smoke test", Dir: "/",
+				Args: []string{"sh", "-c", SmokeScript, "smoke", SmokeDist + "/bin", SmokeReport}}},
+			Output:    SmokeReport,
+			AlwaysRun: true,
+		}}
+}
