@@ -35,6 +35,7 @@ type Options struct {
 
 // Vertex is what the daemon reported about one vertex of the solve.
 type Vertex struct {
+	Digest    string // the op digest: the same op in two solves has the same one
 	Name      string
 	Stage     string // plan stage ID, "" for the daemon's own vertices (exporters)
 	Source    bool   // an image or tarball: resolved each run, never reported as cached
@@ -327,7 +328,7 @@ func (r *recorder) report() *Report {
 	rep := &Report{}
 	for _, d := range r.order {
 		v := r.vtx[d]
-		x := Vertex{Name: v.Name, Stage: StageOf(v.Name), Cached: v.Cached, Error: v.Error, Completed: v.Completed != nil}
+		x := Vertex{Digest: v.Digest.String(), Name: v.Name, Stage: StageOf(v.Name), Cached: v.Cached, Error: v.Error, Completed: v.Completed != nil}
 		x.Source = isSource(v.Name)
 		if v.Started != nil && v.Completed != nil {
 			x.Duration = v.Completed.Sub(*v.Started)
