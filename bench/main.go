@@ -25,7 +25,6 @@ import (
 	"runtime"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -389,23 +388,11 @@ func (b *bench) matrix() (string, error) {
 	if err := b.coldStart(); err != nil {
 		return "", err
 	}
-	var wg sync.WaitGroup
-	reps := make([]*bk.Report, len(plans))
-	errs := make([]error, len(plans))
 	start := time.Now()
-	for i, p := range plans {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			reps[i], errs[i] = bk.Build(b.ctx, b.c, p, bk.Options{Progress: "quiet"})
-		}()
-	}
-	wg.Wait()
+	reps, err := bk.BuildMany(b.ctx, b.c, plans, make([]bk.Options, len(plans)), "quiet", nil)
 	took := time.Since(start)
-	for _, err := range errs {
-		if err != nil {
-			return "", err
-		}
+	if err != nil {
+		return "", err
 	}
 	// A build step shared by the three plans has one digest: count each once.
 	ran := map[string]map[string]bool{}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/moby/buildkit/client"
@@ -28,6 +31,9 @@ func buildCmd() *cobra.Command {
 tree (bin, sbin, libexec, lib, include) to --output. The export is atomic: on
 failure an existing output directory is left as it was.
 
+--s6 A,B,C builds several s6 releases in one go, each into OUTPUT/s6-<version>;
+stages they share (a common skalibs) run once.
+
 The daemon is BUILDKIT_HOST or --addr; with neither, s6builder starts a private
 buildkitd for the run when buildkitd and runc are on PATH.`,
 		Example: `  s6builder build --s6 2.1.6.0 --output ./s6dist
@@ -47,16 +53,30 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 			if err != nil {
 				return err
 			}
+			// --s6 A,B,C builds a matrix in one go: shared stages run once.
+			reqs := []pipeline.Request{req}
+			if strings.Contains(req.S6, ",") {
+				reqs = nil
+				for _, v := range strings.Split(req.S6, ",") {
+					r := req
+					r.S6 = v
+					reqs = append(reqs, r)
+				}
+			}
 			var unpinned []catalog.Release
-			if pin {
-				if rf.lock == "" {
-					return usageError{fmt.Errorf("--pin needs --lock FILE, where the pinned digests are recorded")}
+			for _, r := range reqs {
+				if pin {
+					if rf.lock == "" {
+						return usageError{fmt.Errorf("--pin needs --lock FILE, where the pinned digests are recorded")}
+					}
+					u, err := pipeline.Unpinned(cat, r)
+					if err != nil {
+						return usageError{err}
+					}
+					unpinned = appendNew(unpinned, u...)
+				} else if _, err := pipeline.New(cat, r); err != nil {
+					return usageError{err} // refused before any work
 				}
-				if unpinned, err = pipeline.Unpinned(cat, req); err != nil {
-					return usageError{err}
-				}
-			} else if _, err := pipeline.New(cat, req); err != nil {
-				return usageError{err} // refused before any work
 			}
 			ctx := cmd.Context()
 			c, stop, err := connect(cmd, addr, rf.toolchainRef())
@@ -69,24 +89,35 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 					return err
 				}
 			}
-			p, err := pipeline.New(cat, req)
-			if err != nil {
-				return usageError{err}
+			var plans []*pipeline.Plan
+			var opts []bk.Options
+			for _, r := range reqs {
+				p, err := pipeline.New(cat, r)
+				if err != nil {
+					return usageError{err}
+				}
+				o := bk.Options{Dist: output, Sources: sources}
+				if len(reqs) > 1 { // one output folder per s6 release
+					o.Dist, o.Sources = subdir(output, p), subdir(sources, p)
+				}
+				plans, opts = append(plans, p), append(opts, o)
 			}
 			start := time.Now()
-			rep, err := bk.Build(ctx, c, p, bk.Options{Dist: output, Sources: sources, Progress: progress})
+			reps, err := bk.BuildMany(ctx, c, plans, opts, progress, nil)
 			if err != nil {
 				return err
 			}
-			executed, cached := rep.Counts()
-			r := p.Request
-			fmt.Fprintf(os.Stderr, "s6builder: s6 %s, execline %s, skalibs %s for %s in %.1fs: %d steps executed, %d cached\n",
-				r.S6, r.Execline, r.Skalibs, r.Platform, time.Since(start).Seconds(), executed, cached)
-			if output != "" {
-				fmt.Fprintf(os.Stderr, "s6builder: dist tree in %s\n", output)
-			}
-			if sources != "" {
-				fmt.Fprintf(os.Stderr, "s6builder: unpacked sources in %s\n", sources)
+			for i, p := range plans {
+				executed, cached := reps[i].Counts()
+				r := p.Request
+				fmt.Fprintf(os.Stderr, "s6builder: s6 %s, execline %s, skalibs %s for %s in %.1fs: %d steps executed, %d cached\n",
+					r.S6, r.Execline, r.Skalibs, r.Platform, time.Since(start).Seconds(), executed, cached)
+				if opts[i].Dist != "" {
+					fmt.Fprintf(os.Stderr, "s6builder: dist tree in %s\n", opts[i].Dist)
+				}
+				if opts[i].Sources != "" {
+					fmt.Fprintf(os.Stderr, "s6builder: unpacked sources in %s\n", opts[i].Sources)
+				}
 			}
 			return nil
 		},
@@ -150,4 +181,22 @@ func connect(cmd *cobra.Command, addr string, images ...string) (*client.Client,
 		return nil, nil, err
 	}
 	return c, func() { c.Close(); stop() }, nil
+}
+
+// subdir is dir/s6-<version> for one release of a matrix ("" stays "").
+func subdir(dir string, p *pipeline.Plan) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, "s6-"+p.Request.S6)
+}
+
+// appendNew appends the releases not in rs yet.
+func appendNew(rs []catalog.Release, more ...catalog.Release) []catalog.Release {
+	for _, m := range more {
+		if !slices.ContainsFunc(rs, func(r catalog.Release) bool { return r.Name() == m.Name() }) {
+			rs = append(rs, m)
+		}
+	}
+	return rs
 }

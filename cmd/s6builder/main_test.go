@@ -253,3 +253,23 @@ func TestSmokeTestFailsLoudlyWithoutS6(t *testing.T) {
 	assert.Contains(t, log, "stage smoke failed")
 	assert.Contains(t, log, "FAIL: s6-svscan is missing from /dist/bin")
 }
+
+func TestMatrixBuildInOneInvocation(t *testing.T) {
+	addr, tc := engineEnv(t)
+	m, cat, _ := fixtureMirror(t, fixtures.Nonce(), "2.1.6.0")
+	_, err := m.AddFixture("s6", "2.1.5.0", "matrix")
+	require.NoError(t, err)
+	b, err := json.Marshal(m.Catalog())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cat, b, 0o644))
+	out := filepath.Join(t.TempDir(), "dists")
+	env := []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
+	log, code := run(t, env, "build", "--s6", "2.1.5.0,2.1.6.0", "-o", out, "--progress", "quiet")
+	require.Equal(t, 0, code, log)
+	for _, v := range []string{"2.1.5.0", "2.1.6.0"} {
+		got, err := exec.Command(filepath.Join(out, "s6-"+v, "bin", "fixture-s6")).CombinedOutput()
+		require.NoError(t, err, string(got))
+		assert.Equal(t, "s6 "+v+" execline 2.1.2.2 skalibs 2.3.5.1", strings.TrimSpace(string(got)))
+	}
+	assert.Equal(t, 1, m.Hits("skalibs", "2.3.5.1"), "the shared skalibs is fetched once")
+}

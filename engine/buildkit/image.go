@@ -183,15 +183,17 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 		r.AddMeta(exptypes.ExporterImageConfigKey, cfg)
 		return r, nil
 	}
-	sess, err := newSession(ctx, in.Plan, o.Progress, o.ProgressOut)
+	sess, err := newSession(ctx, o.Progress, o.ProgressOut)
 	if err != nil {
 		return nil, err
 	}
-	err = sess.run(func(ch chan *client.SolveStatus) error {
+	rec := newRecorder()
+	err = sess.run(in.Plan, rec, func(ch chan *client.SolveStatus) error {
 		_, err := c.Build(ctx, opt, "s6builder", build, ch)
 		return err
 	})
-	rep := sess.close()
+	sess.close()
+	rep := rec.report()
 	if err != nil {
 		return rep, err
 	}

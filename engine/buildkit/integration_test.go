@@ -252,3 +252,31 @@ func assertNoLeftovers(t *testing.T, out string) {
 		assert.False(t, strings.Contains(e.Name(), ".s6builder-"), "temporary export left behind: %s", e.Name())
 	}
 }
+
+func TestMatrixCompilesSharedPackagesOnce(t *testing.T) {
+	e := engine(t)
+	nonce := fixtures.Nonce()
+	m := fixtureMirror(t, map[string]string{"skalibs": nonce, "execline": nonce, "s6": nonce}, "2.1.4.0", "2.1.5.0", "2.1.6.0")
+	var plans []*pipeline.Plan
+	for _, v := range []string{"2.1.4.0", "2.1.5.0", "2.1.6.0"} {
+		plans = append(plans, planFor(t, e, m, m.Catalog(), v))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	reps, err := bk.BuildMany(ctx, e.c, plans, make([]bk.Options, len(plans)), "quiet", nil)
+	require.NoError(t, err)
+	makes := map[string]map[string]bool{}
+	for _, rep := range reps {
+		for _, v := range rep.Vertices {
+			if !v.Cached && strings.Contains(v.Name, "] make: ") {
+				if makes[v.Stage] == nil {
+					makes[v.Stage] = map[string]bool{}
+				}
+				makes[v.Stage][v.Digest] = true
+			}
+		}
+	}
+	assert.Len(t, makes["build/skalibs"], 1, "skalibs compiles once for three s6 releases")
+	assert.Len(t, makes["build/execline"], 1, "execline compiles once")
+	assert.Len(t, makes["build/s6"], 3, "each s6 compiles")
+}

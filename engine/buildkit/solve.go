@@ -119,91 +119,140 @@ const logTailLines = 25
 // go to a temporary directory beside the target, which replaces the target
 // only when every solve has succeeded; on failure the target is untouched.
 func Build(ctx context.Context, c *client.Client, p *pipeline.Plan, o Options) (*Report, error) {
-	var targets []target
-	for _, t := range []target{{id: pipeline.IDDist, dir: o.Dist}, {id: pipeline.IDSources, dir: o.Sources}} {
-		if t.dir != "" {
-			targets = append(targets, t)
-		}
-	}
-	if len(targets) == 0 {
-		targets = []target{{id: pipeline.IDDist}} // build without exporting
-	}
-	var staged []*stagedDir
+	reps, err := BuildMany(ctx, c, []*pipeline.Plan{p}, []Options{o}, o.Progress, o.ProgressOut)
+	return reps[0], err
+}
+
+// BuildMany builds several plans at once on one daemon, behind one progress
+// display: identical steps (a skalibs shared by three s6 releases) run once,
+// since the daemon merges equal vertices. Outputs are replaced only when
+// every plan has succeeded. opts[i] goes with plans[i].
+func BuildMany(ctx context.Context, c *client.Client, plans []*pipeline.Plan, opts []Options, progress string, out io.Writer) ([]*Report, error) {
+	reps := make([]*Report, len(plans))
+	jobs := make([]*job, len(plans))
 	defer func() {
-		for _, s := range staged {
-			s.discard()
+		for _, j := range jobs {
+			if j != nil {
+				j.discard()
+			}
 		}
 	}()
-	for i := range targets {
-		if targets[i].dir == "" {
+	for i, p := range plans {
+		j, err := newJob(p, opts[i])
+		if err != nil {
+			return reps, err
+		}
+		jobs[i] = j
+	}
+	sess, err := newSession(ctx, progress, out)
+	if err != nil {
+		return reps, err
+	}
+	errs := make([]error, len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = j.run(ctx, c, sess)
+		}()
+	}
+	wg.Wait()
+	sess.close()
+	for i, j := range jobs {
+		reps[i] = j.rec.report()
+		reps[i].Smoke = j.checks
+	}
+	if err := errors.Join(errs...); err != nil {
+		return reps, err
+	}
+	for _, j := range jobs {
+		for _, s := range j.staged {
+			if err := s.commit(); err != nil {
+				return reps, err
+			}
+		}
+	}
+	return reps, nil
+}
+
+// job is one plan's solves: its targets, their staged exports, its record.
+type job struct {
+	plan    *pipeline.Plan
+	smoke   bool
+	targets []target
+	staged  []*stagedDir
+	rec     *recorder
+	checks  []string
+}
+
+// newJob checks the outputs (before any work) and stages their exports.
+func newJob(p *pipeline.Plan, o Options) (*job, error) {
+	j := &job{plan: p, smoke: o.Smoke, rec: newRecorder()}
+	for _, t := range []target{{id: pipeline.IDDist, dir: o.Dist}, {id: pipeline.IDSources, dir: o.Sources}} {
+		if t.dir == "" {
 			continue
 		}
-		sd, err := stageDir(targets[i].dir)
+		sd, err := stageDir(t.dir)
 		if err != nil {
+			j.discard()
 			return nil, err
 		}
-		staged = append(staged, sd)
-		targets[i].tmp = sd.tmp
+		j.staged = append(j.staged, sd)
+		t.tmp = sd.tmp
+		j.targets = append(j.targets, t)
 	}
+	if len(j.targets) == 0 {
+		j.targets = []target{{id: pipeline.IDDist}} // build without exporting
+	}
+	return j, nil
+}
 
-	states, err := States(p)
-	if err != nil {
-		return nil, err
+func (j *job) discard() {
+	for _, s := range j.staged {
+		s.discard()
 	}
-	spec, err := platforms.Parse(p.Request.Platform)
-	if err != nil {
-		return nil, err
-	}
+}
 
-	sess, err := newSession(ctx, p, o.Progress, o.ProgressOut)
+func (j *job) run(ctx context.Context, c *client.Client, sess *session) error {
+	states, err := States(j.plan)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	var solveErr error
-	for _, t := range targets {
+	spec, err := platforms.Parse(j.plan.Request.Platform)
+	if err != nil {
+		return err
+	}
+	for _, t := range j.targets {
 		def, err := states[t.id].Marshal(ctx, llb.Platform(spec))
 		if err != nil {
-			solveErr = err
-			break
+			return err
 		}
 		opt := client.SolveOpt{}
 		if t.tmp != "" {
 			opt.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: t.tmp}}
 		}
-		if solveErr = sess.run(func(ch chan *client.SolveStatus) error {
+		if err := sess.run(j.plan, j.rec, func(ch chan *client.SolveStatus) error {
 			_, err := c.Solve(ctx, def, opt, ch)
 			return err
-		}); solveErr != nil {
-			break
+		}); err != nil {
+			return err
 		}
 	}
-	var checks []string
-	if solveErr == nil && o.Smoke {
-		checks, solveErr = smoke(ctx, c, sess, states[pipeline.IDSmoke], spec)
+	if j.smoke {
+		j.checks, err = smoke(ctx, c, sess, j, states[pipeline.IDSmoke], spec)
 	}
-	report := sess.close()
-	report.Smoke = checks
-	if solveErr != nil {
-		return report, solveErr
-	}
-	for _, s := range staged {
-		if err := s.commit(); err != nil {
-			return report, err
-		}
-	}
-	return report, nil
+	return err
 }
 
 // session shows BuildKit's progress display over one or more solves and
 // records what the daemon reports, for the Report and for error messages.
 type session struct {
-	plan  *pipeline.Plan
-	rec   *recorder
 	all   chan *client.SolveStatus
 	shown chan struct{}
 }
 
-func newSession(ctx context.Context, p *pipeline.Plan, mode string, out io.Writer) (*session, error) {
+func newSession(ctx context.Context, mode string, out io.Writer) (*session, error) {
 	if mode == "" {
 		mode = string(progressui.AutoMode)
 	}
@@ -214,7 +263,7 @@ func newSession(ctx context.Context, p *pipeline.Plan, mode string, out io.Write
 	if err != nil {
 		return nil, fmt.Errorf("--progress %s: %w", mode, err)
 	}
-	s := &session{plan: p, rec: newRecorder(), all: make(chan *client.SolveStatus), shown: make(chan struct{})}
+	s := &session{all: make(chan *client.SolveStatus), shown: make(chan struct{})}
 	go func() {
 		defer close(s.shown)
 		_, _ = display.UpdateFrom(context.WithoutCancel(ctx), s.all)
@@ -222,34 +271,34 @@ func newSession(ctx context.Context, p *pipeline.Plan, mode string, out io.Write
 	return s, nil
 }
 
-// run calls solve with a status channel of its own and explains its error.
-func (s *session) run(solve func(chan *client.SolveStatus) error) error {
+// run calls solve with a status channel of its own, records the statuses
+// in rec and explains a failure in terms of plan p (which may be nil).
+func (s *session) run(p *pipeline.Plan, rec *recorder, solve func(chan *client.SolveStatus) error) error {
 	ch := make(chan *client.SolveStatus)
 	fwd := make(chan struct{})
 	go func() {
 		defer close(fwd)
 		for st := range ch {
-			s.rec.record(st)
+			rec.record(st)
 			s.all <- st
 		}
 	}()
 	err := solve(ch)
 	<-fwd
 	if err != nil {
-		return s.rec.explain(s.plan, err)
+		return rec.explain(p, err)
 	}
 	return nil
 }
 
-// close ends the display and returns the report.
-func (s *session) close() *Report {
+// close ends the display.
+func (s *session) close() {
 	close(s.all)
 	<-s.shown
-	return s.rec.report()
 }
 
 // smoke runs the smoke stage and returns the checks it reports.
-func smoke(ctx context.Context, c *client.Client, sess *session, st llb.State, spec ocispecs.Platform) ([]string, error) {
+func smoke(ctx context.Context, c *client.Client, sess *session, j *job, st llb.State, spec ocispecs.Platform) ([]string, error) {
 	def, err := st.Marshal(ctx, llb.Platform(spec))
 	if err != nil {
 		return nil, err
@@ -260,7 +309,7 @@ func smoke(ctx context.Context, c *client.Client, sess *session, st llb.State, s
 	}
 	defer os.RemoveAll(dir)
 	opt := client.SolveOpt{Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir}}}
-	if err := sess.run(func(ch chan *client.SolveStatus) error {
+	if err := sess.run(j.plan, j.rec, func(ch chan *client.SolveStatus) error {
 		_, err := c.Solve(ctx, def, opt, ch)
 		return err
 	}); err != nil {
