@@ -1,0 +1,268 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
+
+	"dagger/s-6-builder/fakesession"
+)
+
+// The fake engine: a GraphQL endpoint on fakesession's port that records
+// every query the module sends and answers it from the query's own selection
+// set, with no schema:
+//
+//   - an object field answers an object with its sub-selection answered;
+//   - `id` (and `sync`) answers a made-up ID that stands for the chain of
+//     calls that led to it; IDs are content-addressed (a hash of the chain's
+//     canonical text), so the same chain always gets the same ID;
+//   - `contents` of file(contents: X) answers X, so a test can pass a
+//     catalogue as dag.File(name, contents);
+//   - any other leaf answers null.
+//
+// When a later query passes an ID as an argument (withMountedDirectory(source:
+// ID)), the fake replaces it by the chain the ID stands for, so each recorded
+// query expands to the whole graph of calls behind it.
+//
+// The generated client sends arguments in map order, so the raw query text
+// varies from run to run; chains are compared in a canonical form instead:
+// calls joined by ".", arguments sorted by name, IDs expanded in braces.
+
+// call is one field selection: its name and arguments (JSON-like values;
+// an ID argument is replaced by the chain it stands for).
+type call struct {
+	Field string
+	Args  map[string]any
+}
+
+// chain is a path of calls from the query root, e.g. container, from, ...
+type chain []call
+
+func (c chain) String() string {
+	parts := make([]string, len(c))
+	for i, cl := range c {
+		parts[i] = cl.String()
+	}
+	return strings.Join(parts, ".")
+}
+
+func (c call) String() string {
+	if len(c.Args) == 0 {
+		return c.Field
+	}
+	names := make([]string, 0, len(c.Args))
+	for n := range c.Args {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	args := make([]string, len(names))
+	for i, n := range names {
+		args[i] = n + ": " + renderValue(c.Args[n])
+	}
+	return c.Field + "(" + strings.Join(args, ", ") + ")"
+}
+
+func renderValue(v any) string {
+	switch v := v.(type) {
+	case chain:
+		return "{" + v.String() + "}"
+	case string:
+		return strconv.Quote(v)
+	case []any:
+		parts := make([]string, len(v))
+		for i, e := range v {
+			parts[i] = renderValue(e)
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case map[string]any:
+		names := make([]string, 0, len(v))
+		for n := range v {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		parts := make([]string, len(names))
+		for i, n := range names {
+			parts[i] = n + ": " + renderValue(v[n])
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	case nil:
+		return "null"
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// fakeEngine records queries and remembers the chain behind each ID.
+type fakeEngine struct {
+	mu      sync.Mutex
+	queries []string
+	ids     map[string]chain
+	minted  []chain // the chain behind each ID answered, in order
+}
+
+var fake = &fakeEngine{ids: map[string]chain{}}
+
+func TestMain(m *testing.M) {
+	if fakesession.Err != nil {
+		fmt.Fprintln(os.Stderr, "fake engine:", fakesession.Err)
+		os.Exit(1)
+	}
+	go http.Serve(fakesession.Listener, fake) //nolint:errcheck // ends with the process
+	os.Exit(m.Run())
+}
+
+// reset forgets the recorded queries (IDs stay valid).
+func (e *fakeEngine) reset() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.queries, e.minted = nil, nil
+}
+
+// mintedChains returns the chains behind the IDs answered since the last
+// reset, in order.
+func (e *fakeEngine) mintedChains() []chain {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]chain(nil), e.minted...)
+}
+
+// recorded returns the raw queries received since the last reset.
+func (e *fakeEngine) recorded() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.queries...)
+}
+
+// chainOf returns the chain behind an ID the fake made.
+func (e *fakeEngine) chainOf(t *testing.T, id string) chain {
+	t.Helper()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c, ok := e.ids[id]
+	if !ok {
+		t.Fatalf("the fake engine made no ID %q", id)
+	}
+	return c
+}
+
+func (e *fakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	user, _, ok := r.BasicAuth()
+	if !ok || user != fakesession.Token {
+		http.Error(w, "bad session token", http.StatusUnauthorized)
+		return
+	}
+	var body struct {
+		Query string `json:"query"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	e.mu.Lock()
+	e.queries = append(e.queries, body.Query)
+	data, err := e.answer(body.Query)
+	e.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{"message": err.Error()}}}) //nolint:errcheck
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]any{"data": data}) //nolint:errcheck
+}
+
+func (e *fakeEngine) answer(query string) (map[string]any, error) {
+	doc, err := parser.ParseQuery(&ast.Source{Input: query})
+	if err != nil {
+		return nil, err
+	}
+	if len(doc.Operations) != 1 {
+		return nil, fmt.Errorf("want one operation, got %d", len(doc.Operations))
+	}
+	return e.selection(doc.Operations[0].SelectionSet, nil)
+}
+
+func (e *fakeEngine) selection(set ast.SelectionSet, path chain) (map[string]any, error) {
+	out := map[string]any{}
+	for _, sel := range set {
+		switch sel := sel.(type) {
+		case *ast.Field:
+			c := call{Field: sel.Name, Args: map[string]any{}}
+			for _, a := range sel.Arguments {
+				v, err := a.Value.Value(nil)
+				if err != nil {
+					return nil, err
+				}
+				c.Args[a.Name] = e.expand(v)
+			}
+			key := sel.Alias
+			if key == "" {
+				key = sel.Name
+			}
+			here := append(append(chain(nil), path...), c)
+			if len(sel.SelectionSet) > 0 {
+				sub, err := e.selection(sel.SelectionSet, here)
+				if err != nil {
+					return nil, err
+				}
+				out[key] = sub
+				continue
+			}
+			out[key] = e.leaf(path, c)
+		case *ast.InlineFragment:
+			sub, err := e.selection(sel.SelectionSet, path)
+			if err != nil {
+				return nil, err
+			}
+			for k, v := range sub {
+				out[k] = v
+			}
+		default:
+			return nil, fmt.Errorf("unsupported selection %T", sel)
+		}
+	}
+	return out, nil
+}
+
+// expand replaces IDs the fake made by the chains behind them.
+func (e *fakeEngine) expand(v any) any {
+	switch v := v.(type) {
+	case string:
+		if c, ok := e.ids[v]; ok {
+			return c
+		}
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = e.expand(x)
+		}
+		return out
+	}
+	return v
+}
+
+func (e *fakeEngine) leaf(object chain, c call) any {
+	switch c.Field {
+	case "id", "sync":
+		sum := sha256.Sum256([]byte(object.String()))
+		id := "fakeid:" + hex.EncodeToString(sum[:12])
+		e.ids[id] = object
+		e.minted = append(e.minted, object)
+		return id
+	case "contents":
+		if n := len(object); n > 0 && object[n-1].Field == "file" {
+			return object[n-1].Args["contents"]
+		}
+	}
+	return nil
+}

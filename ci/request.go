@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"dagger/s-6-builder/internal/dagger"
+
+	"github.com/s6builder/s6builder/pipeline"
+	"github.com/s6builder/s6builder/pipeline/catalog"
+)
+
+// catalogSource names a catalogue file passed to the module in the
+// provenance of the facts it sets (catalog.Catalog.Apply).
+const catalogSource = "--catalog"
+
+// request holds the arguments that build and sources share, as the CLI's
+// request flags do.
+type request struct {
+	s6, skalibs, execline string
+	platform              dagger.Platform
+	static                bool
+	toolchain, mirror     string
+	catalog               *dagger.File
+	jobs                  int
+}
+
+// pipelineRequest maps the arguments onto the plan's request: static=false
+// is Request.Dynamic, and a toolchain image replaces the default toolchain
+// (image and setup steps) as `s6builder --toolchain` does.
+func (r request) pipelineRequest() pipeline.Request {
+	req := pipeline.Request{
+		S6: r.s6, Skalibs: r.skalibs, Execline: r.execline,
+		Platform: string(r.platform), Dynamic: !r.static,
+		Mirror: r.mirror, Jobs: r.jobs,
+	}
+	if r.toolchain != "" {
+		req.Toolchain = pipeline.Toolchain{Image: r.toolchain}
+	}
+	return req
+}
+
+// plan validates the arguments and makes the plan. The request is checked
+// (pipeline.Request.Normalize) before the catalogue file is read, so a bad
+// platform, toolchain, mirror or job count is refused before the engine is
+// asked anything; pipeline.New then refuses bad or unknown versions and
+// releases without a digest. Nothing is sent to the engine but the read of
+// the catalogue file, when one is given.
+func (r request) plan(ctx context.Context) (*pipeline.Plan, error) {
+	req := r.pipelineRequest()
+	if _, err := req.Normalize(); err != nil {
+		return nil, err
+	}
+	cat, err := loadCatalog(ctx, r.catalog)
+	if err != nil {
+		return nil, err
+	}
+	return pipeline.New(cat, req)
+}
+
+// output plans the request, translates the plan and returns the directory
+// of the stage that pick names.
+func (r request) output(ctx context.Context, pick func(*pipeline.Plan) string) (*dagger.Directory, error) {
+	p, err := r.plan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return translate(p, pick(p))
+}
+
+// exported is the stage the plan's export stage hands to the front end:
+// the dist tree.
+func exported(p *pipeline.Plan) string {
+	if s := p.Stage(pipeline.IDExport); s != nil && len(s.Deps) == 1 {
+		return s.Deps[0]
+	}
+	return pipeline.IDExport // translate refuses it
+}
+
+// loadCatalog returns the embedded catalogue with the file's releases
+// applied, as `s6builder --catalog FILE` does.
+func loadCatalog(ctx context.Context, file *dagger.File) (*catalog.Catalog, error) {
+	cat, err := catalog.Default()
+	if err != nil {
+		return nil, err
+	}
+	if file == nil {
+		return cat, nil
+	}
+	b, err := file.Contents(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("catalogue: %w", err)
+	}
+	return applyCatalog(cat, []byte(b))
+}
+
+// applyCatalog parses catalogue JSON and applies it to cat.
+func applyCatalog(cat *catalog.Catalog, b []byte) (*catalog.Catalog, error) {
+	cf, err := catalog.ParseFile(b)
+	if err != nil {
+		return nil, fmt.Errorf("catalogue: %w", err)
+	}
+	cat.Apply(cf, catalogSource)
+	return cat, nil
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"dagger/s-6-builder/internal/dagger"
+
+	"github.com/s6builder/s6builder/pipeline"
+)
+
+// graph translates the stages of a plan into Dagger objects, each once,
+// on demand: the toolchain stage is a container, every other stage a
+// directory. Nothing is sent to the engine until a caller asks for a result
+// (an ID, an export...).
+type graph struct {
+	plan       *pipeline.Plan
+	containers map[string]*dagger.Container
+	dirs       map[string]*dagger.Directory
+	visiting   map[string]bool
+}
+
+// translate returns the directory of stage id of p, translating the stages
+// it depends on first, as engine/buildkit.States does for the whole plan:
+//
+//   - toolchain (Image): container(platform).from(ref), then
+//     withWorkdir+withExec for each setup step;
+//   - fetch (Fetch): http(url, checksum), placed under the stage's file name
+//     in a directory (what BuildKit's HTTP source gives), so that the mount
+//     of it can be read-only;
+//   - unpack, build (Exec): the toolchain container with the stage's env, a
+//     tmpfs at /tmp, each mount (read-only where the plan says so), an empty
+//     directory at the output unless a mount is there, then
+//     withWorkdir+withExec for each step, and directory(output);
+//   - merge: directory(), then withDirectory("/", input) for each input in
+//     order;
+//   - export: the front end's part (dagger call ... export).
+//
+// Only the stages the result needs are translated. A plan field this
+// translation does not know is an error, not something silently dropped.
+// What Dagger cannot express is left to the engine's defaults: every exec
+// has network access and a writable root filesystem.
+func translate(p *pipeline.Plan, id string) (*dagger.Directory, error) {
+	g := &graph{plan: p, containers: map[string]*dagger.Container{}, dirs: map[string]*dagger.Directory{}, visiting: map[string]bool{}}
+	if err := g.stage(id); err != nil {
+		return nil, err
+	}
+	d, ok := g.dirs[id]
+	if !ok {
+		return nil, fmt.Errorf("stage %s has no directory result", id)
+	}
+	return d, nil
+}
+
+// stage translates stage id and, first, the stages it reads.
+func (g *graph) stage(id string) error {
+	if _, ok := g.dirs[id]; ok {
+		return nil
+	}
+	if _, ok := g.containers[id]; ok {
+		return nil
+	}
+	s := g.plan.Stage(id)
+	if s == nil {
+		return fmt.Errorf("the plan has no stage %q", id)
+	}
+	if g.visiting[id] {
+		return fmt.Errorf("stage %s depends on itself", id)
+	}
+	g.visiting[id] = true
+	defer delete(g.visiting, id)
+	for _, dep := range s.Deps {
+		if err := g.stage(dep); err != nil {
+			return err
+		}
+	}
+	if s.Exec != nil {
+		for _, m := range s.Exec.Mounts {
+			if err := g.stage(m.From); err != nil {
+				return err
+			}
+		}
+	}
+
+	switch {
+	case s.Kind == pipeline.KindExport:
+		return fmt.Errorf("stage %s: export is the front end's part (dagger call ... export)", id)
+	case s.Kind == pipeline.KindMerge:
+		d := dag.Directory()
+		for _, dep := range s.Deps {
+			in, ok := g.dirs[dep]
+			if !ok {
+				return fmt.Errorf("stage %s: input %s has no directory result", id, dep)
+			}
+			d = d.WithDirectory("/", in)
+		}
+		g.dirs[id] = d
+	case s.Image != nil:
+		if err := knownFields(s.Image, "ref", "platform", "setup"); err != nil {
+			return fmt.Errorf("stage %s: %w", id, err)
+		}
+		ctr := dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(s.Image.Platform)}).From(s.Image.Ref)
+		for _, step := range s.Image.Setup {
+			if err := knownFields(step, "name", "dir", "args", "network"); err != nil {
+				return fmt.Errorf("stage %s, step %s: %w", id, step.Name, err)
+			}
+			ctr = ctr.WithWorkdir(step.Dir).WithExec(step.Args)
+		}
+		g.containers[id] = ctr
+	case s.Fetch != nil:
+		if err := knownFields(s.Fetch, "filename", "digest"); err != nil {
+			return fmt.Errorf("stage %s: %w", id, err)
+		}
+		// Dagger's http hashes what it downloads with sha256 only: another
+		// algorithm could only fail after the download.
+		if !strings.HasPrefix(s.Fetch.Digest, "sha256:") {
+			return fmt.Errorf("%s: the catalogue's digest is %s; Dagger verifies downloads by sha256 only: "+
+				"supply a sha256 digest for %s with a catalog file", id, s.Fetch.Digest, s.Fetch.Filename)
+		}
+		file := dag.HTTP(s.Fetch.URL, dagger.HTTPOpts{Checksum: s.Fetch.Digest})
+		g.dirs[id] = dag.Directory().WithFile(s.Fetch.Filename, file)
+	case s.Exec != nil:
+		d, err := g.exec(s)
+		if err != nil {
+			return err
+		}
+		g.dirs[id] = d
+	default:
+		return fmt.Errorf("stage %s: kind %q with nothing to translate", id, s.Kind)
+	}
+	return nil
+}
+
+// exec chains the steps of an exec stage (unpack, build) on the toolchain
+// container. Writable mounts carry their content from step to step; the
+// stage's result is its output directory after the last step.
+func (g *graph) exec(s *pipeline.Stage) (*dagger.Directory, error) {
+	if err := knownFields(s.Exec, "env", "mounts", "steps", "output"); err != nil {
+		return nil, fmt.Errorf("stage %s: %w", s.ID, err)
+	}
+	ctr, ok := g.containers[pipeline.IDToolchain]
+	if !ok {
+		return nil, fmt.Errorf("stage %s: no toolchain stage before it", s.ID)
+	}
+	for _, kv := range s.Exec.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		ctr = ctr.WithEnvVariable(k, v)
+	}
+	ctr = ctr.WithMountedTemp(pipeline.TmpDir)
+	outputMounted := false
+	for _, m := range s.Exec.Mounts {
+		if err := knownFields(m, "target", "from", "readonly"); err != nil {
+			return nil, fmt.Errorf("stage %s, mount %s: %w", s.ID, m.Target, err)
+		}
+		src, ok := g.dirs[m.From]
+		if !ok {
+			return nil, fmt.Errorf("stage %s, mount %s: stage %s has no directory result", s.ID, m.Target, m.From)
+		}
+		ctr = ctr.WithMountedDirectory(m.Target, src, dagger.ContainerWithMountedDirectoryOpts{ReadOnly: m.Readonly})
+		outputMounted = outputMounted || m.Target == s.Exec.Output
+	}
+	if !outputMounted {
+		ctr = ctr.WithMountedDirectory(s.Exec.Output, dag.Directory())
+	}
+	for _, step := range s.Exec.Steps {
+		if err := knownFields(step, "name", "dir", "args", "network"); err != nil {
+			return nil, fmt.Errorf("stage %s, step %s: %w", s.ID, step.Name, err)
+		}
+		ctr = ctr.WithWorkdir(step.Dir).WithExec(step.Args)
+	}
+	return ctr.Directory(s.Exec.Output), nil
+}
+
+// knownFields fails when v (a plan struct) sets a JSON field other than the
+// known ones: a plan feature this translation would otherwise drop.
+func knownFields(v any, known ...string) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	var unknown []string
+	for k, raw := range m {
+		if !contains(known, k) && !isZeroJSON(raw) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return fmt.Errorf("the plan sets %s, which the Dagger module does not translate", strings.Join(unknown, ", "))
+	}
+	return nil
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func isZeroJSON(raw json.RawMessage) bool {
+	switch string(raw) {
+	case "null", "false", "0", `""`, "[]", "{}":
+		return true
+	}
+	return false
+}
