@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -8,6 +9,8 @@ import (
 
 	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/catalog"
+	"github.com/s6builder/s6builder/pipeline/recipe"
+	"github.com/s6builder/s6builder/pipeline/version"
 )
 
 const testToolchain = "127.0.0.1:5055/s6builder/toolchain@sha256:0000000000000000000000000000000000000000000000000000000000000001"
@@ -197,5 +200,34 @@ func TestBadInputIsRefusedBeforeAnyWork(t *testing.T) {
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 		})
+	}
+}
+
+// Every s6 release in the catalogue plans (with a stand-in digest where none
+// is published), and every configure option the recipes pass is one that
+// release's configure knows: an unknown one would silently become the target.
+func TestEveryReleasePlansWithOptionsItsConfigureKnows(t *testing.T) {
+	c := testCatalog(t)
+	var stubs []catalog.FileRelease
+	for _, pkg := range catalog.Packages {
+		for _, r := range c.Releases(pkg) {
+			if r.Digest == "" {
+				stubs = append(stubs, catalog.FileRelease{Package: pkg, Version: r.Version.String(), Digest: "sha256:" + strings.Repeat("a", 64)})
+			}
+		}
+	}
+	c.Apply(catalog.File{Releases: stubs}, "stand-in digests")
+	for _, r := range c.Releases(catalog.S6) {
+		p, err := pipeline.New(c, pipeline.Request{S6: r.Version.String(), Toolchain: pipeline.Toolchain{Image: testToolchain}, Platform: "linux/amd64"})
+		require.NoError(t, err, "s6 %s", r.Version)
+		for _, pkg := range catalog.Packages {
+			s := p.Stage("build/" + pkg)
+			args := s.Exec.Steps[0].Args
+			require.Equal(t, "./configure", args[0])
+			for _, a := range args[1:] {
+				name, _, _ := strings.Cut(a, "=")
+				assert.True(t, recipe.Accepts(pkg, version.MustParse(s.Version), name), "s6 %s: %s %s gets %s", r.Version, pkg, s.Version, a)
+			}
+		}
 	}
 }

@@ -71,3 +71,7 @@ func (t factTable) accepts(pkg string, v version.Version, option string) bool {
 	}
 	return false
 }
+
+// Accepts reports whether pkg's configure at v knows option (a name such as
+// --enable-static-libc), per data/facts.tsv.
+func Accepts(pkg string, v version.Version, option string) bool { return facts.accepts(pkg, v, option) }
