@@ -262,6 +262,111 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*S6Builder).Build(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs)
+		case "Image":
+			var parent S6Builder
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var s6 string
+			if inputArgs["s6"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["s6"]), &s6)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg s6", err))
+				}
+			}
+			var skalibs string
+			if inputArgs["skalibs"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["skalibs"]), &skalibs)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg skalibs", err))
+				}
+			}
+			var execline string
+			if inputArgs["execline"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["execline"]), &execline)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg execline", err))
+				}
+			}
+			var platform dagger.Platform
+			if inputArgs["platform"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["platform"]), &platform)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platform", err))
+				}
+			}
+			var static bool
+			if inputArgs["static"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["static"]), &static)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg static", err))
+				}
+			}
+			var toolchain string
+			if inputArgs["toolchain"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["toolchain"]), &toolchain)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg toolchain", err))
+				}
+			}
+			var mirror string
+			if inputArgs["mirror"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["mirror"]), &mirror)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg mirror", err))
+				}
+			}
+			var catalog *dagger.File
+			if inputArgs["catalog"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["catalog"]), &catalog)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg catalog", err))
+				}
+			}
+			var jobs int
+			if inputArgs["jobs"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["jobs"]), &jobs)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
+				}
+			}
+			var services *dagger.Directory
+			if inputArgs["services"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["services"]), &services)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg services", err))
+				}
+			}
+			var base *dagger.Container
+			if inputArgs["base"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["base"]), &base)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg base", err))
+				}
+			}
+			var dist *dagger.Directory
+			if inputArgs["dist"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["dist"]), &dist)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg dist", err))
+				}
+			}
+			var distPrefix string
+			if inputArgs["distPrefix"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["distPrefix"]), &distPrefix)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg distPrefix", err))
+				}
+			}
+			var servicesDir string
+			if inputArgs["servicesDir"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["servicesDir"]), &servicesDir)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg servicesDir", err))
+				}
+			}
+			return (*S6Builder).Image(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, services, base, dist, distPrefix, servicesDir)
 		case "Sources":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)
@@ -332,6 +437,76 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*S6Builder).Sources(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs)
+		case "Test":
+			var parent S6Builder
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var s6 string
+			if inputArgs["s6"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["s6"]), &s6)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg s6", err))
+				}
+			}
+			var skalibs string
+			if inputArgs["skalibs"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["skalibs"]), &skalibs)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg skalibs", err))
+				}
+			}
+			var execline string
+			if inputArgs["execline"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["execline"]), &execline)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg execline", err))
+				}
+			}
+			var platform dagger.Platform
+			if inputArgs["platform"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["platform"]), &platform)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platform", err))
+				}
+			}
+			var static bool
+			if inputArgs["static"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["static"]), &static)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg static", err))
+				}
+			}
+			var toolchain string
+			if inputArgs["toolchain"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["toolchain"]), &toolchain)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg toolchain", err))
+				}
+			}
+			var mirror string
+			if inputArgs["mirror"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["mirror"]), &mirror)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg mirror", err))
+				}
+			}
+			var catalog *dagger.File
+			if inputArgs["catalog"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["catalog"]), &catalog)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg catalog", err))
+				}
+			}
+			var jobs int
+			if inputArgs["jobs"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["jobs"]), &jobs)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
+				}
+			}
+			return (*S6Builder).Test(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs)
 		case "Versions":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)

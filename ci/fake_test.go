@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +19,8 @@ import (
 	"github.com/vektah/gqlparser/v2/parser"
 
 	"dagger/s-6-builder/fakesession"
+
+	"github.com/s6builder/s6builder/pipeline"
 )
 
 // The fake engine: a GraphQL endpoint on fakesession's port that records
@@ -28,7 +32,14 @@ import (
 //     calls that led to it; IDs are content-addressed (a hash of the chain's
 //     canonical text), so the same chain always gets the same ID;
 //   - `contents` of file(contents: X) answers X, so a test can pass a
-//     catalogue as dag.File(name, contents);
+//     catalogue as dag.File(name, contents); `contents` of
+//     ...directory(path: D).file(path: F) answers what a test set for D/F
+//     with setFile (an error with failFile), as if an exec had written it;
+//   - `entries`, `glob`, `exists` and stat(path).permissions of a directory
+//     made by directory().withNewFile(...).withNewDirectory(...) answer from
+//     the files those calls make (fakeFS), so a test can pass a service tree;
+//   - `platform` of a container answers container(platform: P)'s P, or the
+//     plan's default platform (this machine's) when the chain sets none;
 //   - any other leaf answers null.
 //
 // When a later query passes an ID as an argument (withMountedDirectory(source:
@@ -109,9 +120,26 @@ type fakeEngine struct {
 	queries []string
 	ids     map[string]chain
 	minted  []chain // the chain behind each ID answered, in order
+	reads   []chain // the file chain behind each contents answered, in order
+	files   map[string]fakeFile
 }
 
-var fake = &fakeEngine{ids: map[string]chain{}}
+// fakeFile is what a test says an exec wrote at a path: contents, or an
+// error as a failing exec gives.
+type fakeFile struct{ contents, err string }
+
+var fake = &fakeEngine{ids: map[string]chain{}, files: map[string]fakeFile{}}
+
+// fakePlatform is what the fake answers for the platform of a container
+// made without one: the default platform of the plan (this machine's), as a
+// real engine's default is the one the module's runtime sees.
+var fakePlatform = func() string {
+	req, err := pipeline.Request{}.Normalize()
+	if err != nil {
+		panic(err)
+	}
+	return req.Platform
+}()
 
 func TestMain(m *testing.M) {
 	if fakesession.Err != nil {
@@ -122,11 +150,31 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// reset forgets the recorded queries (IDs stay valid).
+// reset forgets the recorded queries and the files set (IDs stay valid).
 func (e *fakeEngine) reset() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.queries, e.minted = nil, nil
+	e.queries, e.minted, e.reads = nil, nil, nil
+	e.files = map[string]fakeFile{}
+}
+
+// setFile makes contents of ...directory(path: dir(p)).file(path: base(p))
+// answer contents; failFile makes it answer the error msg.
+func (e *fakeEngine) setFile(p, contents string) { e.putFile(p, fakeFile{contents: contents}) }
+func (e *fakeEngine) failFile(p, msg string)     { e.putFile(p, fakeFile{err: msg}) }
+
+func (e *fakeEngine) putFile(p string, f fakeFile) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.files[p] = f
+}
+
+// contentsReads returns the chains of the files whose contents were asked
+// for since the last reset, in order.
+func (e *fakeEngine) contentsReads() []chain {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]chain(nil), e.reads...)
 }
 
 // mintedChains returns the chains behind the IDs answered since the last
@@ -218,7 +266,11 @@ func (e *fakeEngine) selection(set ast.SelectionSet, path chain) (map[string]any
 				out[key] = sub
 				continue
 			}
-			out[key] = e.leaf(path, c)
+			v, err := e.leaf(path, c)
+			if err != nil {
+				return nil, err
+			}
+			out[key] = v
 		case *ast.InlineFragment:
 			sub, err := e.selection(sel.SelectionSet, path)
 			if err != nil {
@@ -251,18 +303,155 @@ func (e *fakeEngine) expand(v any) any {
 	return v
 }
 
-func (e *fakeEngine) leaf(object chain, c call) any {
+func (e *fakeEngine) leaf(object chain, c call) (any, error) {
+	n := len(object)
 	switch c.Field {
 	case "id", "sync":
 		sum := sha256.Sum256([]byte(object.String()))
 		id := "fakeid:" + hex.EncodeToString(sum[:12])
 		e.ids[id] = object
 		e.minted = append(e.minted, object)
-		return id
+		return id, nil
 	case "contents":
-		if n := len(object); n > 0 && object[n-1].Field == "file" {
-			return object[n-1].Args["contents"]
+		if n == 1 && object[0].Field == "file" {
+			return object[0].Args["contents"], nil
+		}
+		if n >= 2 && object[n-1].Field == "file" && object[n-2].Field == "directory" {
+			e.reads = append(e.reads, object)
+			d, _ := object[n-2].Args["path"].(string)
+			f, _ := object[n-1].Args["path"].(string)
+			file, ok := e.files[path.Join(d, f)]
+			switch {
+			case !ok:
+				return nil, fmt.Errorf("fake engine: no file %s set", path.Join(d, f))
+			case file.err != "":
+				return nil, errors.New(file.err)
+			}
+			return file.contents, nil
+		}
+	case "platform":
+		if n > 0 && object[0].Field == "container" {
+			if p, ok := object[0].Args["platform"]; ok {
+				return p, nil
+			}
+			return fakePlatform, nil
+		}
+	case "entries", "glob", "exists":
+		fs, err := evalDir(object)
+		if err != nil {
+			return nil, err
+		}
+		return fs.answer(c)
+	case "permissions":
+		if n > 0 && object[n-1].Field == "stat" {
+			fs, err := evalDir(object[:n-1])
+			if err != nil {
+				return nil, err
+			}
+			p, _ := object[n-1].Args["path"].(string)
+			f, ok := fs[cleanPath(p)]
+			if !ok {
+				return nil, fmt.Errorf("stat %s: no such file or directory", p)
+			}
+			return f.perm, nil
 		}
 	}
-	return nil
+	return nil, nil
+}
+
+// ---- a directory made by calls -----------------------------------------------
+
+// fakeFS is the content of a directory made by directory() and
+// withNewFile/withNewDirectory calls: clean relative paths to entries.
+type fakeFS map[string]fakeEntry
+
+type fakeEntry struct {
+	dir  bool
+	perm int64
+}
+
+func cleanPath(p string) string { return strings.TrimPrefix(path.Clean("/"+p), "/") }
+
+// evalDir replays the chain's calls; any other call is an error (the fake
+// cannot tell what it would make).
+func evalDir(c chain) (fakeFS, error) {
+	if len(c) == 0 || c[0].Field != "directory" || len(c[0].Args) != 0 {
+		return nil, fmt.Errorf("fake engine: cannot list %s", c)
+	}
+	fs := fakeFS{}
+	mkdirs := func(p string) {
+		for d := path.Dir(p); d != "."; d = path.Dir(d) {
+			if _, ok := fs[d]; !ok {
+				fs[d] = fakeEntry{dir: true, perm: 0o755}
+			}
+		}
+	}
+	for _, cl := range c[1:] {
+		p, _ := cl.Args["path"].(string)
+		p = cleanPath(p)
+		perm, ok := cl.Args["permissions"].(int64)
+		switch cl.Field {
+		case "withNewFile":
+			if !ok {
+				perm = 0o644
+			}
+			mkdirs(p)
+			fs[p] = fakeEntry{perm: perm}
+		case "withNewDirectory":
+			if !ok {
+				perm = 0o755
+			}
+			mkdirs(p)
+			fs[p] = fakeEntry{dir: true, perm: perm}
+		default:
+			return nil, fmt.Errorf("fake engine: cannot list %s: %s", c, cl)
+		}
+	}
+	return fs, nil
+}
+
+// answer answers entries (one level, directories with a trailing "/", as
+// engine v0.21.8 does), glob (path.Match over every path) and exists.
+func (fs fakeFS) answer(c call) (any, error) {
+	name := func(p string) string {
+		if fs[p].dir {
+			return p + "/"
+		}
+		return p
+	}
+	out := []any{}
+	var paths []string
+	for p := range fs {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	switch c.Field {
+	case "entries":
+		at, _ := c.Args["path"].(string)
+		at = cleanPath(at)
+		for _, p := range paths {
+			if path.Dir(p) == at || (at == "" && path.Dir(p) == ".") {
+				out = append(out, strings.TrimPrefix(name(p), strings.TrimPrefix(at+"/", "/")))
+			}
+		}
+		return out, nil
+	case "glob":
+		pat, _ := c.Args["pattern"].(string)
+		for _, p := range paths {
+			if ok, err := path.Match(pat, p); err != nil {
+				return nil, err
+			} else if ok {
+				out = append(out, name(p))
+			}
+		}
+		return out, nil
+	case "exists":
+		p, _ := c.Args["path"].(string)
+		if len(c.Args) != 1 {
+			return nil, fmt.Errorf("fake engine: %s: only path is understood", c)
+		}
+		_, ok := fs[cleanPath(p)]
+		return ok, nil
+	}
+	return nil, fmt.Errorf("fake engine: %s", c)
 }

@@ -102,12 +102,18 @@ func describeFunction(t *testing.T, fn chain) string {
 	t.Helper()
 	require.Equal(t, "function", fn[0].Field)
 	name := lowerFirst(str(t, fn[0], "name"))
-	var desc string
+	var desc, cache string
 	var args []string
 	for _, c := range fn[1:] {
 		switch c.Field {
 		case "withDescription":
 			desc = str(t, c, "description")
+		case "withCachePolicy":
+			cache = " (cache: " + str(t, c, "policy")
+			if ttl, ok := c.Args["timeToLive"]; ok {
+				cache += " " + ttl.(string)
+			}
+			cache += ")"
 		case "withSourceMap":
 		case "withArg":
 			a := "  " + str(t, c, "name") + ": " + describeType(t, sub(t, c, "typeDef"))
@@ -122,9 +128,9 @@ func describeFunction(t *testing.T, fn chain) string {
 			t.Fatalf("unexpected %s in function %s", c, name)
 		}
 	}
-	sig := name + "(\n" + strings.Join(args, "\n") + "\n): " + describeType(t, sub(t, fn[0], "returnType")) + "\n"
+	sig := name + "(\n" + strings.Join(args, "\n") + "\n): " + describeType(t, sub(t, fn[0], "returnType")) + cache + "\n"
 	if len(args) == 0 {
-		sig = name + "(): " + describeType(t, sub(t, fn[0], "returnType")) + "\n"
+		sig = name + "(): " + describeType(t, sub(t, fn[0], "returnType")) + cache + "\n"
 	}
 	return sig + indent(desc, "  # ") + "\n"
 }

@@ -96,6 +96,123 @@ func (m *S6Builder) Sources(
 	return r.output(ctx, func(*pipeline.Plan) string { return pipeline.IDSources })
 }
 
+// A container image with s6-svscan as PID 1 over a service tree, e.g.
+// `dagger call image --s6 2.1.6.0 --services ./etc/s6 --base debian:bookworm-slim export --path image.tar`
+//
+// The base container with the dist (built from the request, or the dist
+// argument) at distPrefix, the service tree at servicesDir, an
+// .s6-svscan/finish added when the tree has none, PATH set so s6-svscan
+// finds s6-supervise, and the entrypoint `s6-svscan SERVICES_DIR`: the image
+// `s6builder image` makes. Export, publish or open a terminal in the result.
+// The image sets no stop signal (Dagger cannot set one): runtimes send
+// SIGTERM, which ends s6-svscan cleanly; a base with a stop signal of its
+// own keeps it.
+func (m *S6Builder) Image(
+	ctx context.Context,
+	// s6 release to build, e.g. 2.1.6.0 (required unless dist is given)
+	// +optional
+	s6 string,
+	// skalibs release (default: the one the s6 release needs)
+	// +optional
+	skalibs string,
+	// execline release (default: the one the s6 release needs)
+	// +optional
+	execline string,
+	// Target platform of the build, e.g. linux/arm64; it must be the base
+	// container's (default: the base container's)
+	// +optional
+	platform dagger.Platform,
+	// Link fully statically against musl; false links against shared libraries
+	// (then the base needs the toolchain's libc)
+	// +default=true
+	static bool,
+	// Toolchain image with make and a C compiler, used as is (default: a
+	// pinned Debian image plus an install of build-essential and musl-tools)
+	// +optional
+	toolchain string,
+	// Base URL that replaces https://skarnet.org/software; tarballs are
+	// fetched from MIRROR/<pkg>/<tarball>
+	// +optional
+	mirror string,
+	// JSON catalogue file that adds or overrides releases and digests
+	// +optional
+	catalog *dagger.File,
+	// Parallel make jobs (default: the build container's CPU count)
+	// +optional
+	jobs int,
+	// Service tree: one directory per service, each with an executable run
+	// file, and optionally .s6-svscan/finish
+	services *dagger.Directory,
+	// Base image, any distribution, e.g. debian:bookworm-slim
+	base *dagger.Container,
+	// Your own s6 and execline install tree (with bin/s6-svscan) instead of
+	// a build; give no other request argument than platform with it
+	// +optional
+	dist *dagger.Directory,
+	// Where the dist goes in the image, e.g. / for a tree with usr/bin
+	// (default: /usr/local)
+	// +optional
+	distPrefix string,
+	// Where the service tree goes in the image (default: /etc/s6)
+	// +optional
+	servicesDir string,
+) (*dagger.Container, error) {
+	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs}
+	return r.image(ctx, imageArgs{services: services, base: base, dist: dist, distPrefix: distPrefix, servicesDir: servicesDir})
+}
+
+// Run the supervision smoke test on the build and return its checks, one
+// `ok  <check>` line each, e.g. `dagger call test --s6 2.1.6.0`
+//
+// The plan's smoke stage, in the toolchain container with the dist mounted
+// read-only at /dist: s6-svscan -h exits 100, a service comes up, killing it
+// runs finish and restarts it, s6-svscanctl -t ends the scan. A failing
+// check fails the call, with the test's output. This function is never
+// cached, but its steps are, as every step: the test runs again when the
+// dist, the toolchain or the test changes, or the engine's cache no longer
+// holds its result; a passing result for the same inputs is reused (a
+// failure is not). The CLI reruns it on every request; Dagger has no way to
+// ask that of one step without adding an input the plan does not have.
+//
+// +cache="never"
+func (m *S6Builder) Test(
+	ctx context.Context,
+	// s6 release to test, e.g. 2.1.6.0 (`dagger call versions` lists them)
+	s6 string,
+	// skalibs release (default: the one the s6 release needs)
+	// +optional
+	skalibs string,
+	// execline release (default: the one the s6 release needs)
+	// +optional
+	execline string,
+	// Target platform, e.g. linux/arm64 (default: the engine's); the test runs
+	// on it
+	// +optional
+	platform dagger.Platform,
+	// Link fully statically against musl; false links against shared libraries
+	// +default=true
+	static bool,
+	// Toolchain image with make and a C compiler, used as is (default: a
+	// pinned Debian image plus an install of build-essential and musl-tools)
+	// +optional
+	toolchain string,
+	// Base URL that replaces https://skarnet.org/software; tarballs are
+	// fetched from MIRROR/<pkg>/<tarball>
+	// +optional
+	mirror string,
+	// JSON catalogue file that adds or overrides releases and digests
+	// +optional
+	catalog *dagger.File,
+	// Parallel make jobs (default: the build container's CPU count)
+	// +optional
+	jobs int,
+) (string, error) {
+	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs}
+	return r.smoke(ctx)
+}
+
 // List the releases s6builder knows: release date, for s6 the skalibs and
 // execline it needs, and the tarball digest (- when none is known)
 func (m *S6Builder) Versions(

@@ -260,7 +260,7 @@ func bind(t *testing.T, p *pipeline.Plan, id string, n *node, seen map[string]*n
 		}
 	case pipeline.KindFetch:
 		require.Equal(t, nodeFetch, n.kind, "stage %s: %s", id, n.text)
-	case pipeline.KindUnpack, pipeline.KindBuild:
+	case pipeline.KindUnpack, pipeline.KindBuild, pipeline.KindTest:
 		require.Equal(t, nodeExec, n.kind, "stage %s: %s", id, n.text)
 		// Plan mounts in order, then the output, when no mount is there.
 		want := len(s.Exec.Mounts)
@@ -318,7 +318,7 @@ func checkStages(t *testing.T, p *pipeline.Plan, root string, n *node) map[strin
 				assert.Equal(t, s.Fetch.URL, n.url)
 				assert.Equal(t, s.Fetch.Digest, n.checksum)
 				assert.Equal(t, s.Fetch.Filename, n.filename)
-			case pipeline.KindUnpack, pipeline.KindBuild:
+			case pipeline.KindUnpack, pipeline.KindBuild, pipeline.KindTest:
 				assert.Equal(t, s.Exec.Env, n.env)
 				assert.Equal(t, pipeline.TmpDir, n.tmp)
 				for i, m := range s.Exec.Mounts {

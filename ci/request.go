@@ -14,8 +14,8 @@ import (
 // provenance of the facts it sets (catalog.Catalog.Apply).
 const catalogSource = "--catalog"
 
-// request holds the arguments that build and sources share, as the CLI's
-// request flags do.
+// request holds the arguments that build, sources, image and test share, as
+// the CLI's request flags do.
 type request struct {
 	s6, skalibs, execline string
 	platform              dagger.Platform
@@ -47,15 +47,27 @@ func (r request) pipelineRequest() pipeline.Request {
 // releases without a digest. Nothing is sent to the engine but the read of
 // the catalogue file, when one is given.
 func (r request) plan(ctx context.Context) (*pipeline.Plan, error) {
-	req := r.pipelineRequest()
-	if _, err := req.Normalize(); err != nil {
-		return nil, err
-	}
-	cat, err := loadCatalog(ctx, r.catalog)
+	cat, req, err := r.load(ctx)
 	if err != nil {
 		return nil, err
 	}
 	return pipeline.New(cat, req)
+}
+
+// load checks the request (pipeline.Request.Normalize, no I/O) and then
+// reads the catalogue: the first half of plan, for a caller that plans the
+// same request more than once (image: once to validate, once for the base
+// container's platform).
+func (r request) load(ctx context.Context) (*catalog.Catalog, pipeline.Request, error) {
+	req := r.pipelineRequest()
+	if _, err := req.Normalize(); err != nil {
+		return nil, req, err
+	}
+	cat, err := loadCatalog(ctx, r.catalog)
+	if err != nil {
+		return nil, req, err
+	}
+	return cat, req, nil
 }
 
 // output plans the request, translates the plan and returns the directory

@@ -30,10 +30,11 @@ type graph struct {
 //   - fetch (Fetch): http(url, checksum), placed under the stage's file name
 //     in a directory (what BuildKit's HTTP source gives), so that the mount
 //     of it can be read-only;
-//   - unpack, build (Exec): the toolchain container with the stage's env, a
-//     tmpfs at /tmp, each mount (read-only where the plan says so), an empty
-//     directory at the output unless a mount is there, then
-//     withWorkdir+withExec for each step, and directory(output);
+//   - unpack, build, test (Exec): the toolchain container with the stage's
+//     env, a tmpfs at /tmp, each mount (read-only where the plan says so), an
+//     empty directory at the output unless a mount is there, then
+//     withWorkdir+withExec for each step, and directory(output); a test
+//     stage's AlwaysRun has no withExec equivalent (see alwaysRun);
 //   - merge: directory(), then withDirectory("/", input) for each input in
 //     order;
 //   - export: the front end's part (dagger call ... export).
@@ -137,7 +138,11 @@ func (g *graph) stage(id string) error {
 // container. Writable mounts carry their content from step to step; the
 // stage's result is its output directory after the last step.
 func (g *graph) exec(s *pipeline.Stage) (*dagger.Directory, error) {
-	if err := knownFields(s.Exec, "env", "mounts", "steps", "output"); err != nil {
+	known := []string{"env", "mounts", "steps", "output"}
+	if s.Kind == pipeline.KindTest {
+		known = append(known, alwaysRun)
+	}
+	if err := knownFields(s.Exec, known...); err != nil {
 		return nil, fmt.Errorf("stage %s: %w", s.ID, err)
 	}
 	ctr, ok := g.containers[pipeline.IDToolchain]
@@ -172,6 +177,17 @@ func (g *graph) exec(s *pipeline.Stage) (*dagger.Directory, error) {
 	}
 	return ctr.Directory(s.Exec.Output), nil
 }
+
+// alwaysRun is pipeline.Exec.AlwaysRun's field: the plan asks for the test
+// stage to run on every request, cached results or not (BuildKit's
+// IgnoreCache). The v0.21.8 API has no per-withExec equivalent: a withExec
+// is cached by its inputs, and the only way to force a rerun is an input the
+// plan does not have (a cache-busting variable or file), which this
+// translation does not add. The test stage is accepted with it; the function
+// that runs it (Test) is never cached itself (+cache="never") and documents
+// what remains: for the same dist, toolchain and script, a passing result is
+// reused from the engine's cache. For other stage kinds it stays an error.
+const alwaysRun = "always_run"
 
 // knownFields fails when v (a plan struct) sets a JSON field other than the
 // known ones: a plan feature this translation would otherwise drop.

@@ -40,6 +40,7 @@ type ImageSpec struct {
 	ServicesDir string   `json:"services_dir"`
 	ScanFinish  string   `json:"scan_finish,omitempty"` // content to add at ServicesDir/.s6-svscan/finish
 	Entrypoint  []string `json:"entrypoint"`
+	WorkingDir  string   `json:"working_dir"`
 	Env         []string `json:"env"`
 	StopSignal  string   `json:"stop_signal"`
 }
@@ -73,8 +74,9 @@ func NewImage(r ImageRequest) (ImageSpec, error) {
 		DistPrefix:  r.DistPrefix,
 		ServicesDir: r.ServicesDir,
 		Entrypoint:  []string{path.Join(bin, "s6-svscan"), r.ServicesDir},
+		WorkingDir:  "/",
 		// s6-svscan starts s6-supervise by name: the dist's bin comes first.
-		Env:        []string{"PATH=" + bin + ":" + strings.TrimPrefix(DefaultPath, bin+":")},
+		Env:        []string{"PATH=" + pathWithFirst(bin)},
 		StopSignal: StopSignal,
 	}
 	if !r.HasScanFinish {
@@ -92,4 +94,15 @@ func checkImagePath(p string) error {
 		return fmt.Errorf("want letters, digits and /._- only")
 	}
 	return nil
+}
+
+// pathWithFirst is DefaultPath with dir moved (or added) to the front.
+func pathWithFirst(dir string) string {
+	out := []string{dir}
+	for _, d := range strings.Split(DefaultPath, ":") {
+		if d != dir {
+			out = append(out, d)
+		}
+	}
+	return strings.Join(out, ":")
 }

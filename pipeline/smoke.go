@@ -15,7 +15,8 @@ var SmokeScript string
 // Paths of the smoke stage.
 const (
 	SmokeDist   = "/dist"   // the dist tree, read-only
-	SmokeReport = "/report" // checks that passed, one per line in checks
+	SmokeReport = "/report" // checks that passed, one per line in SmokeChecks
+	SmokeChecks = "checks"  // the report file smoke.sh writes
 )
 
 // smokeStage runs SmokeScript in the toolchain image against the dist.

@@ -100,7 +100,7 @@ func imageConfig(base []byte, s pipeline.ImageSpec, p ocispecs.Platform) ([]byte
 	img.Config.Entrypoint = s.Entrypoint
 	img.Config.Cmd = nil
 	img.Config.StopSignal = s.StopSignal
-	img.Config.WorkingDir = "/"
+	img.Config.WorkingDir = s.WorkingDir
 	return json.Marshal(img)
 }
 

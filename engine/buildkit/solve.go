@@ -315,7 +315,7 @@ func smoke(ctx context.Context, c *client.Client, sess *session, j *job, st llb.
 	}); err != nil {
 		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "checks"))
+	b, err := os.ReadFile(filepath.Join(dir, pipeline.SmokeChecks))
 	if err != nil {
 		return nil, fmt.Errorf("smoke test: no report: %w", err)
 	}

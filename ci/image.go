@@ -1,0 +1,248 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"strings"
+
+	"dagger/s-6-builder/internal/dagger"
+
+	"github.com/s6builder/s6builder/pipeline"
+	"github.com/s6builder/s6builder/pipeline/catalog"
+)
+
+// containerBase stands for the base image in pipeline.NewImage, which wants
+// an image reference: the module's base is a container the caller made
+// (`--base debian:bookworm-slim`, or any function's Container), not a
+// reference, so ImageSpec.Base is not used; the base container is.
+const containerBase = "s6builder.invalid/dagger-base-container"
+
+// imageArgs are image's arguments beyond the request.
+type imageArgs struct {
+	services                *dagger.Directory
+	base                    *dagger.Container
+	dist                    *dagger.Directory // nil: the plan's dist
+	distPrefix, servicesDir string            // "": pipeline's defaults
+}
+
+// image validates the arguments, plans the request (unless a dist is
+// given), checks the service tree and translates pipeline.NewImage's spec.
+//
+// Every argument check that needs no I/O comes first, so bad arguments (a
+// bad version, a relative servicesDir...) are refused before the engine is
+// asked anything. Then, in this order: the catalogue file when one is given
+// (as build), the base container's platform, and the service tree.
+func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, error) {
+	if a.services == nil {
+		return nil, errors.New("services: a service tree directory is required (one directory per service, each with an executable run file)")
+	}
+	if a.base == nil {
+		return nil, errors.New("base: a base container is required, e.g. --base debian:bookworm-slim (any distribution: the static binaries need nothing from it)")
+	}
+	ireq := pipeline.ImageRequest{Base: containerBase, DistPrefix: a.distPrefix, ServicesDir: a.servicesDir}
+	if _, err := pipeline.NewImage(ireq); err != nil {
+		return nil, argNames(err)
+	}
+
+	var (
+		cat *catalog.Catalog
+		req pipeline.Request
+		p   *pipeline.Plan
+		err error
+	)
+	switch {
+	case a.dist != nil:
+		if given := r.buildArgs(); len(given) > 0 {
+			return nil, fmt.Errorf("dist replaces the build: %s describe a build; leave them out with dist", strings.Join(given, ", "))
+		}
+		if r.platform != "" {
+			if _, err := normalPlatform(string(r.platform)); err != nil {
+				return nil, err
+			}
+		}
+	case r.s6 == "":
+		return nil, errors.New("s6: give the s6 release to build, e.g. --s6 2.1.6.0 (`dagger call versions` lists them), or a dist directory")
+	default:
+		if cat, req, err = r.load(ctx); err != nil {
+			return nil, err
+		}
+		if p, err = pipeline.New(cat, req); err != nil {
+			return nil, err
+		}
+	}
+
+	// The dist must run on the base: build for the base container's
+	// platform, as the CLI pulls its base for the build's platform.
+	if a.dist == nil || r.platform != "" {
+		bp, err := a.base.Platform(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("base container: %w", err)
+		}
+		basePlatform, err := normalPlatform(string(bp))
+		if err != nil {
+			return nil, fmt.Errorf("base container's platform: %w", err)
+		}
+		switch want, _ := normalPlatform(string(r.platform)); {
+		case r.platform != "" && want != basePlatform:
+			return nil, fmt.Errorf("platform %s: the base container is %s; give a base for %s, or leave platform out to build for the base's", want, basePlatform, want)
+		case p != nil && p.Request.Platform != basePlatform:
+			req.Platform = basePlatform
+			if p, err = pipeline.New(cat, req); err != nil {
+				return nil, fmt.Errorf("base container's platform: %w", err)
+			}
+		}
+	}
+
+	if ireq.HasScanFinish, err = checkServices(ctx, a.services); err != nil {
+		return nil, err
+	}
+	spec, err := pipeline.NewImage(ireq)
+	if err != nil {
+		return nil, argNames(err)
+	}
+	dist := a.dist
+	if dist == nil {
+		if dist, err = translate(p, exported(p)); err != nil {
+			return nil, err
+		}
+	}
+	return imageContainer(a.base, dist, a.services, spec)
+}
+
+// buildArgs names the request arguments that describe a build and were
+// given (static=false counts; static=true is the default). The platform is
+// not one of them: with a dist it is checked against the base's.
+func (r request) buildArgs() []string {
+	var given []string
+	for _, a := range []struct {
+		name string
+		set  bool
+	}{
+		{"s6", r.s6 != ""}, {"skalibs", r.skalibs != ""}, {"execline", r.execline != ""},
+		{"static=false", !r.static}, {"toolchain", r.toolchain != ""}, {"mirror", r.mirror != ""},
+		{"catalog", r.catalog != nil}, {"jobs", r.jobs != 0},
+	} {
+		if a.set {
+			given = append(given, a.name)
+		}
+	}
+	return given
+}
+
+// normalPlatform is p as the plan spells it (pipeline.Request.Normalize):
+// "" is this machine's, linux only.
+func normalPlatform(p string) (string, error) {
+	req, err := pipeline.Request{Platform: p}.Normalize()
+	return req.Platform, err
+}
+
+// argNames renames the CLI's flags in pipeline.NewImage's errors to the
+// module's arguments.
+func argNames(err error) error {
+	r := strings.NewReplacer("--base", "base", "--dist-prefix", "distPrefix", "--services-dir", "servicesDir")
+	return errors.New(r.Replace(err.Error()))
+}
+
+// checkServices refuses a service tree s6-svscan could not run, as `s6builder
+// image` does (cmd/s6builder/image.go): every directory in it whose name does
+// not start with "." is a service and needs an executable run file, and
+// there must be one at least. It says whether the tree has an executable
+// .s6-svscan/finish of its own (pipeline.ImageRequest.HasScanFinish).
+// Directory.entries marks directories with a trailing "/" (engine v0.21.8);
+// a symlink is not a directory, as for os.ReadDir.
+func checkServices(ctx context.Context, dir *dagger.Directory) (hasFinish bool, err error) {
+	entries, err := dir.Entries(ctx)
+	if err != nil {
+		return false, fmt.Errorf("services: %w", err)
+	}
+	var services []string
+	for _, e := range entries {
+		name, isDir := strings.CutSuffix(e, "/")
+		if isDir && !strings.HasPrefix(name, ".") {
+			services = append(services, name)
+		}
+	}
+	if len(services) == 0 {
+		return false, errors.New("services: no service directories in it (one directory per service, each with an executable run file)")
+	}
+	runs, err := dir.Glob(ctx, "*/run")
+	if err != nil {
+		return false, fmt.Errorf("services: %w", err)
+	}
+	hasRun := map[string]bool{}
+	for _, r := range runs {
+		hasRun[strings.TrimSuffix(r, "/")] = true
+	}
+	for _, s := range services {
+		run := s + "/run"
+		if !hasRun[run] {
+			return false, fmt.Errorf("services: service %q has no executable run file", s)
+		}
+		perm, err := dir.Stat(run).Permissions(ctx)
+		if err != nil {
+			return false, fmt.Errorf("services: %s: %w", run, err)
+		}
+		if perm&0o111 == 0 {
+			return false, fmt.Errorf("services: service %q has no executable run file", s)
+		}
+	}
+	const finish = ".s6-svscan/finish"
+	ok, err := dir.Exists(ctx, finish)
+	if err != nil {
+		return false, fmt.Errorf("services: %w", err)
+	}
+	if !ok {
+		return false, nil
+	}
+	perm, err := dir.Stat(finish).Permissions(ctx)
+	if err != nil {
+		return false, fmt.Errorf("services: %s: %w", finish, err)
+	}
+	return perm&0o111 != 0, nil
+}
+
+// imageContainer translates an image spec onto the base container, as
+// engine/buildkit/image.go does onto the base image:
+//
+//   - the dist at DistPrefix, then the service tree at ServicesDir
+//     (withDirectory merges into what the base has there, as BuildKit's
+//     merge of the base and those layers does);
+//   - ScanFinish, when set, at ServicesDir/.s6-svscan/finish, mode 0755;
+//   - each Env variable (PATH) replacing the base's;
+//   - Entrypoint, which also drops the base's default arguments (the CLI
+//     clears Cmd), and the working directory / (the CLI's choice, not the
+//     spec's; mirrored so both front ends make the same image);
+//   - StopSignal: the v0.21.8 API cannot set an image's stop signal (no
+//     Container field or argument expresses it). The image gets none of its
+//     own, and container runtimes then send SIGTERM, the spec's signal; a
+//     base container that sets another stop signal keeps it. A spec asking
+//     for another signal is refused.
+//
+// A spec field this translation does not know is an error.
+func imageContainer(base *dagger.Container, dist, services *dagger.Directory, spec pipeline.ImageSpec) (*dagger.Container, error) {
+	if err := knownFields(spec, "base", "dist_prefix", "services_dir", "scan_finish", "entrypoint", "working_dir", "env", "stop_signal"); err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	if spec.StopSignal != "" && spec.StopSignal != runtimeStopSignal {
+		return nil, fmt.Errorf("image: the plan asks for stop signal %s; Dagger v0.21.8 cannot set an image's stop signal, and runtimes default to %s",
+			spec.StopSignal, runtimeStopSignal)
+	}
+	ctr := base.
+		WithDirectory(spec.DistPrefix, dist).
+		WithDirectory(spec.ServicesDir, services)
+	if spec.ScanFinish != "" {
+		ctr = ctr.WithNewFile(path.Join(spec.ServicesDir, ".s6-svscan", "finish"), spec.ScanFinish,
+			dagger.ContainerWithNewFileOpts{Permissions: 0o755})
+	}
+	for _, kv := range spec.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		ctr = ctr.WithEnvVariable(k, v)
+	}
+	return ctr.WithEntrypoint(spec.Entrypoint).WithWorkdir(spec.WorkingDir), nil
+}
+
+// runtimeStopSignal is what Docker, containerd and CRI runtimes send when an
+// image sets no stop signal.
+const runtimeStopSignal = "SIGTERM"
