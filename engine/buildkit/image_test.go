@@ -174,8 +174,10 @@ func runImage(t *testing.T, e env, in bk.ImageInput) {
 		assert.NotEqual(t, "Z", k.State, "zombie left under PID 1: %+v", k)
 	}
 
+	stop := time.Now()
 	require.NoError(t, c.Signal("TERM"))
 	code, err := c.Wait(30 * time.Second)
+	t.Logf("SIGTERM to exit: %.2fs", time.Since(stop).Seconds())
 	require.NoError(t, err, "container log:\n%s", log.String())
 	assert.Equal(t, 0, code, "clean exit; log:\n%s", log.String())
 	assert.Contains(t, log.String(), "s6-svscan: services down, exiting", ".s6-svscan/finish ran")
