@@ -280,3 +280,28 @@ func TestMatrixCompilesSharedPackagesOnce(t *testing.T) {
 	assert.Len(t, makes["build/execline"], 1, "execline compiles once")
 	assert.Len(t, makes["build/s6"], 3, "each s6 compiles")
 }
+
+// The default toolchain is a public Debian image plus setup steps that
+// install the compilers with network access. No public registry is reachable
+// here, so the same setup steps run on the test environment's plain Debian
+// image (sshd-base: minbase, no compiler), which proves them for real.
+func TestToolchainSetupStepsInstallTheCompilers(t *testing.T) {
+	e := engine(t)
+	base := os.Getenv("S6BUILDER_SSHD_BASE")
+	if base == "" {
+		t.Fatal("S6BUILDER_SSHD_BASE comes from scripts/testenv env")
+	}
+	m := fixtureMirror(t, nil, "2.1.6.0")
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	cat.Apply(m.Catalog(), "fixtures")
+	tc := pipeline.Toolchain{Image: base, Setup: pipeline.DefaultToolchain().Setup}
+	p, err := pipeline.New(cat, pipeline.Request{S6: "2.1.6.0", Mirror: m.URL, Toolchain: tc})
+	require.NoError(t, err)
+	out := filepath.Join(t.TempDir(), "s6dist")
+	_, err = build(t, e, p, bk.Options{Dist: out})
+	require.NoError(t, err)
+	got, err := exec.Command(filepath.Join(out, "bin", "fixture-s6")).CombinedOutput()
+	require.NoError(t, err, string(got))
+	assert.True(t, isStatic(t, filepath.Join(out, "bin", "fixture-s6")), "musl-gcc from the setup steps links statically")
+}
