@@ -145,11 +145,9 @@ func argNames(err error) error {
 	return errors.New(r.Replace(err.Error()))
 }
 
-// checkServices refuses a service tree s6-svscan could not run, as `s6builder
-// image` does (cmd/s6builder/image.go): every directory in it whose name does
-// not start with "." is a service and needs an executable run file, and
-// there must be one at least. It says whether the tree has an executable
-// .s6-svscan/finish of its own (pipeline.ImageRequest.HasScanFinish).
+// checkServices reads a service tree Directory and applies pipeline's rules
+// (the same as `s6builder image`); it says whether the tree has an
+// executable .s6-svscan/finish of its own (pipeline.ImageRequest.HasScanFinish).
 // Directory.entries marks directories with a trailing "/" (engine v0.21.8);
 // a symlink is not a directory, as for os.ReadDir.
 func checkServices(ctx context.Context, dir *dagger.Directory) (hasFinish bool, err error) {
@@ -157,48 +155,45 @@ func checkServices(ctx context.Context, dir *dagger.Directory) (hasFinish bool, 
 	if err != nil {
 		return false, fmt.Errorf("services: %w", err)
 	}
-	var services []string
+	tree := pipeline.ServiceTree{RunExecutable: map[string]bool{}}
 	for _, e := range entries {
 		name, isDir := strings.CutSuffix(e, "/")
-		if isDir && !strings.HasPrefix(name, ".") {
-			services = append(services, name)
+		if pipeline.IsService(name, isDir) {
+			tree.RunExecutable[name] = false
 		}
 	}
-	if len(services) == 0 {
-		return false, errors.New("services: no service directories in it (one directory per service, each with an executable run file)")
+	if len(tree.RunExecutable) > 0 {
+		runs, err := dir.Glob(ctx, "*/run")
+		if err != nil {
+			return false, fmt.Errorf("services: %w", err)
+		}
+		for _, r := range runs {
+			name := strings.TrimSuffix(strings.TrimSuffix(r, "/"), "/run")
+			if _, ok := tree.RunExecutable[name]; !ok {
+				continue
+			}
+			if tree.RunExecutable[name], err = isExecutable(ctx, dir, name+"/run"); err != nil {
+				return false, err
+			}
+		}
 	}
-	runs, err := dir.Glob(ctx, "*/run")
-	if err != nil {
+	if err := tree.Check(); err != nil {
 		return false, fmt.Errorf("services: %w", err)
 	}
-	hasRun := map[string]bool{}
-	for _, r := range runs {
-		hasRun[strings.TrimSuffix(r, "/")] = true
-	}
-	for _, s := range services {
-		run := s + "/run"
-		if !hasRun[run] {
-			return false, fmt.Errorf("services: service %q has no executable run file", s)
-		}
-		perm, err := dir.Stat(run).Permissions(ctx)
-		if err != nil {
-			return false, fmt.Errorf("services: %s: %w", run, err)
-		}
-		if perm&0o111 == 0 {
-			return false, fmt.Errorf("services: service %q has no executable run file", s)
-		}
-	}
-	const finish = ".s6-svscan/finish"
-	ok, err := dir.Exists(ctx, finish)
+	ok, err := dir.Exists(ctx, pipeline.ScanFinishPath)
 	if err != nil {
 		return false, fmt.Errorf("services: %w", err)
 	}
 	if !ok {
 		return false, nil
 	}
-	perm, err := dir.Stat(finish).Permissions(ctx)
+	return isExecutable(ctx, dir, pipeline.ScanFinishPath)
+}
+
+func isExecutable(ctx context.Context, dir *dagger.Directory, path string) (bool, error) {
+	perm, err := dir.Stat(path).Permissions(ctx)
 	if err != nil {
-		return false, fmt.Errorf("services: %s: %w", finish, err)
+		return false, fmt.Errorf("services: %s: %w", path, err)
 	}
 	return perm&0o111 != 0, nil
 }

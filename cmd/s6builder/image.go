@@ -80,8 +80,8 @@ s6-supervise, s6-svscan as the entrypoint and SIGTERM as the stop signal.`,
 	return cmd
 }
 
-// checkServices refuses a service tree s6-svscan could not run, before any
-// work, and says whether it has its own .s6-svscan/finish.
+// checkServices reads a local service tree and applies pipeline's rules,
+// before any work; it says whether the tree has its own .s6-svscan/finish.
 func checkServices(dir string) (hasFinish bool, err error) {
 	if dir == "" {
 		return false, fmt.Errorf("--services: a service tree directory is required")
@@ -90,20 +90,20 @@ func checkServices(dir string) (hasFinish bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("--services: %w", err)
 	}
-	n := 0
+	tree := pipeline.ServiceTree{RunExecutable: map[string]bool{}}
 	for _, e := range entries {
-		if e.Name()[0] == '.' || !e.IsDir() {
-			continue
+		if pipeline.IsService(e.Name(), e.IsDir()) {
+			tree.RunExecutable[e.Name()] = executable(filepath.Join(dir, e.Name(), "run"))
 		}
-		fi, err := os.Stat(filepath.Join(dir, e.Name(), "run"))
-		if err != nil || fi.Mode()&0o111 == 0 {
-			return false, fmt.Errorf("--services %s: service %q has no executable run file", dir, e.Name())
-		}
-		n++
 	}
-	if n == 0 {
-		return false, fmt.Errorf("--services %s: no service directories in it", dir)
+	tree.HasScanFinish = executable(filepath.Join(dir, pipeline.ScanFinishPath))
+	if err := tree.Check(); err != nil {
+		return false, fmt.Errorf("--services %s: %w", dir, err)
 	}
-	fi, err := os.Stat(filepath.Join(dir, ".s6-svscan", "finish"))
-	return err == nil && fi.Mode()&0o111 != 0, nil
+	return tree.HasScanFinish, nil
+}
+
+func executable(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Mode()&0o111 != 0
 }
