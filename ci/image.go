@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path"
 	"strings"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/catalog"
+	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
 // containerBase stands for the base image in pipeline.NewImage, which wants
@@ -36,14 +36,14 @@ type imageArgs struct {
 // (as build), the base container's platform, and the service tree.
 func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, error) {
 	if a.services == nil {
-		return nil, errors.New("services: a service tree directory is required (one directory per service, each with an executable run file)")
+		return nil, inputerr.New("services", "", "a service tree directory is required (one directory per service, each with an executable run file)")
 	}
 	if a.base == nil {
-		return nil, errors.New("base: a base container is required, e.g. --base debian:bookworm-slim (any distribution: the static binaries need nothing from it)")
+		return nil, inputerr.New("base", "", "a base container is required, e.g. {arg:base} debian:bookworm-slim (any distribution: the static binaries need nothing from it)")
 	}
 	ireq := pipeline.ImageRequest{Base: containerBase, DistPrefix: a.distPrefix, ServicesDir: a.servicesDir}
 	if _, err := pipeline.NewImage(ireq); err != nil {
-		return nil, argNames(err)
+		return nil, err
 	}
 
 	var (
@@ -55,7 +55,7 @@ func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, err
 	switch {
 	case a.dist != nil:
 		if given := r.buildArgs(); len(given) > 0 {
-			return nil, fmt.Errorf("dist replaces the build: %s describe a build; leave them out with dist", strings.Join(given, ", "))
+			return nil, inputerr.New("dist", "", "it replaces the build: %s describe a build; leave them out with {arg:dist}", strings.Join(given, ", "))
 		}
 		if r.platform != "" {
 			if _, err := normalPlatform(string(r.platform)); err != nil {
@@ -63,7 +63,7 @@ func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, err
 			}
 		}
 	case r.s6 == "":
-		return nil, errors.New("s6: give the s6 release to build, e.g. --s6 2.1.6.0 (`dagger call versions` lists them), or a dist directory")
+		return nil, inputerr.New("s6", "", "give the s6 release to build, e.g. {arg:s6} 2.1.6.0 (`{cmd:versions}` lists them), or a {arg:dist} directory")
 	default:
 		if cat, req, err = r.load(ctx); err != nil {
 			return nil, err
@@ -86,7 +86,7 @@ func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, err
 		}
 		switch want, _ := normalPlatform(string(r.platform)); {
 		case r.platform != "" && want != basePlatform:
-			return nil, fmt.Errorf("platform %s: the base container is %s; give a base for %s, or leave platform out to build for the base's", want, basePlatform, want)
+			return nil, inputerr.New("platform", want, "the base container is %s; give a {arg:base} for %s, or leave {arg:platform} out to build for the base's", basePlatform, want)
 		case p != nil && p.Request.Platform != basePlatform:
 			req.Platform = basePlatform
 			if p, err = pipeline.New(cat, req); err != nil {
@@ -100,7 +100,7 @@ func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, err
 	}
 	spec, err := pipeline.NewImage(ireq)
 	if err != nil {
-		return nil, argNames(err)
+		return nil, err
 	}
 	dist := a.dist
 	if dist == nil {
@@ -112,20 +112,21 @@ func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, err
 }
 
 // buildArgs names the request arguments that describe a build and were
-// given (static=false counts; static=true is the default). The platform is
-// not one of them: with a dist it is checked against the base's.
+// given, as inputerr references (static=false counts; static=true is the
+// default). The platform is not one of them: with a dist it is checked
+// against the base's.
 func (r request) buildArgs() []string {
 	var given []string
 	for _, a := range []struct {
-		name string
-		set  bool
+		name, suffix string
+		set          bool
 	}{
-		{"s6", r.s6 != ""}, {"skalibs", r.skalibs != ""}, {"execline", r.execline != ""},
-		{"static=false", !r.static}, {"toolchain", r.toolchain != ""}, {"mirror", r.mirror != ""},
-		{"catalog", r.catalog != nil}, {"jobs", r.jobs != 0},
+		{"s6", "", r.s6 != ""}, {"skalibs", "", r.skalibs != ""}, {"execline", "", r.execline != ""},
+		{"static", "=false", !r.static}, {"toolchain", "", r.toolchain != ""}, {"mirror", "", r.mirror != ""},
+		{"catalog", "", r.catalog != nil}, {"jobs", "", r.jobs != 0},
 	} {
 		if a.set {
-			given = append(given, a.name)
+			given = append(given, "{arg:"+a.name+"}"+a.suffix)
 		}
 	}
 	return given
@@ -136,13 +137,6 @@ func (r request) buildArgs() []string {
 func normalPlatform(p string) (string, error) {
 	req, err := pipeline.Request{Platform: p}.Normalize()
 	return req.Platform, err
-}
-
-// argNames renames the CLI's flags in pipeline.NewImage's errors to the
-// module's arguments.
-func argNames(err error) error {
-	r := strings.NewReplacer("--base", "base", "--dist-prefix", "distPrefix", "--services-dir", "servicesDir")
-	return errors.New(r.Replace(err.Error()))
 }
 
 // checkServices reads a service tree Directory and applies pipeline's rules

@@ -231,7 +231,7 @@ func TestImagePlatform(t *testing.T) {
 	ctr, err = imageCall{args: a, services: serviceTree(true), base: s390x}.image(ctx)
 	require.Error(t, err)
 	assert.Nil(t, ctr)
-	assert.Contains(t, err.Error(), "platform linux/arm64: the base container is linux/s390x")
+	assert.Contains(t, err.Error(), `--platform "linux/arm64": the base container is linux/s390x; give a --base for linux/arm64`)
 	q := fake.recorded()
 	require.Len(t, q, 1, "only the base's platform was asked")
 	assert.Contains(t, q[0], "platform}")
@@ -306,20 +306,20 @@ func TestImageBadArgumentsSendNoQuery(t *testing.T) {
 		want string
 	}{
 		"malformed version":             {mod(func(c *imageCall) { c.s6 = "2.1.6" }), "2.1.6"},
-		"unknown release":               {mod(func(c *imageCall) { c.s6 = "9.9.9.9" }), "unknown s6 release 9.9.9.9"},
+		"unknown release":               {mod(func(c *imageCall) { c.s6 = "9.9.9.9" }), "unknown s6 release 9.9.9.9 (nearest known: 2.15.1.0; `dagger call versions` lists all)"},
 		"no digest":                     {mod(func(c *imageCall) { c.s6 = "2.1.5.0" }), "no digest is known for s6-2.1.5.0.tar.gz"},
 		"platform":                      {mod(func(c *imageCall) { c.platform = "windows/amd64" }), "--platform"},
-		"relative servicesDir":          {mod(func(c *imageCall) { c.servicesDir = "etc/s6" }), `servicesDir "etc/s6": want a clean absolute path`},
-		"servicesDir /":                 {mod(func(c *imageCall) { c.servicesDir = "/" }), "servicesDir /: the service tree needs a directory of its own"},
-		"unclean distPrefix":            {mod(func(c *imageCall) { c.distPrefix = "/usr/local/" }), `distPrefix "/usr/local/"`},
-		"distPrefix characters":         {mod(func(c *imageCall) { c.distPrefix = "/opt/s 6" }), "distPrefix"},
-		"no services":                   {mod(func(c *imageCall) { c.services = nil }), "services: a service tree directory is required"},
-		"no base":                       {mod(func(c *imageCall) { c.base = nil }), "base: a base container is required"},
-		"neither s6 nor dist":           {mod(func(c *imageCall) { c.s6 = "" }), "s6: give the s6 release to build"},
-		"dist and s6":                   {withDist(func(c *imageCall) { c.s6 = "2.1.6.0" }), "dist replaces the build: s6 describe a build"},
-		"dist and build arguments":      {withDist(func(c *imageCall) { c.static, c.mirror, c.jobs = false, "https://m.example.org", 2 }), "static=false, mirror, jobs"},
+		"relative servicesDir":          {mod(func(c *imageCall) { c.servicesDir = "etc/s6" }), `--services-dir "etc/s6": want a clean absolute path`},
+		"servicesDir /":                 {mod(func(c *imageCall) { c.servicesDir = "/" }), `--services-dir "/": the service tree needs a directory of its own`},
+		"unclean distPrefix":            {mod(func(c *imageCall) { c.distPrefix = "/usr/local/" }), `--dist-prefix "/usr/local/"`},
+		"distPrefix characters":         {mod(func(c *imageCall) { c.distPrefix = "/opt/s 6" }), `--dist-prefix "/opt/s 6"`},
+		"no services":                   {mod(func(c *imageCall) { c.services = nil }), "--services: a service tree directory is required"},
+		"no base":                       {mod(func(c *imageCall) { c.base = nil }), "--base: a base container is required, e.g. --base debian:bookworm-slim"},
+		"neither s6 nor dist":           {mod(func(c *imageCall) { c.s6 = "" }), "--s6: give the s6 release to build, e.g. --s6 2.1.6.0 (`dagger call versions` lists them), or a --dist directory"},
+		"dist and s6":                   {withDist(func(c *imageCall) { c.s6 = "2.1.6.0" }), "--dist: it replaces the build: --s6 describe a build; leave them out with --dist"},
+		"dist and build arguments":      {withDist(func(c *imageCall) { c.static, c.mirror, c.jobs = false, "https://m.example.org", 2 }), "--static=false, --mirror, --jobs describe a build"},
 		"dist and a bad platform":       {withDist(func(c *imageCall) { c.platform = "windows/amd64" }), "--platform"},
-		"dist and relative servicesDir": {withDist(func(c *imageCall) { c.servicesDir = "srv" }), "servicesDir"},
+		"dist and relative servicesDir": {withDist(func(c *imageCall) { c.servicesDir = "srv" }), `--services-dir "srv"`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			fake.reset()

@@ -56,7 +56,7 @@ func (m *S6Builder) Build(
 ) (*dagger.Directory, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
 		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs}
-	return r.output(ctx, exported)
+	return inWords(r.output(ctx, exported))
 }
 
 // Unpacked sources of skalibs, execline and s6, one <pkg>-<version>/ folder
@@ -93,7 +93,7 @@ func (m *S6Builder) Sources(
 ) (*dagger.Directory, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
 		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs}
-	return r.output(ctx, func(*pipeline.Plan) string { return pipeline.IDSources })
+	return inWords(r.output(ctx, func(*pipeline.Plan) string { return pipeline.IDSources }))
 }
 
 // A container image with s6-svscan as PID 1 over a service tree, e.g.
@@ -159,7 +159,7 @@ func (m *S6Builder) Image(
 ) (*dagger.Container, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
 		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs}
-	return r.image(ctx, imageArgs{services: services, base: base, dist: dist, distPrefix: distPrefix, servicesDir: servicesDir})
+	return inWords(r.image(ctx, imageArgs{services: services, base: base, dist: dist, distPrefix: distPrefix, servicesDir: servicesDir}))
 }
 
 // Run the supervision smoke test on the build and return its checks, one
@@ -210,7 +210,7 @@ func (m *S6Builder) Test(
 ) (string, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
 		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs}
-	return r.smoke(ctx)
+	return inWords(r.smoke(ctx))
 }
 
 // List the releases s6builder knows: release date, for s6 the skalibs and
@@ -223,7 +223,7 @@ func (m *S6Builder) Versions(
 ) (string, error) {
 	cat, err := loadCatalog(ctx, catalog)
 	if err != nil {
-		return "", err
+		return inWords("", err)
 	}
 	var b strings.Builder
 	if err := cat.WriteTable(&b); err != nil {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"github.com/s6builder/s6builder/pipeline/inputerr"
 	"path"
 	"strings"
 
@@ -48,11 +49,11 @@ type ImageSpec struct {
 // NewImage validates r and derives the image spec; it does no I/O.
 func NewImage(r ImageRequest) (ImageSpec, error) {
 	if r.Base == "" {
-		return ImageSpec{}, fmt.Errorf("--base: an image reference is required (any distribution: the binaries are static)")
+		return ImageSpec{}, inputerr.New("base", "", "an image reference is required (any distribution: the binaries are static)")
 	}
 	ref, err := reference.ParseNormalizedNamed(r.Base)
 	if err != nil {
-		return ImageSpec{}, fmt.Errorf("--base %q: not an image reference: %v", r.Base, err)
+		return ImageSpec{}, inputerr.New("base", r.Base, "not an image reference: %v", err)
 	}
 	if r.DistPrefix == "" {
 		r.DistPrefix = DefaultDistPrefix
@@ -60,13 +61,13 @@ func NewImage(r ImageRequest) (ImageSpec, error) {
 	if r.ServicesDir == "" {
 		r.ServicesDir = DefaultServicesDir
 	}
-	for flag, p := range map[string]string{"--dist-prefix": r.DistPrefix, "--services-dir": r.ServicesDir} {
+	for field, p := range map[string]string{"distPrefix": r.DistPrefix, "servicesDir": r.ServicesDir} {
 		if err := checkImagePath(p); err != nil {
-			return ImageSpec{}, fmt.Errorf("%s %q: %v", flag, p, err)
+			return ImageSpec{}, inputerr.New(field, p, "%v", err)
 		}
 	}
 	if r.ServicesDir == "/" {
-		return ImageSpec{}, fmt.Errorf("--services-dir /: the service tree needs a directory of its own")
+		return ImageSpec{}, inputerr.New("servicesDir", "/", "the service tree needs a directory of its own")
 	}
 	bin := path.Join(r.DistPrefix, "bin")
 	s := ImageSpec{

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/s6builder/s6builder/pipeline/catalog"
+	"github.com/s6builder/s6builder/pipeline/inputerr"
 	"github.com/s6builder/s6builder/pipeline/recipe"
 )
 
@@ -241,8 +242,8 @@ func (p *Plan) add(s *Stage) {
 }
 
 func missingDigest(rel catalog.Release) error {
-	return fmt.Errorf("no digest is known for %s: skarnet publishes none and the catalogue has no packager's digest for it.\n"+
-		"Supply one with --catalog FILE, a JSON file such as\n"+
+	return inputerr.New("", "", "no digest is known for %s: skarnet publishes none and the catalogue has no packager's digest for it.\n"+
+		"Supply one with {arg:catalog} FILE, a JSON file such as\n"+
 		"  {\"releases\": [{\"package\": %q, \"version\": %q, \"digest\": \"sha256:<hex of %s>\"}]}\n"+
 		"(sha256sum %s prints it for a copy you trust)", rel.Tarball, rel.Package, rel.Version.String(), rel.Tarball, rel.Tarball)
 }

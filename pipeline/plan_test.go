@@ -9,6 +9,7 @@ import (
 
 	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/catalog"
+	"github.com/s6builder/s6builder/pipeline/inputerr"
 	"github.com/s6builder/s6builder/pipeline/recipe"
 	"github.com/s6builder/s6builder/pipeline/version"
 )
@@ -169,27 +170,28 @@ func TestDynamicUsesGCCAndSharedFlags(t *testing.T) {
 
 func TestBadInputIsRefusedBeforeAnyWork(t *testing.T) {
 	for name, tc := range map[string]struct {
-		req  pipeline.Request
-		want string
+		req   pipeline.Request
+		want  string
+		field string // the refused request field; "" the request as a whole; "-" not an input error
 	}{
-		"hostile version":          {pipeline.Request{S6: "2.1.6.0; rm -rf /"}, `version "2.1.6.0; rm -rf /"`},
-		"three components":         {pipeline.Request{S6: "2.1.6"}, "four dot-separated numbers"},
-		"leading zero":             {pipeline.Request{S6: "2.01.6.0"}, "not a plain decimal"},
-		"unknown version":          {pipeline.Request{S6: "2.1.7.0"}, "nearest known: 2.1.6.0, 2.2.0.0"},
-		"incompatible skalibs":     {pipeline.Request{S6: "2.1.6.0", Skalibs: "2.4.0.2"}, "needs skalibs 2.3.5.1 or a later 2.3.x"},
-		"older execline":           {pipeline.Request{S6: "2.1.6.0", Execline: "2.1.2.0"}, "needs execline 2.1.2.2"},
-		"no digest":                {pipeline.Request{S6: "2.2.0.0"}, "no digest is known for skalibs-2.3.6.0.tar.gz"},
-		"mirror scheme":            {pipeline.Request{S6: "2.1.6.0", Mirror: "file:///etc"}, "http:// or https://"},
-		"mirror query":             {pipeline.Request{S6: "2.1.6.0", Mirror: "http://m/?x=$(id)"}, "no query"},
-		"platform":                 {pipeline.Request{S6: "2.1.6.0", Platform: "windows/amd64"}, "linux only"},
-		"bad platform":             {pipeline.Request{S6: "2.1.6.0", Platform: "linux/am d64"}, "--platform"},
-		"toolchain ref":            {pipeline.Request{S6: "2.1.6.0", Toolchain: pipeline.Toolchain{Image: "UPPER/case;x"}}, "--toolchain"},
-		"cc":                       {pipeline.Request{S6: "2.1.6.0", CC: "gcc; id"}, "--cc"},
-		"jobs":                     {pipeline.Request{S6: "2.1.6.0", Jobs: -1}, "--jobs"},
-		"configure unknown pkg":    {pipeline.Request{S6: "2.1.6.0", Configure: map[string][]string{"busybox": {"--x"}}}, `unknown package "busybox"`},
-		"configure make expansion": {pipeline.Request{S6: "2.1.6.0", Configure: map[string][]string{"s6": {"--enable-nsss=$(shell id)"}}}, "want --name or --name=value"},
-		"configure owned option":   {pipeline.Request{S6: "2.1.6.0", Configure: map[string][]string{"s6": {"--prefix=/usr"}}}, "sets --prefix itself"},
-		"configure not in release": {pipeline.Request{S6: "2.1.6.0", Configure: map[string][]string{"s6": {"--enable-nsss"}}}, "s6 2.1.6.0 does not accept --enable-nsss"},
+		"hostile version":          {pipeline.Request{S6: "2.1.6.0; rm -rf /"}, `version "2.1.6.0; rm -rf /"`, "s6"},
+		"three components":         {pipeline.Request{S6: "2.1.6"}, "four dot-separated numbers", "s6"},
+		"leading zero":             {pipeline.Request{S6: "2.01.6.0"}, "not a plain decimal", "s6"},
+		"unknown version":          {pipeline.Request{S6: "2.1.7.0"}, "nearest known: 2.1.6.0, 2.2.0.0; `versions` lists all", ""},
+		"incompatible skalibs":     {pipeline.Request{S6: "2.1.6.0", Skalibs: "2.4.0.2"}, "needs skalibs 2.3.5.1 or a later 2.3.x", "skalibs"},
+		"older execline":           {pipeline.Request{S6: "2.1.6.0", Execline: "2.1.2.0"}, "needs execline 2.1.2.2", "execline"},
+		"no digest":                {pipeline.Request{S6: "2.2.0.0"}, "no digest is known for skalibs-2.3.6.0.tar.gz", ""},
+		"mirror scheme":            {pipeline.Request{S6: "2.1.6.0", Mirror: "file:///etc"}, "http:// or https://", "mirror"},
+		"mirror query":             {pipeline.Request{S6: "2.1.6.0", Mirror: "http://m/?x=$(id)"}, "no query", "mirror"},
+		"platform":                 {pipeline.Request{S6: "2.1.6.0", Platform: "windows/amd64"}, "linux only", "platform"},
+		"bad platform":             {pipeline.Request{S6: "2.1.6.0", Platform: "linux/am d64"}, "invalid component", "platform"},
+		"toolchain ref":            {pipeline.Request{S6: "2.1.6.0", Toolchain: pipeline.Toolchain{Image: "UPPER/case;x"}}, "not an image reference", "toolchain"},
+		"cc":                       {pipeline.Request{S6: "2.1.6.0", CC: "gcc; id"}, "compiler command", "cc"},
+		"jobs":                     {pipeline.Request{S6: "2.1.6.0", Jobs: -1}, "want 0", "jobs"},
+		"configure unknown pkg":    {pipeline.Request{S6: "2.1.6.0", Configure: map[string][]string{"busybox": {"--x"}}}, `configure "busybox": unknown package`, "configure"},
+		"configure make expansion": {pipeline.Request{S6: "2.1.6.0", Configure: map[string][]string{"s6": {"--enable-nsss=$(shell id)"}}}, "want --name or --name=value", "-"},
+		"configure owned option":   {pipeline.Request{S6: "2.1.6.0", Configure: map[string][]string{"s6": {"--prefix=/usr"}}}, "sets --prefix itself", "-"},
+		"configure not in release": {pipeline.Request{S6: "2.1.6.0", Configure: map[string][]string{"s6": {"--enable-nsss"}}}, "s6 2.1.6.0 does not accept --enable-nsss", "-"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			req := tc.req
@@ -199,6 +201,12 @@ func TestBadInputIsRefusedBeforeAnyWork(t *testing.T) {
 			_, err := pipeline.New(testCatalog(t), req)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
+			var ie *inputerr.Error
+			if tc.field == "-" {
+				return
+			}
+			require.ErrorAs(t, err, &ie)
+			assert.Equal(t, tc.field, ie.Field)
 		})
 	}
 }

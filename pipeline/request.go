@@ -14,12 +14,14 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 
 	"github.com/s6builder/s6builder/pipeline/catalog"
+	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
 // DefaultMirror is where skarnet publishes its tarballs.
@@ -81,10 +83,10 @@ func (r Request) Normalize() (Request, error) {
 	}
 	p, err := platforms.Parse(r.Platform)
 	if err != nil {
-		return r, fmt.Errorf("--platform %q: %v", r.Platform, err)
+		return r, inputerr.New("platform", r.Platform, "%v", err)
 	}
 	if p.OS != "linux" {
-		return r, fmt.Errorf("--platform %q: s6 builds for linux only", r.Platform)
+		return r, inputerr.New("platform", r.Platform, "s6 builds for linux only")
 	}
 	r.Platform = platforms.Format(platforms.Normalize(p))
 
@@ -93,7 +95,7 @@ func (r Request) Normalize() (Request, error) {
 	}
 	ref, err := reference.ParseNormalizedNamed(r.Toolchain.Image)
 	if err != nil {
-		return r, fmt.Errorf("--toolchain %q: not an image reference: %v", r.Toolchain.Image, err)
+		return r, inputerr.New("toolchain", r.Toolchain.Image, "not an image reference: %v", err)
 	}
 	r.Toolchain.Image = reference.TagNameOnly(ref).String()
 	for _, argv := range r.Toolchain.Setup {
@@ -109,7 +111,7 @@ func (r Request) Normalize() (Request, error) {
 		}
 	}
 	if !ccRE.MatchString(r.CC) {
-		return r, fmt.Errorf("--cc %q: want a compiler command name or path", r.CC)
+		return r, inputerr.New("cc", r.CC, "want a compiler command name or path")
 	}
 
 	if r.Mirror == "" {
@@ -119,11 +121,11 @@ func (r Request) Normalize() (Request, error) {
 		return r, err
 	}
 	if r.Jobs < 0 || r.Jobs > MaxJobs {
-		return r, fmt.Errorf("--jobs %d: want 0 (the build container's CPU count) to %d", r.Jobs, MaxJobs)
+		return r, inputerr.New("jobs", strconv.Itoa(r.Jobs), "want 0 (the build container's CPU count) to %d", MaxJobs)
 	}
 	for pkg := range r.Configure {
 		if !catalog.IsPackage(pkg) {
-			return r, fmt.Errorf("configure options for unknown package %q: want skalibs, execline or s6", pkg)
+			return r, inputerr.New("configure", pkg, "unknown package: want skalibs, execline or s6")
 		}
 	}
 	return r, nil
@@ -133,13 +135,13 @@ func (r Request) Normalize() (Request, error) {
 func normalizeMirror(s string) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", fmt.Errorf("--mirror %q: %v", s, err)
+		return "", inputerr.New("mirror", s, "%v", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("--mirror %q: want an http:// or https:// base URL", s)
+		return "", inputerr.New("mirror", s, "want an http:// or https:// base URL")
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
-		return "", fmt.Errorf("--mirror %q: a base URL has no query or fragment", s)
+		return "", inputerr.New("mirror", s, "a base URL has no query or fragment")
 	}
 	return strings.TrimSuffix(u.String(), "/"), nil
 }

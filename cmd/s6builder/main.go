@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
 func main() {
@@ -28,13 +30,20 @@ re-executes nothing and a new s6 release rebuilds only s6.`,
 	}
 	root.AddCommand(buildCmd(), planCmd(), versionsCmd(), imageCmd(), testCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "s6builder:", err)
+		fmt.Fprintln(os.Stderr, "s6builder:", inputerr.Render(err, words))
 		var ue usageError
-		if errors.As(err, &ue) {
+		if errors.As(err, &ue) || inputerr.Is(err) {
 			os.Exit(2)
 		}
 		os.Exit(1)
 	}
+}
+
+// words are how the CLI names the plan's request fields (its flags) and
+// its commands, in the plan's refusals.
+var words = inputerr.Words{
+	Arg:     inputerr.Flag,
+	Command: func(name string) string { return "s6builder " + name },
 }
 
 // usageError is bad input, reported with exit status 2.

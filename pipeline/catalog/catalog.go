@@ -18,6 +18,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/s6builder/s6builder/pipeline/inputerr"
 	"github.com/s6builder/s6builder/pipeline/version"
 )
 
@@ -94,7 +95,7 @@ func (c *Catalog) Lookup(pkg string, v version.Version) (Release, error) {
 	if r, ok := c.releases[pkg][v]; ok {
 		return *r, nil
 	}
-	return Release{}, fmt.Errorf("unknown %s release %s%s", pkg, v, c.nearest(pkg, v))
+	return Release{}, inputerr.New("", "", "unknown %s release %s%s", pkg, v, c.nearest(pkg, v))
 }
 
 // Releases returns pkg's releases, oldest first.
@@ -130,7 +131,7 @@ func (c *Catalog) nearest(pkg string, v version.Version) string {
 	if i < len(rs) {
 		near = append(near, rs[i].Version.String())
 	}
-	return fmt.Sprintf(" (nearest known: %s; `s6builder versions` lists all)", strings.Join(near, ", "))
+	return fmt.Sprintf(" (nearest known: %s; `{cmd:versions}` lists all)", strings.Join(near, ", "))
 }
 
 // entry returns the release of pkg at v, creating it with defaults.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/s6builder/s6builder/pipeline/inputerr"
 	"github.com/s6builder/s6builder/pipeline/version"
 )
 
@@ -48,7 +49,7 @@ func (c *Catalog) Resolve(s6, skalibs, execline string) (Selection, error) {
 		min := need[d.pkg]
 		if d.want == "" {
 			if min.IsZero() {
-				return sel, fmt.Errorf("the catalogue does not say which %s s6 %s needs: give --%s, or add \"skalibs\" and \"execline\" to its entry in a --catalog file", d.pkg, sel.S6.Version, d.pkg)
+				return sel, inputerr.New("", "", "the catalogue does not say which %s s6 %s needs: give {arg:%s}, or add \"skalibs\" and \"execline\" to its entry in a {arg:catalog} file", d.pkg, sel.S6.Version, d.pkg)
 			}
 			if *d.into, err = c.Lookup(d.pkg, min); err != nil {
 				return sel, fmt.Errorf("s6 %s needs %s %s: %w", sel.S6.Version, d.pkg, min, err)
@@ -59,7 +60,7 @@ func (c *Catalog) Resolve(s6, skalibs, execline string) (Selection, error) {
 			return sel, err
 		}
 		if !min.IsZero() && !Compatible(min, d.into.Version) {
-			return sel, fmt.Errorf("%s %s does not work with s6 %s, which needs %s %s or a later %s.x release (known: %s)",
+			return sel, inputerr.New(d.pkg, d.want, "%s %s does not work with s6 %s, which needs %s %s or a later %s.x release (known: %s)",
 				d.pkg, d.into.Version, sel.S6.Version, d.pkg, min, min.Minor(), c.compatibleList(d.pkg, min))
 		}
 	}
@@ -87,7 +88,7 @@ func (c *Catalog) compatibleList(pkg string, need version.Version) string {
 func (c *Catalog) lookupString(pkg, s string) (Release, error) {
 	v, err := version.Parse(s)
 	if err != nil {
-		return Release{}, fmt.Errorf("--%s: %w", pkg, err)
+		return Release{}, inputerr.New(pkg, s, "%v", err)
 	}
 	return c.Lookup(pkg, v)
 }
