@@ -1,0 +1,239 @@
+// Checks of the s6builder module on a real Dagger engine
+//
+// Every function of the module is called as a user calls it, and what it
+// returns is checked by running it: the dist's binaries run in an empty
+// container (so they are static and complete), the smoke test's checks pass,
+// the image starts s6-svscan, and bad arguments are refused with the
+// module's own messages. `dagger -m ci/tests call all` runs them all; on a
+// machine without the internet, give the mirror, catalogue and images:
+//
+//	dagger -m ci/tests call --mirror URL --catalog FILE --toolchain REF --base REF all
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+
+	"dagger/tests/internal/dagger"
+)
+
+// Tests holds what every check passes to the module.
+type Tests struct {
+	S6        string
+	Mirror    string
+	Catalog   *dagger.File
+	Toolchain string
+	Base      string
+}
+
+func New(
+	// s6 release the checks build (its skalibs and execline come with it)
+	// +default="2.1.6.0"
+	s6 string,
+	// Passed to the module as --mirror (default: skarnet.org)
+	// +optional
+	mirror string,
+	// Passed to the module as --catalog
+	// +optional
+	catalog *dagger.File,
+	// Passed to the module as --toolchain (default: the module's own)
+	// +optional
+	toolchain string,
+	// Base image of the image check
+	// +default="debian:bookworm-slim"
+	base string,
+) *Tests {
+	return &Tests{S6: s6, Mirror: mirror, Catalog: catalog, Toolchain: toolchain, Base: base}
+}
+
+// Run every check, concurrently; the call fails with every failure
+func (m *Tests) All(ctx context.Context) error {
+	checks := []func(context.Context) error{m.Versions, m.Build, m.Sources, m.Test, m.Image, m.Refusals}
+	errs := make([]error, len(checks))
+	var wg sync.WaitGroup
+	for i, check := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = check(ctx)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (m *Tests) module() *dagger.S6Builder { return dag.S6Builder() }
+
+func (m *Tests) buildOpts() dagger.S6BuilderBuildOpts {
+	return dagger.S6BuilderBuildOpts{Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain}
+}
+
+// versions lists the requested s6 release with the skalibs it needs
+func (m *Tests) Versions(ctx context.Context) error {
+	out, err := m.module().Versions(ctx, dagger.S6BuilderVersionsOpts{Catalog: m.Catalog})
+	if err != nil {
+		return fmt.Errorf("versions: %w", err)
+	}
+	// PACKAGE VERSION RELEASED SKALIBS EXECLINE DIGEST; the requested s6
+	// names the skalibs and execline it needs, and its digest is known.
+	line := regexp.MustCompile(`(?m)^s6\s+` + regexp.QuoteMeta(m.S6) + `\s+\S+\s+[0-9.]+\s+[0-9.]+\s+sha256:`)
+	if !line.MatchString(out) {
+		return fmt.Errorf("versions: no line for s6 %s with its skalibs, execline and digest in:\n%s", m.S6, out)
+	}
+	for _, pkg := range []string{"skalibs", "execline", "s6"} {
+		if !regexp.MustCompile(`(?m)^` + pkg + `\s`).MatchString(out) {
+			return fmt.Errorf("versions: no %s release listed in:\n%s", pkg, out)
+		}
+	}
+	return nil
+}
+
+// build returns the dist; its binaries run in an empty container, so they
+// are static, for the engine's platform, and s6 and execline work
+func (m *Tests) Build(ctx context.Context) error {
+	dist := m.module().Build(m.S6, m.buildOpts())
+	for _, dir := range []string{"bin", "lib", "include"} {
+		entries, err := dist.Entries(ctx, dagger.DirectoryEntriesOpts{Path: dir})
+		if err != nil {
+			return fmt.Errorf("build: %s: %w", dir, err)
+		}
+		if len(entries) == 0 {
+			return fmt.Errorf("build: %s is empty", dir)
+		}
+	}
+	bins, err := dist.Entries(ctx, dagger.DirectoryEntriesOpts{Path: "bin"})
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	for _, want := range []string{"s6-svscan", "s6-supervise", "s6-svc", "execlineb", "exit"} {
+		if !contains(bins, want) {
+			return fmt.Errorf("build: bin/%s is missing (bin has %s)", want, strings.Join(bins, " "))
+		}
+	}
+	// Nothing but the dist: a dynamic binary would find no loader or libc.
+	empty := dag.Container().WithDirectory("/", dist).WithEnvVariable("PATH", "/bin")
+	if err := expectExit(ctx, empty, []string{"/bin/s6-svscan", "-h"}, 100); err != nil {
+		return fmt.Errorf("build: s6-svscan -h in an empty container: %w", err)
+	}
+	if err := expectExit(ctx, empty, []string{"/bin/execlineb", "-Pc", "exit 7"}, 7); err != nil {
+		return fmt.Errorf("build: execlineb in an empty container: %w", err)
+	}
+	return nil
+}
+
+// sources returns one unpacked tree per package, at the planned versions
+func (m *Tests) Sources(ctx context.Context) error {
+	src := m.module().Sources(m.S6, dagger.S6BuilderSourcesOpts{Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain})
+	entries, err := src.Entries(ctx)
+	if err != nil {
+		return fmt.Errorf("sources: %w", err)
+	}
+	if !contains(entries, "s6-"+m.S6+"/") && !contains(entries, "s6-"+m.S6) {
+		return fmt.Errorf("sources: no s6-%s/ in %s", m.S6, strings.Join(entries, " "))
+	}
+	for _, pkg := range []string{"skalibs-", "execline-"} {
+		if !hasPrefix(entries, pkg) {
+			return fmt.Errorf("sources: no %s* in %s", pkg, strings.Join(entries, " "))
+		}
+	}
+	info, err := src.File("s6-" + m.S6 + "/package/info").Contents(ctx)
+	if err != nil {
+		return fmt.Errorf("sources: s6-%s/package/info: %w", m.S6, err)
+	}
+	if !strings.Contains(info, "version="+m.S6) {
+		return fmt.Errorf("sources: s6-%s/package/info does not say version=%s:\n%s", m.S6, m.S6, info)
+	}
+	return nil
+}
+
+// test runs the supervision smoke test; every check prints an ok line
+func (m *Tests) Test(ctx context.Context) error {
+	out, err := m.module().Test(ctx, m.S6, dagger.S6BuilderTestOpts{Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain})
+	if err != nil {
+		return fmt.Errorf("test: %w", err)
+	}
+	oks := regexp.MustCompile(`(?m)^ok\s`).FindAllString(out, -1)
+	if len(oks) < 4 || strings.Contains(out, "not ok") {
+		return fmt.Errorf("test: want at least 4 ok lines and no failure, got:\n%s", out)
+	}
+	return nil
+}
+
+// image is the base with s6-svscan as its entrypoint over the service tree
+func (m *Tests) Image(ctx context.Context) error {
+	services := dag.Directory().
+		WithNewFile("hello/run", "#!/bin/sh\nexec sleep 3600\n", dagger.DirectoryWithNewFileOpts{Permissions: 0o755})
+	ctr := m.module().Image(services, dag.Container().From(m.Base), dagger.S6BuilderImageOpts{
+		S6: m.S6, Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain,
+	})
+	ep, err := ctr.Entrypoint(ctx)
+	if err != nil {
+		return fmt.Errorf("image: %w", err)
+	}
+	if strings.Join(ep, " ") != "/usr/local/bin/s6-svscan /etc/s6" {
+		return fmt.Errorf("image: entrypoint %q, want [/usr/local/bin/s6-svscan /etc/s6]", ep)
+	}
+	if err := expectExit(ctx, ctr, []string{"test", "-x", "/etc/s6/hello/run", "-a", "-x", "/etc/s6/.s6-svscan/finish"}, 0); err != nil {
+		return fmt.Errorf("image: the service tree: %w", err)
+	}
+	if err := expectExit(ctx, ctr, []string{"s6-svscan", "-h"}, 100); err != nil {
+		return fmt.Errorf("image: s6-svscan on PATH: %w", err)
+	}
+	return nil
+}
+
+// bad arguments are refused before any work, with the module's words
+func (m *Tests) Refusals(ctx context.Context) error {
+	for _, tc := range []struct{ s6, want string }{
+		{"2.1.6.0;id", `--s6 "2.1.6.0;id"`},
+		{"2.1.6.0;id", "not a plain decimal number"},
+		{"9.9.9.9", "unknown s6 release 9.9.9.9"},
+		{"9.9.9.9", "`dagger call versions` lists all"},
+	} {
+		_, err := m.module().Build(tc.s6, m.buildOpts()).Entries(ctx)
+		if err == nil {
+			return fmt.Errorf("refusals: build --s6 %q was accepted", tc.s6)
+		}
+		if !strings.Contains(err.Error(), tc.want) {
+			return fmt.Errorf("refusals: build --s6 %q: want %q in the error, got: %v", tc.s6, tc.want, err)
+		}
+	}
+	return nil
+}
+
+// expectExit runs argv in ctr and fails unless it exits with code.
+func expectExit(ctx context.Context, ctr *dagger.Container, argv []string, code int) error {
+	run := ctr.WithExec(argv, dagger.ContainerWithExecOpts{Expect: dagger.ReturnTypeAny})
+	got, err := run.ExitCode(ctx)
+	if err != nil {
+		return err
+	}
+	if got != code {
+		stdout, _ := run.Stdout(ctx)
+		stderr, _ := run.Stderr(ctx)
+		return fmt.Errorf("%s exited %d, want %d:\n%s%s", strings.Join(argv, " "), got, code, stdout, stderr)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func hasPrefix(list []string, p string) bool {
+	for _, x := range list {
+		if strings.HasPrefix(x, p) {
+			return true
+		}
+	}
+	return false
+}
