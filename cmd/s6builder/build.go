@@ -22,7 +22,7 @@ func buildCmd() *cobra.Command {
 		rf                    requestFlags
 		output, sources, addr string
 		progress              string
-		pin                   bool
+		pin, force            bool
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -78,6 +78,22 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 					return usageError{err} // refused before any work
 				}
 			}
+			var outs []bk.Output
+			for _, r := range reqs {
+				o := bk.Options{Dist: output, Sources: sources}
+				if len(reqs) > 1 {
+					o.Dist, o.Sources = subdir(output, r.S6), subdir(sources, r.S6)
+				}
+				if o.Dist != "" {
+					outs = append(outs, bk.Output{Field: "output", Path: o.Dist})
+				}
+				if o.Sources != "" {
+					outs = append(outs, bk.Output{Field: "sources", Path: o.Sources})
+				}
+			}
+			if err := bk.CheckOutputs(outs, force); err != nil {
+				return usageError{err} // refused before any work
+			}
 			ctx := cmd.Context()
 			c, stop, err := connect(cmd, addr, rf.toolchainRef())
 			if err != nil {
@@ -96,9 +112,9 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 				if err != nil {
 					return usageError{err}
 				}
-				o := bk.Options{Dist: output, Sources: sources}
+				o := bk.Options{Dist: output, Sources: sources, Force: force}
 				if len(reqs) > 1 { // one output folder per s6 release
-					o.Dist, o.Sources = subdir(output, p), subdir(sources, p)
+					o.Dist, o.Sources = subdir(output, p.Request.S6), subdir(sources, p.Request.S6)
 				}
 				plans, opts = append(plans, p), append(opts, o)
 			}
@@ -126,6 +142,7 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 	cmd.Flags().StringVarP(&output, "output", "o", "", "directory to export the dist tree to (replaced atomically)")
 	cmd.Flags().StringVar(&sources, "sources", "", "also export the unpacked sources (<pkg>-<version>/ each) to this directory")
 	cmd.Flags().StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address, e.g. unix:///run/buildkit/buildkitd.sock or tcp://host:1234; env BUILDKIT_HOST")
+	cmd.Flags().BoolVar(&force, "force", false, "replace --output and --sources even when they hold something that is not an s6builder output")
 	cmd.Flags().BoolVar(&pin, "pin", false, "fetch releases that have no known digest, record their sha256 in --lock and build them (trust on first use)")
 	cmd.Flags().StringVar(&progress, "progress", "auto", "progress display: auto, tty, plain, quiet or rawjson")
 	return cmd
@@ -184,11 +201,11 @@ func connect(cmd *cobra.Command, addr string, images ...string) (*client.Client,
 }
 
 // subdir is dir/s6-<version> for one release of a matrix ("" stays "").
-func subdir(dir string, p *pipeline.Plan) string {
+func subdir(dir, s6 string) string {
 	if dir == "" {
 		return ""
 	}
-	return filepath.Join(dir, "s6-"+p.Request.S6)
+	return filepath.Join(dir, "s6-"+s6)
 }
 
 // appendNew appends the releases not in rs yet.

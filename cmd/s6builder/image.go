@@ -18,6 +18,7 @@ func imageCmd() *cobra.Command {
 		services, base, output, push  string
 		dist, distPrefix, servicesDir string
 		addr, progress                string
+		force                         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "image",
@@ -49,13 +50,18 @@ s6-supervise, s6-svscan as the entrypoint and SIGTERM as the stop signal.`,
 			} else if fi, err := os.Stat(filepath.Join(dist)); err != nil || !fi.IsDir() {
 				return usageError{fmt.Errorf("--dist %q: not a directory", dist)}
 			}
+			if output != "" {
+				if err := bk.CheckOutputs([]bk.Output{{Field: "output", Path: output, File: true}}, force); err != nil {
+					return usageError{err} // refused before any work
+				}
+			}
 			c, stop, err := connect(cmd, addr, rf.toolchainRef(), base, push)
 			if err != nil {
 				return err
 			}
 			defer stop()
 			start := time.Now()
-			rep, err := bk.BuildImage(cmd.Context(), c, in, bk.ImageOptions{OCIArchive: output, Push: push,
+			rep, err := bk.BuildImage(cmd.Context(), c, in, bk.ImageOptions{OCIArchive: output, Push: push, Force: force,
 				InsecurePush: loopbackRegistry(push) != "", Progress: progress})
 			if err != nil {
 				return err
@@ -72,6 +78,7 @@ s6-supervise, s6-svscan as the entrypoint and SIGTERM as the stop signal.`,
 	f.StringVar(&base, "base", "", "base image reference (any distribution)")
 	f.StringVarP(&output, "output", "o", "", "write the image as an OCI archive to this file (atomically)")
 	f.StringVar(&push, "push", "", "push the image to this name")
+	f.BoolVar(&force, "force", false, "overwrite --output even when it is not an OCI archive")
 	f.StringVar(&dist, "dist", "", "use this local dist tree instead of building one (e.g. your own s6 binaries)")
 	f.StringVar(&distPrefix, "dist-prefix", pipeline.DefaultDistPrefix, "where the dist tree goes in the image")
 	f.StringVar(&servicesDir, "services-dir", pipeline.DefaultServicesDir, "where the service tree goes in the image")

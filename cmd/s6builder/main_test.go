@@ -111,6 +111,15 @@ func TestHelpForEachCommand(t *testing.T) {
 func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 	// An address nobody listens on: a refusal must come before any dial.
 	env := []string{"BUILDKIT_HOST=unix:///nonexistent/buildkitd.sock"}
+	home := t.TempDir() // a user's directory, and a file that is not an image
+	thesis := filepath.Join(home, "docs", "thesis.txt")
+	require.NoError(t, os.MkdirAll(filepath.Dir(thesis), 0o755))
+	require.NoError(t, os.WriteFile(thesis, []byte("precious\n"), 0o644))
+	notes := filepath.Join(home, "notes.txt")
+	require.NoError(t, os.WriteFile(notes, []byte("notes\n"), 0o644))
+	services := filepath.Join(home, "services")
+	require.NoError(t, os.MkdirAll(filepath.Join(services, "svc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(services, "svc", "run"), []byte("#!/bin/sh\n"), 0o755))
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -123,6 +132,13 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		{[]string{"build", "--s6", "2.1.6.0"}, "nothing to export"},
 		{[]string{"build", "--s6", "2.1.6.0", "--catalog", "/nonexistent.json", "-o", "x"}, "/nonexistent.json"},
 		{[]string{"plan", "--s6", "2.2.0.0"}, "no digest is known"},
+		{[]string{"build", "--s6", "2.1.6.0", "-o", home}, "is not an s6builder output (it has no .s6builder.json): refusing to replace it (choose a new or empty directory, or give --force"},
+		{[]string{"build", "--s6", "2.1.6.0", "-o", notes}, "exists and is not a directory"},
+		{[]string{"build", "--s6", "2.1.6.0", "-o", "/"}, "refusing to replace /"},
+		{[]string{"build", "--s6", "2.1.6.0", "--force", "-o", "."}, "working directory"},
+		{[]string{"build", "--s6", "2.1.6.0", "--sources", "y", "-o", "y"}, `--sources "y": overlaps --output "y"`},
+		{[]string{"build", "--s6", "2.1.6.0", "--sources", "y/src", "-o", "y"}, `overlaps --output "y"`},
+		{[]string{"image", "--s6", "2.1.6.0", "--services", services, "--base", "debian:bookworm-slim", "-o", notes}, "is not an OCI archive"},
 	} {
 		out, code := run(t, env, tc.args...)
 		assert.Equal(t, 2, code, "%v: %s", tc.args, out)
@@ -130,6 +146,13 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		assert.NotContains(t, out, "nonexistent/buildkitd.sock", "%v must not reach the daemon", tc.args)
 	}
 	assert.NoDirExists(t, "x")
+	assert.NoDirExists(t, "y")
+	b, err := os.ReadFile(thesis)
+	require.NoError(t, err)
+	assert.Equal(t, "precious\n", string(b))
+	b, err = os.ReadFile(notes)
+	require.NoError(t, err)
+	assert.Equal(t, "notes\n", string(b))
 }
 
 func TestNoDaemonSaysHowToGetOne(t *testing.T) {

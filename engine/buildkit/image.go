@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/containerd/platforms"
@@ -38,6 +39,7 @@ type ImageOptions struct {
 	OCIArchive   string
 	Push         string // image name to push to
 	InsecurePush bool   // plain-HTTP registry (a loopback test registry)
+	Force        bool   // overwrite OCIArchive even when it is not an OCI archive
 	Progress     string
 	ProgressOut  io.Writer
 }
@@ -109,6 +111,11 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 	if o.OCIArchive == "" && o.Push == "" {
 		return nil, fmt.Errorf("image: give an OCI archive path or a name to push to")
 	}
+	if o.OCIArchive != "" {
+		if err := CheckOutputs([]Output{{Field: "output", Path: o.OCIArchive, File: true}}, o.Force); err != nil {
+			return nil, err
+		}
+	}
 	plat := in.Platform
 	if plat == "" && in.Plan != nil {
 		plat = in.Plan.Request.Platform
@@ -148,7 +155,8 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 		if err != nil {
 			return nil, err
 		}
-		archive, err = os.CreateTemp(filepath.Dir(abs), "."+filepath.Base(abs)+".s6builder-")
+		removeStale(filepath.Dir(abs), tmpPrefix(abs))
+		archive, err = os.CreateTemp(filepath.Dir(abs), tmpPrefix(abs)+strconv.Itoa(os.Getpid())+"-")
 		if err != nil {
 			return nil, fmt.Errorf("image archive: %w", err)
 		}

@@ -230,6 +230,7 @@ func existingOutput(t *testing.T) string {
 	out := filepath.Join(t.TempDir(), "s6dist")
 	require.NoError(t, os.MkdirAll(filepath.Join(out, "bin"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(out, "bin", "marker"), []byte("earlier run\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(out, bk.MarkerName), []byte(`{"s6builder": "dist"}`), 0o644))
 	return out
 }
 

@@ -28,6 +28,7 @@ import (
 type Options struct {
 	Dist        string    // directory to export the dist tree to ("" = none)
 	Sources     string    // directory to export the unpacked sources to ("" = none)
+	Force       bool      // replace Dist and Sources even when they are not s6builder outputs
 	Smoke       bool      // also run the supervision smoke test on the dist, in a container
 	Progress    string    // auto, tty, plain, quiet or rawjson (progressui modes)
 	ProgressOut io.Writer // default os.Stderr
@@ -167,6 +168,13 @@ func BuildMany(ctx context.Context, c *client.Client, plans []*pipeline.Plan, op
 		return reps, err
 	}
 	for _, j := range jobs {
+		for i, s := range j.staged {
+			if err := s.mark(j.marker(j.targets[i].id)); err != nil {
+				return reps, err
+			}
+		}
+	}
+	for _, j := range jobs {
 		for _, s := range j.staged {
 			if err := s.commit(); err != nil {
 				return reps, err
@@ -189,6 +197,16 @@ type job struct {
 // newJob checks the outputs (before any work) and stages their exports.
 func newJob(p *pipeline.Plan, o Options) (*job, error) {
 	j := &job{plan: p, smoke: o.Smoke, rec: newRecorder()}
+	var outs []Output
+	if o.Dist != "" {
+		outs = append(outs, Output{Field: "output", Path: o.Dist})
+	}
+	if o.Sources != "" {
+		outs = append(outs, Output{Field: "sources", Path: o.Sources})
+	}
+	if err := CheckOutputs(outs, o.Force); err != nil {
+		return nil, err
+	}
 	for _, t := range []target{{id: pipeline.IDDist, dir: o.Dist}, {id: pipeline.IDSources, dir: o.Sources}} {
 		if t.dir == "" {
 			continue
@@ -206,6 +224,20 @@ func newJob(p *pipeline.Plan, o Options) (*job, error) {
 		j.targets = []target{{id: pipeline.IDDist}} // build without exporting
 	}
 	return j, nil
+}
+
+// marker says what the export of stage id holds.
+func (j *job) marker(id string) Marker {
+	r := j.plan.Request
+	kind := "dist"
+	if id == pipeline.IDSources {
+		kind = "sources"
+	}
+	m := Marker{S6builder: kind, S6: r.S6, Skalibs: r.Skalibs, Execline: r.Execline, Platform: r.Platform}
+	if s := j.plan.Stage(id); s != nil {
+		m.Key = s.Key
+	}
+	return m
 }
 
 func (j *job) discard() {
