@@ -504,6 +504,7 @@ func TestBadArgumentsSendNoQuery(t *testing.T) {
 		"unknown release":      {mod(func(a *args) { a.s6 = "9.9.9.9" }), "unknown s6 release 9.9.9.9"},
 		"no digest":            {mod(func(a *args) { a.s6 = "2.1.5.0" }), "no digest is known for s6-2.1.5.0.tar.gz"},
 		"incompatible skalibs": {mod(func(a *args) { a.skalibs = "2.14.0.0" }), "does not work with s6 2.1.6.0"},
+		"empty s6":             {mod(func(a *args) { a.s6 = "" }), "--s6: an empty value; give the s6 release, e.g. --s6 2.1.6.0 (`dagger call versions` lists them)"},
 		"mirror scheme":        {mod(func(a *args) { a.mirror = "ftp://mirror.example.org/skarnet" }), "--mirror"},
 		"mirror query":         {mod(func(a *args) { a.mirror = "https://mirror.example.org/?x=1" }), "--mirror"},
 		"platform os":          {mod(func(a *args) { a.platform = "windows/amd64" }), "--platform"},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/catalog"
+	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
 // catalogSource names a catalogue file passed to the module in the
@@ -60,6 +61,10 @@ func (r request) plan(ctx context.Context) (*pipeline.Plan, error) {
 // container's platform).
 func (r request) load(ctx context.Context) (*catalog.Catalog, pipeline.Request, error) {
 	req := r.pipelineRequest()
+	if r.s6 == "" {
+		// The plan would take the newest release: not what "--s6 ''" meant.
+		return nil, req, inputerr.New("s6", "", "an empty value; give the s6 release, e.g. {arg:s6} 2.1.6.0 (`{cmd:versions}` lists them)")
+	}
 	if _, err := req.Normalize(); err != nil {
 		return nil, req, err
 	}

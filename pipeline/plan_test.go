@@ -182,6 +182,7 @@ func TestBadInputIsRefusedBeforeAnyWork(t *testing.T) {
 		"older execline":           {pipeline.Request{S6: "2.1.6.0", Execline: "2.1.2.0"}, "needs execline 2.1.2.2", "execline"},
 		"no digest":                {pipeline.Request{S6: "2.2.0.0"}, "no digest is known for skalibs-2.3.6.0.tar.gz", ""},
 		"mirror scheme":            {pipeline.Request{S6: "2.1.6.0", Mirror: "file:///etc"}, "http:// or https://", "mirror"},
+		"mirror credentials":       {pipeline.Request{S6: "2.1.6.0", Mirror: "http://user:s3cret@m.example.org/"}, "credentials in the URL are refused", "mirror"},
 		"mirror query":             {pipeline.Request{S6: "2.1.6.0", Mirror: "http://m/?x=$(id)"}, "no query", "mirror"},
 		"platform":                 {pipeline.Request{S6: "2.1.6.0", Platform: "windows/amd64"}, "linux only", "platform"},
 		"bad platform":             {pipeline.Request{S6: "2.1.6.0", Platform: "linux/am d64"}, "invalid component", "platform"},
@@ -237,5 +238,13 @@ func TestEveryReleasePlansWithOptionsItsConfigureKnows(t *testing.T) {
 				assert.True(t, recipe.Accepts(pkg, version.MustParse(s.Version), name), "s6 %s: %s %s gets %s", r.Version, pkg, s.Version, a)
 			}
 		}
+	}
+}
+
+func TestMirrorPasswordIsNeverPrinted(t *testing.T) {
+	for _, m := range []string{"http://user:s3cret@m.example.org/", "http://user:s3cret@[::1/"} {
+		_, err := pipeline.New(testCatalog(t), pipeline.Request{S6: "2.1.6.0", Mirror: m, Toolchain: pipeline.Toolchain{Image: testToolchain}})
+		require.Error(t, err, m)
+		assert.NotContains(t, err.Error(), "s3cret", m)
 	}
 }

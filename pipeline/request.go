@@ -135,10 +135,14 @@ func (r Request) Normalize() (Request, error) {
 func normalizeMirror(s string) (string, error) {
 	u, err := url.Parse(s)
 	if err != nil {
-		return "", inputerr.New("mirror", s, "%v", err)
+		return "", inputerr.New("mirror", "", "not a URL")
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return "", inputerr.New("mirror", s, "want an http:// or https:// base URL")
+	}
+	if u.User != nil {
+		// Never printed (plan --json shows the mirror), never in a cache key.
+		return "", inputerr.New("mirror", u.Redacted(), "credentials in the URL are refused: they would be printed and kept with the plan; serve private tarballs from a mirror that needs none (on a trusted network)")
 	}
 	if u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
 		return "", inputerr.New("mirror", s, "a base URL has no query or fragment")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	bk "github.com/s6builder/s6builder/engine/buildkit"
 	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/catalog"
+	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
 func buildCmd() *cobra.Command {
@@ -39,7 +41,7 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 		Example: `  s6builder build --s6 2.1.6.0 --output ./s6dist
   s6builder build --s6 2.15.1.0 --mirror http://127.0.0.1:8055 --catalog digests.json --output ./s6dist
   BUILDKIT_HOST=tcp://buildkit.example:1234 s6builder build --s6 2.1.6.0 --platform linux/arm64 --output ./dist-arm64`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch progress {
 			case "auto", "tty", "plain", "quiet", "rawjson":
@@ -128,6 +130,14 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 				r := p.Request
 				fmt.Fprintf(os.Stderr, "s6builder: s6 %s, execline %s, skalibs %s for %s in %.1fs: %d steps executed, %d cached\n",
 					r.S6, r.Execline, r.Skalibs, r.Platform, time.Since(start).Seconds(), executed, cached)
+				if reps[i].Verified > 0 {
+					linkage := "static"
+					if r.Dynamic {
+						linkage = "dynamically linked"
+					}
+					target, _ := pipeline.ELFTargetOf(r.Platform)
+					fmt.Fprintf(os.Stderr, "s6builder: checked %d programs: %s %s\n", reps[i].Verified, linkage, target)
+				}
 				if opts[i].Dist != "" {
 					fmt.Fprintf(os.Stderr, "s6builder: dist tree in %s\n", opts[i].Dist)
 				}
@@ -178,6 +188,9 @@ func pinInto(ctx context.Context, c *client.Client, cat *catalog.Catalog, req pi
 // pull the given images from loopback registries over plain HTTP.
 func connect(cmd *cobra.Command, addr string, images ...string) (*client.Client, func(), error) {
 	ctx := cmd.Context()
+	if err := checkAddr(addr); err != nil {
+		return nil, nil, usageError{err}
+	}
 	stop := func() {}
 	if addr == "" {
 		var regs []string
@@ -216,4 +229,19 @@ func appendNew(rs []catalog.Release, more ...catalog.Release) []catalog.Release 
 		}
 	}
 	return rs
+}
+
+// daemonSchemes are the address schemes BuildKit's client dials.
+var daemonSchemes = []string{"unix", "tcp", "docker-container", "podman-container", "nerdctl-container", "kube-pod", "ssh", "npipe"}
+
+// checkAddr refuses a daemon address BuildKit cannot dial, before any work.
+func checkAddr(addr string) error {
+	if addr == "" {
+		return nil // a private daemon
+	}
+	u, err := url.Parse(addr)
+	if err != nil || !slices.Contains(daemonSchemes, u.Scheme) {
+		return inputerr.New("addr", addr, "want a BuildKit address: %s://...", strings.Join(daemonSchemes, "://, "))
+	}
+	return nil
 }

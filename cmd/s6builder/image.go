@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/distribution/reference"
 	"github.com/spf13/cobra"
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
 	"github.com/s6builder/s6builder/pipeline"
+	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
 func imageCmd() *cobra.Command {
@@ -29,7 +31,7 @@ request, or taken from --dist), the service tree --services at /etc/s6, an
 s6-supervise, s6-svscan as the entrypoint and SIGTERM as the stop signal.`,
 		Example: `  s6builder image --s6 2.1.6.0 --services ./etc/s6 --base debian:bookworm-slim --output image.tar
   s6builder image --dist ./debian-s6 --dist-prefix / --services ./etc/s6 --base REF --push registry.example.com/app:s6`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output == "" && push == "" {
 				return usageError{fmt.Errorf("give --output FILE (an OCI archive) and/or --push NAME")}
@@ -49,6 +51,11 @@ s6-supervise, s6-svscan as the entrypoint and SIGTERM as the stop signal.`,
 				}
 			} else if fi, err := os.Stat(filepath.Join(dist)); err != nil || !fi.IsDir() {
 				return usageError{fmt.Errorf("--dist %q: not a directory", dist)}
+			}
+			if push != "" {
+				if _, err := reference.ParseNormalizedNamed(push); err != nil {
+					return usageError{inputerr.New("push", push, "not an image name: %v", err)}
+				}
 			}
 			if output != "" {
 				if err := bk.CheckOutputs([]bk.Output{{Field: "output", Path: output, File: true}}, force); err != nil {

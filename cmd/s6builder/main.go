@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -29,10 +30,18 @@ re-executes nothing and a new s6 release rebuilds only s6.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(buildCmd(), planCmd(), versionsCmd(), imageCmd(), testCmd())
+	// Flag syntax (--jobs abc, an unknown flag) is bad input too: exit 2.
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := refuseEmpty(cmd.Flags()); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "s6builder:", inputerr.Render(err, words))
 		var ue usageError
-		if errors.As(err, &ue) || inputerr.Is(err) {
+		if errors.As(err, &ue) || inputerr.Is(err) || strings.HasPrefix(err.Error(), "unknown command") {
 			os.Exit(2)
 		}
 		os.Exit(1)
@@ -50,3 +59,11 @@ var words = inputerr.Words{
 type usageError struct{ error }
 
 func (e usageError) Unwrap() error { return e.error }
+
+// noArgs refuses positional arguments as bad input (exit 2).
+func noArgs(cmd *cobra.Command, args []string) error {
+	if err := cobra.NoArgs(cmd, args); err != nil {
+		return usageError{err}
+	}
+	return nil
+}

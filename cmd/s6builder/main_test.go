@@ -139,6 +139,17 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		{[]string{"build", "--s6", "2.1.6.0", "--sources", "y", "-o", "y"}, `--sources "y": overlaps --output "y"`},
 		{[]string{"build", "--s6", "2.1.6.0", "--sources", "y/src", "-o", "y"}, `overlaps --output "y"`},
 		{[]string{"image", "--s6", "2.1.6.0", "--services", services, "--base", "debian:bookworm-slim", "-o", notes}, "is not an OCI archive"},
+		{[]string{"image", "--s6", "2.1.6.0", "--services", services, "--base", "debian:bookworm-slim", "--push", "Bad Name;id"}, `--push "Bad Name;id": not an image name`},
+		{[]string{"build", "--s6", "2.1.6.0", "--jobs", "abc", "-o", "x"}, `invalid argument "abc" for "--jobs"`},
+		{[]string{"build", "--s6", "2.1.6.0", "--no-such-flag", "-o", "x"}, "unknown flag: --no-such-flag"},
+		{[]string{"build", "stray", "-o", "x"}, `unknown command "stray"`},
+		{[]string{"build", "--s6", "2.1.6.0", "--addr", "bogus://x", "-o", "x"}, `--addr "bogus://x": want a BuildKit address`},
+		{[]string{"build", "--s6", "", "-o", "x"}, "--s6: an empty value"},
+		{[]string{"build", "--s6", "2.1.6.0", "--skalibs", "", "-o", "x"}, "--skalibs: an empty value"},
+		{[]string{"build", "--s6", "2.1.6.0", "--platform", "", "-o", "x"}, "--platform: an empty value"},
+		{[]string{"build", "--s6", "2.1.6.0", "--mirror", "", "-o", "x"}, "--mirror: an empty value"},
+		{[]string{"build", "--s6", "2.1.6.0", "-o", ""}, "--output: an empty value"},
+		{[]string{"plan", "--s6", "2.1.6.0", "--mirror", "http://u:s3cret@m.example.org"}, "credentials in the URL are refused"},
 	} {
 		out, code := run(t, env, tc.args...)
 		assert.Equal(t, 2, code, "%v: %s", tc.args, out)

@@ -24,7 +24,7 @@ key is a hash of the stage's own inputs and its parents' keys, so comparing
 two plans shows which stages a change invalidates. Nothing is built.`,
 		Example: `  s6builder plan --s6 2.1.6.0
   s6builder plan --s6 2.1.5.0 --json`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := rf.plan()
 			if err != nil {

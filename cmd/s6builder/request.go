@@ -11,6 +11,7 @@ import (
 
 	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/catalog"
+	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
 // requestFlags are the flags that describe what to build, shared by build
@@ -128,4 +129,17 @@ func loopbackRegistry(ref string) string {
 		return host
 	}
 	return ""
+}
+
+// refuseEmpty refuses string flags given with an empty value: "--s6 ”"
+// would otherwise mean the default (the newest release), which is not what
+// anybody typing it meant.
+func refuseEmpty(fs *pflag.FlagSet) error {
+	var err error
+	fs.Visit(func(fl *pflag.Flag) {
+		if err == nil && fl.Value.Type() == "string" && fl.Value.String() == "" {
+			err = inputerr.New(fl.Name, "", "an empty value; give one, or leave the flag out for its default")
+		}
+	})
+	return err
 }

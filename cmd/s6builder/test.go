@@ -23,7 +23,7 @@ service comes up (s6-svok, s6-svstat), killing it runs finish and restarts
 it, s6-svscanctl -t ends the scan. Each check is printed; a failure names the
 check and shows the service log. The test itself runs every time.`,
 		Example: `  s6builder test --s6 2.1.6.0`,
-		Args:    cobra.NoArgs,
+		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, err := rf.plan()
 			if err != nil {

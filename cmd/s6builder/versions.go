@@ -19,7 +19,7 @@ func versionsCmd() *cobra.Command {
 		Long: `List every skalibs, execline and s6 release in the catalogue: release date,
 for s6 the skalibs and execline it needs, and the published tarball digest
 (- when none is known; such a release needs a digest from --catalog).`,
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cat, err := catalog.Default()
 			if err != nil {

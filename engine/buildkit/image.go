@@ -127,6 +127,9 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 	if err != nil {
 		return nil, err
 	}
+	if err := checkPlatforms(ctx, c, platforms.Format(platforms.Normalize(spec))); err != nil {
+		return nil, err
+	}
 	spec = platforms.Normalize(spec)
 	st, err := imageState(in, spec)
 	if err != nil {

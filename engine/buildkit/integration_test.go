@@ -306,3 +306,79 @@ func TestToolchainSetupStepsInstallTheCompilers(t *testing.T) {
 	require.NoError(t, err, string(got))
 	assert.True(t, isStatic(t, filepath.Join(out, "bin", "fixture-s6")), "musl-gcc from the setup steps links statically")
 }
+
+func TestForeignPlatformWithoutEmulationIsRefusedBeforeAnyWork(t *testing.T) {
+	e := engine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	workers, err := e.c.ListWorkers(ctx)
+	require.NoError(t, err)
+	served := map[string]bool{}
+	for _, w := range workers {
+		for _, p := range w.Platforms {
+			served[p.OS+"/"+p.Architecture] = true
+		}
+	}
+	foreign := ""
+	for _, p := range []string{"linux/s390x", "linux/ppc64le", "linux/riscv64", "linux/arm64", "linux/amd64"} {
+		if !served[p] {
+			foreign = p
+			break
+		}
+	}
+	require.NotEmpty(t, foreign, "the daemon emulates every candidate platform: nothing to refuse")
+
+	m := fixtureMirror(t, map[string]string{"s6": fixtures.Nonce()}, "2.1.6.0")
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	cat.Apply(m.Catalog(), "fixtures")
+	p, err := pipeline.New(cat, pipeline.Request{S6: "2.1.6.0", Mirror: m.URL, Platform: foreign, Toolchain: pipeline.Toolchain{Image: e.toolchain}})
+	require.NoError(t, err)
+	out := filepath.Join(t.TempDir(), "foreign")
+	rep, err := build(t, e, p, bk.Options{Dist: out})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `platform "`+foreign+`": the BuildKit daemon runs`)
+	assert.Empty(t, rep.Vertices, "nothing was solved")
+	assert.NoDirExists(t, out)
+	assertNoLeftovers(t, out)
+}
+
+func TestTheDistsProgramsAreCheckedBeforeTheyAreExported(t *testing.T) {
+	e := engine(t)
+	m := fixtureMirror(t, map[string]string{"s6": fixtures.Nonce()}, "2.1.6.0")
+	p := planFor(t, e, m, m.Catalog(), "2.1.6.0")
+	out := filepath.Join(t.TempDir(), "s6dist")
+	rep, err := build(t, e, p, bk.Options{Dist: out})
+	require.NoError(t, err)
+	bins, err := os.ReadDir(filepath.Join(out, "bin"))
+	require.NoError(t, err)
+	assert.Equal(t, len(bins), rep.Verified, "every program in bin/ was checked")
+	marker, err := os.ReadFile(filepath.Join(out, bk.MarkerName))
+	require.NoError(t, err)
+	assert.Contains(t, string(marker), `"s6builder": "dist"`)
+	assert.Contains(t, string(marker), `"platform": "`+p.Request.Platform+`"`)
+
+	// The hostile trial's case: a platform the daemon serves (386 on an
+	// amd64 daemon) with a toolchain image of one platform only, which
+	// runs natively and builds x86-64 programs. They must not be labelled
+	// 386: the build fails naming a file and both machines, and the earlier
+	// output stays as it was.
+	if p.Request.Platform != "linux/amd64" {
+		return // the toolchain image of the test environment is amd64
+	}
+	before, err := os.ReadFile(filepath.Join(out, bk.MarkerName))
+	require.NoError(t, err)
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	cat.Apply(m.Catalog(), "fixtures")
+	p386, err := pipeline.New(cat, pipeline.Request{S6: "2.1.6.0", Mirror: m.URL, Platform: "linux/386", Toolchain: pipeline.Toolchain{Image: e.toolchain}})
+	require.NoError(t, err)
+	_, err = build(t, e, p386, bk.Options{Dist: out})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "is a 64-bit little-endian X86_64 binary, but the request is for linux/386 (32-bit little-endian 386)")
+	assert.Contains(t, err.Error(), "so it was not exported")
+	after, err := os.ReadFile(filepath.Join(out, bk.MarkerName))
+	require.NoError(t, err)
+	assert.Equal(t, string(before), string(after), "the earlier output is untouched")
+	assertNoLeftovers(t, out)
+}

@@ -50,6 +50,7 @@ type Vertex struct {
 type Report struct {
 	Vertices []Vertex
 	Smoke    []string // checks the smoke test passed, when it ran
+	Verified int      // ELF programs of the exported dist checked against the request
 }
 
 // Executed lists the names of plan vertices that really ran: build steps
@@ -145,6 +146,13 @@ func BuildMany(ctx context.Context, c *client.Client, plans []*pipeline.Plan, op
 		}
 		jobs[i] = j
 	}
+	var wanted []string
+	for _, p := range plans {
+		wanted = append(wanted, p.Request.Platform)
+	}
+	if err := checkPlatforms(ctx, c, wanted...); err != nil {
+		return reps, err
+	}
 	sess, err := newSession(ctx, progress, out)
 	if err != nil {
 		return reps, err
@@ -166,6 +174,18 @@ func BuildMany(ctx context.Context, c *client.Client, plans []*pipeline.Plan, op
 	}
 	if err := errors.Join(errs...); err != nil {
 		return reps, err
+	}
+	for i, j := range jobs {
+		for k, s := range j.staged {
+			if j.targets[k].id != pipeline.IDDist {
+				continue
+			}
+			n, err := verifyDist(s.tmp, j.plan.Request)
+			if err != nil {
+				return reps, err
+			}
+			reps[i].Verified = n
+		}
 	}
 	for _, j := range jobs {
 		for i, s := range j.staged {

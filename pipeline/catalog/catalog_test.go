@@ -91,6 +91,14 @@ func TestUserCatalogueRefusals(t *testing.T) {
 		"deps on skalibs": {`{"releases":[{"package":"skalibs","version":"2.1.6.0","skalibs":"2.3.5.1","execline":"2.1.2.2"}]}`, "only s6"},
 		"half deps":       {`{"releases":[{"package":"s6","version":"2.1.6.0","skalibs":"2.3.5.1"}]}`, "both"},
 		"trailing":        {`{"releases":[]} {}`, "trailing"},
+		"no releases":     {`{}`, `it needs a "releases" list`},
+		"null releases":   {`{"releases": null}`, `it needs a "releases" list`},
+		"null entry":      {`{"releases": [null]}`, "releases[0]: null"},
+		"null field":      {`{"releases":[{"package":"s6","version":"2.1.6.0","digest":null}]}`, "releases[0].digest: null"},
+		"empty tarball":   {`{"releases":[{"package":"s6","version":"2.1.6.0","tarball":""}]}`, "releases[0].tarball: an empty value"},
+		"conflicting duplicate": {`{"releases":[{"package":"s6","version":"2.1.6.0","digest":"sha256:` + strings.Repeat("a", 64) + `"},` +
+			`{"package":"s6","version":"2.1.6.0","digest":"sha256:` + strings.Repeat("b", 64) + `"}]}`,
+			"releases[0] and releases[1] both describe s6 2.1.6.0, with different digest (sha256:aaaa"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := catalog.ParseFile([]byte(tc.json))
@@ -103,7 +111,7 @@ func TestUserCatalogueRefusals(t *testing.T) {
 func FuzzParseFile(f *testing.F) {
 	f.Add([]byte(`{"releases":[{"package":"s6","version":"2.1.6.0","digest":"sha256:` + strings.Repeat("0", 64) + `"}]}`))
 	f.Add([]byte(`{"releases":[{"package":"s6","version":"9.0.0.0","skalibs":"2.15.1.0","execline":"2.9.9.2"}]}`))
-	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"releases":[]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		cf, err := catalog.ParseFile(b)
 		if err != nil {
@@ -135,4 +143,10 @@ func TestLockMayNotContradictAPublishedDigest(t *testing.T) {
 	back, err := catalog.ReadLock(path)
 	require.NoError(t, err)
 	assert.Equal(t, []catalog.FileRelease{pin}, back.Releases)
+}
+
+func TestIdenticalDuplicatesAreAccepted(t *testing.T) {
+	d := `{"package":"s6","version":"2.1.6.0","digest":"sha256:` + strings.Repeat("a", 64) + `"}`
+	_, err := catalog.ParseFile([]byte(`{"releases":[` + d + `,` + d + `]}`))
+	assert.NoError(t, err)
 }

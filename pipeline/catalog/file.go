@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -82,12 +83,70 @@ func ParseFile(b []byte) (File, error) {
 	if dec.More() {
 		return File{}, fmt.Errorf("trailing data after the catalogue object")
 	}
+	if err := checkValues(b); err != nil {
+		return File{}, err
+	}
+	seen := map[string]int{}
 	for i, r := range cf.Releases {
 		if err := r.validate(); err != nil {
 			return File{}, fmt.Errorf("releases[%d]: %w", i, err)
 		}
+		key := r.Package + " " + version.MustParse(r.Version).String()
+		if j, ok := seen[key]; ok {
+			if diff := conflict(cf.Releases[j], r); diff != "" {
+				return File{}, fmt.Errorf("releases[%d] and releases[%d] both describe %s, with different %s", j, i, key, diff)
+			}
+		}
+		seen[key] = i
 	}
 	return cf, nil
+}
+
+// checkValues refuses what plain decoding would take as unset: a missing
+// or null "releases", and null or empty-string fields, so that a slip in a
+// catalogue never silently drops a digest or a tarball name.
+func checkValues(b []byte) error {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		return fmt.Errorf("not a catalogue (JSON with a \"releases\" list): %w", err)
+	}
+	raw, ok := top["releases"]
+	if !ok || string(bytes.TrimSpace(raw)) == "null" {
+		return fmt.Errorf("not a catalogue: it needs a \"releases\" list (an empty one is [])")
+	}
+	var rels []map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &rels); err != nil {
+		return fmt.Errorf("\"releases\": want a list of objects: %w", err)
+	}
+	for i, rel := range rels {
+		if rel == nil {
+			return fmt.Errorf("releases[%d]: null; want an object", i)
+		}
+		for k, v := range rel {
+			switch strings.TrimSpace(string(v)) {
+			case "null":
+				return fmt.Errorf("releases[%d].%s: null; give a value or leave the field out", i, k)
+			case `""`:
+				return fmt.Errorf("releases[%d].%s: an empty value; give one or leave the field out", i, k)
+			}
+		}
+	}
+	return nil
+}
+
+// conflict names the fields in which two entries for one release differ,
+// with both values, or "".
+func conflict(a, b FileRelease) string {
+	var diffs []string
+	for _, f := range []struct{ name, a, b string }{
+		{"tarball", a.Tarball, b.Tarball}, {"digest", a.Digest, b.Digest}, {"released", a.Released, b.Released},
+		{"skalibs", a.Skalibs, b.Skalibs}, {"execline", a.Execline, b.Execline},
+	} {
+		if f.a != "" && f.b != "" && f.a != f.b {
+			diffs = append(diffs, fmt.Sprintf("%s (%s and %s)", f.name, f.a, f.b))
+		}
+	}
+	return strings.Join(diffs, ", ")
 }
 
 func (r FileRelease) validate() error {

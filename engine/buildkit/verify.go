@@ -1,0 +1,95 @@
+package buildkit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/s6builder/s6builder/pipeline"
+	"github.com/s6builder/s6builder/pipeline/inputerr"
+)
+
+// verifyDist checks every program of an exported dist tree against the
+// request (pipeline.CheckBinary: platform and, for static builds, no
+// dynamic linking) before it is committed, so that nothing is labelled as
+// what it is not. It returns how many ELF programs it checked; a dist with
+// none fails too.
+func verifyDist(dir string, req pipeline.Request) (int, error) {
+	var n int
+	var errs []error
+	for _, sub := range pipeline.BinaryDirs {
+		root := filepath.Join(dir, sub)
+		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			if errors.Is(err, fs.ErrNotExist) && path == root {
+				return fs.SkipDir
+			}
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, path)
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			var magic [4]byte
+			if _, err := f.ReadAt(magic[:], 0); err == nil && string(magic[:]) == "\x7fELF" {
+				n++
+			}
+			if err := pipeline.CheckBinary(req, rel, f); err != nil {
+				errs = append(errs, err)
+			}
+			return nil
+		})
+		if err != nil {
+			return n, fmt.Errorf("checking the dist: %w", err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return n, fmt.Errorf("the dist is not what was asked for, so it was not exported:\n%w", err)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("the dist has no programs in %v: nothing to check, so it was not exported", pipeline.BinaryDirs)
+	}
+	return n, nil
+}
+
+// checkPlatforms refuses, before any solve, a platform that none of
+// the daemon's workers can run (natively or through the emulators the
+// daemon found): its steps would run on the daemon's own platform and
+// build for it instead.
+func checkPlatforms(ctx context.Context, c *client.Client, wanted ...string) error {
+	workers, err := c.ListWorkers(ctx)
+	if err != nil {
+		return fmt.Errorf("BuildKit: listing the daemon's workers: %w", err)
+	}
+	var have []ocispecs.Platform
+	var names []string
+	for _, w := range workers {
+		for _, p := range w.Platforms {
+			have = append(have, p)
+			names = append(names, platforms.Format(p))
+		}
+	}
+	for _, w := range wanted {
+		want, err := platforms.Parse(w)
+		if err != nil {
+			return err
+		}
+		if !slices.ContainsFunc(have, func(h ocispecs.Platform) bool { return platforms.Only(h).Match(want) }) {
+			return inputerr.New("platform", w,
+				"the BuildKit daemon runs %s only: building for %s needs an emulator for it registered on the daemon's host "+
+					"(binfmt_misc, e.g. qemu-user-static), or a daemon on a %s machine", strings.Join(slices.Compact(names), ", "), w, w)
+		}
+	}
+	return nil
+}
