@@ -3,8 +3,11 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"path"
 	"sort"
 	"strings"
+	"unicode"
 )
 
 // ScanFinishPath is the finish script of s6-svscan, inside a service tree.
@@ -15,17 +18,35 @@ const ScanFinishPath = ".s6-svscan/finish"
 // executable run file, and whether .s6-svscan/finish is executable. The
 // rules s6-svscan needs live here, once, for every front end.
 type ServiceTree struct {
-	RunExecutable map[string]bool // service directory name -> run is executable
+	RunExecutable map[string]bool // service directory name -> run is an executable regular file
 	HasScanFinish bool
+	// Entries is every entry of the tree, when the front end can list them
+	// (the CLI walks the folder): what goes into the image is checked too.
+	Entries []TreeEntry
+}
+
+// TreeEntry is one entry of a service tree.
+type TreeEntry struct {
+	Path   string      // slash-separated, relative to the tree
+	Type   fs.FileMode // fs.ModeDir, fs.ModeSymlink, or 0 for a regular file; other type bits are refused
+	Target string      // a symlink's target
 }
 
 // IsService reports whether a top-level entry of a service tree is a
 // service directory: s6-svscan skips names that start with a dot.
 func IsService(name string, isDir bool) bool { return isDir && !strings.HasPrefix(name, ".") }
 
-// Check refuses a tree s6-svscan could not run: it needs one service at
-// least, and every service an executable run file.
+// Check refuses a tree s6-svscan could not run, or that would not copy
+// into an image as it is: it needs one service at least, every service an
+// executable run file; names without control characters; only regular
+// files, directories and symlinks that stay inside the tree (a link out of
+// it would dangle in the image; a fifo or device node has no place there).
 func (t ServiceTree) Check() error {
+	for _, e := range t.Entries {
+		if err := e.check(); err != nil {
+			return err
+		}
+	}
 	if len(t.RunExecutable) == 0 {
 		return errors.New("no service directories in it (one directory per service, each with an executable run file)")
 	}
@@ -40,4 +61,38 @@ func (t ServiceTree) Check() error {
 		}
 	}
 	return nil
+}
+
+func (e TreeEntry) check() error {
+	if strings.ContainsFunc(e.Path, unicode.IsControl) {
+		return fmt.Errorf("%q: a name with a control character (a newline?)", e.Path)
+	}
+	switch e.Type {
+	case 0, fs.ModeDir:
+		return nil
+	case fs.ModeSymlink:
+		if path.IsAbs(e.Target) {
+			return fmt.Errorf("%s: a symlink to %s, outside the tree: it would dangle in the image (copy the file in, or link within the tree)", e.Path, e.Target)
+		}
+		if to := path.Join(path.Dir(e.Path), e.Target); to == ".." || strings.HasPrefix(to, "../") {
+			return fmt.Errorf("%s: a symlink to %s, outside the tree: it would dangle in the image (copy the file in, or link within the tree)", e.Path, e.Target)
+		}
+		return nil
+	default:
+		return fmt.Errorf("%s: a %s; a service tree holds regular files, directories and symlinks only", e.Path, typeName(e.Type))
+	}
+}
+
+func typeName(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "fifo"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeCharDevice != 0:
+		return "character device"
+	case m&fs.ModeDevice != 0:
+		return "block device"
+	}
+	return "special file (" + m.String() + ")"
 }

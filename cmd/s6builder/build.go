@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -103,8 +104,8 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 			}
 			defer stop()
 			if len(unpinned) > 0 {
-				if err := pinInto(ctx, c, cat, req, rf.lock, unpinned); err != nil {
-					return err
+				if err := pinInto(ctx, c.Client, cat, req, rf.lock, unpinned); err != nil {
+					return c.explain(err)
 				}
 			}
 			var plans []*pipeline.Plan
@@ -121,9 +122,9 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 				plans, opts = append(plans, p), append(opts, o)
 			}
 			start := time.Now()
-			reps, err := bk.BuildMany(ctx, c, plans, opts, progress, nil)
+			reps, err := bk.BuildMany(ctx, c.Client, plans, opts, progress, nil)
 			if err != nil {
-				return err
+				return c.explain(err)
 			}
 			for i, p := range plans {
 				executed, cached := reps[i].Counts()
@@ -186,7 +187,7 @@ func pinInto(ctx context.Context, c *client.Client, cat *catalog.Catalog, req pi
 
 // connect dials BUILDKIT_HOST/--addr, or starts a private daemon that may
 // pull the given images from loopback registries over plain HTTP.
-func connect(cmd *cobra.Command, addr string, images ...string) (*client.Client, func(), error) {
+func connect(cmd *cobra.Command, addr string, images ...string) (*daemon, func(), error) {
 	ctx := cmd.Context()
 	if err := checkAddr(addr); err != nil {
 		return nil, nil, usageError{err}
@@ -210,7 +211,22 @@ func connect(cmd *cobra.Command, addr string, images ...string) (*client.Client,
 		stop()
 		return nil, nil, err
 	}
-	return c, func() { c.Close(); stop() }, nil
+	return &daemon{c, addr}, func() { c.Close(); stop() }, nil
+}
+
+// daemon is a connected BuildKit client and the address it dialled.
+type daemon struct {
+	*client.Client
+	addr string
+}
+
+// explain names the daemon in an error that it went away.
+func (d *daemon) explain(err error) error {
+	var gone *bk.DaemonGoneError
+	if errors.As(err, &gone) {
+		gone.Addr = d.addr
+	}
+	return err
 }
 
 // subdir is dir/s6-<version> for one release of a matrix ("" stays "").

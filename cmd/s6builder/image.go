@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
@@ -68,10 +69,10 @@ s6-supervise, s6-svscan as the entrypoint and SIGTERM as the stop signal.`,
 			}
 			defer stop()
 			start := time.Now()
-			rep, err := bk.BuildImage(cmd.Context(), c, in, bk.ImageOptions{OCIArchive: output, Push: push, Force: force,
+			rep, err := bk.BuildImage(cmd.Context(), c.Client, in, bk.ImageOptions{OCIArchive: output, Push: push, Force: force,
 				InsecurePush: loopbackRegistry(push) != "", Progress: progress})
 			if err != nil {
-				return err
+				return c.explain(err)
 			}
 			executed, cached := rep.Counts()
 			fmt.Fprintf(os.Stderr, "s6builder: image in %.1fs (%d steps executed, %d cached): entrypoint %v\n",
@@ -105,19 +106,44 @@ func checkServices(dir string) (hasFinish bool, err error) {
 		return false, fmt.Errorf("--services: %w", err)
 	}
 	tree := pipeline.ServiceTree{RunExecutable: map[string]bool{}}
+	root, err := os.OpenRoot(dir) // links are followed only inside the tree
+	if err != nil {
+		return false, fmt.Errorf("--services: %w", err)
+	}
+	defer root.Close()
 	for _, e := range entries {
 		if pipeline.IsService(e.Name(), e.IsDir()) {
-			tree.RunExecutable[e.Name()] = executable(filepath.Join(dir, e.Name(), "run"))
+			tree.RunExecutable[e.Name()] = executable(root, e.Name()+"/run")
 		}
 	}
-	tree.HasScanFinish = executable(filepath.Join(dir, pipeline.ScanFinishPath))
+	tree.HasScanFinish = executable(root, pipeline.ScanFinishPath)
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		e := pipeline.TreeEntry{Path: filepath.ToSlash(rel), Type: d.Type()}
+		if d.Type()&fs.ModeSymlink != 0 {
+			e.Type = fs.ModeSymlink
+			if e.Target, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		tree.Entries = append(tree.Entries, e)
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("--services: %w", err)
+	}
 	if err := tree.Check(); err != nil {
 		return false, fmt.Errorf("--services %s: %w", dir, err)
 	}
 	return tree.HasScanFinish, nil
 }
 
-func executable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode()&0o111 != 0
+// executable reports whether name in the tree is a regular file (through
+// links inside the tree) with an execute bit.
+func executable(root *os.Root, name string) bool {
+	fi, err := root.Stat(name)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -306,4 +307,48 @@ func TestMatrixBuildInOneInvocation(t *testing.T) {
 		assert.Equal(t, "s6 "+v+" execline 2.1.2.2 skalibs 2.3.5.1", strings.TrimSpace(string(got)))
 	}
 	assert.Equal(t, 1, m.Hits("skalibs", "2.3.5.1"), "the shared skalibs is fetched once")
+}
+
+func TestServiceTreesThatWouldNotCopyIntoAnImageAreRefused(t *testing.T) {
+	env := []string{"BUILDKIT_HOST=unix:///nonexistent/buildkitd.sock"}
+	tree := func(t *testing.T, setup func(dir string)) string {
+		dir := filepath.Join(t.TempDir(), "s6")
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, "ok"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "ok", "run"), []byte("#!/bin/sh\n"), 0o755))
+		setup(dir)
+		return dir
+	}
+	for name, tc := range map[string]struct {
+		setup func(dir string)
+		want  string
+	}{
+		"run is a directory": {func(d string) { require.NoError(t, os.MkdirAll(filepath.Join(d, "svc", "run"), 0o755)) },
+			`service "svc" has no executable run file`},
+		"run links outside": {func(d string) {
+			require.NoError(t, os.MkdirAll(filepath.Join(d, "svc"), 0o755))
+			require.NoError(t, os.Symlink("/bin/true", filepath.Join(d, "svc", "run")))
+		}, "svc/run: a symlink to /bin/true, outside the tree"},
+		"newline in a name": {func(d string) {
+			require.NoError(t, os.MkdirAll(filepath.Join(d, "sv\nc"), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(d, "sv\nc", "run"), []byte("#!/bin/sh\n"), 0o755))
+		}, "a name with a control character"},
+		"a fifo": {func(d string) { require.NoError(t, syscall.Mkfifo(filepath.Join(d, "ok", "fifo"), 0o644)) },
+			"ok/fifo: a fifo"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := tree(t, tc.setup)
+			out, code := run(t, env, "image", "--s6", "2.1.6.0", "--services", dir, "--base", "debian:bookworm-slim", "-o", filepath.Join(t.TempDir(), "i.tar"))
+			assert.Equal(t, 2, code, out)
+			assert.Contains(t, out, tc.want)
+			assert.NotContains(t, out, "nonexistent/buildkitd.sock")
+		})
+	}
+	// A link inside the tree is fine: the refusal comes later, from the daemon.
+	dir := tree(t, func(d string) {
+		require.NoError(t, os.MkdirAll(filepath.Join(d, "svc"), 0o755))
+		require.NoError(t, os.Symlink("../ok/run", filepath.Join(d, "svc", "run")))
+	})
+	out, code := run(t, env, "image", "--s6", "2.1.6.0", "--services", dir, "--base", "debian:bookworm-slim", "-o", filepath.Join(t.TempDir(), "i.tar"))
+	assert.Equal(t, 1, code, out)
+	assert.Contains(t, out, "nonexistent/buildkitd.sock", "the tree passed and the daemon was dialled")
 }

@@ -34,9 +34,9 @@ check and shows the service log. The test itself runs every time.`,
 				return err
 			}
 			defer stop()
-			rep, err := bk.Build(cmd.Context(), c, p, bk.Options{Smoke: true, Progress: progress})
+			rep, err := bk.Build(cmd.Context(), c.Client, p, bk.Options{Smoke: true, Progress: progress})
 			if err != nil {
-				return fmt.Errorf("smoke test of s6 %s failed: %w", p.Request.S6, err)
+				return fmt.Errorf("smoke test of s6 %s failed: %w", p.Request.S6, c.explain(err))
 			}
 			for _, check := range rep.Smoke {
 				fmt.Printf("ok  %s\n", check)

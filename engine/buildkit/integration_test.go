@@ -382,3 +382,18 @@ func TestTheDistsProgramsAreCheckedBeforeTheyAreExported(t *testing.T) {
 	assert.Equal(t, string(before), string(after), "the earlier output is untouched")
 	assertNoLeftovers(t, out)
 }
+
+func TestAFileMissingOnTheMirrorIsReportedAsNotFound(t *testing.T) {
+	e := engine(t)
+	m := fixtureMirror(t, map[string]string{"s6": fixtures.Nonce()}, "2.1.6.0")
+	cf := m.Catalog()
+	// The catalogue knows s6 2.1.5.0; the mirror does not have it.
+	cf.Releases = append(cf.Releases, catalog.FileRelease{Package: "s6", Version: "2.1.5.0", Digest: "sha256:" + strings.Repeat("1", 64)})
+	p := planFor(t, e, m, cf, "2.1.5.0")
+	out := existingOutput(t)
+	_, err := build(t, e, p, bk.Options{Dist: out})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "not found at "+m.URL+"/s6/s6-2.1.5.0.tar.gz (HTTP 404 Not Found)")
+	assert.NotContains(t, err.Error(), "digest mismatch")
+	assertUntouched(t, out)
+}

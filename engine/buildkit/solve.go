@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +21,8 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/opencontainers/go-digest"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/s6builder/s6builder/pipeline"
@@ -92,6 +96,28 @@ func (r *Report) StageTimes() map[string]time.Duration {
 	}
 	return m
 }
+
+// DaemonGoneError is a solve cut short because the daemon went away (it
+// was stopped or died): nothing is wrong with the build, and the stages it
+// finished are in its cache for the next run.
+type DaemonGoneError struct {
+	Addr  string // the daemon's address, when the caller knows it
+	Stage string // the plan stage that was running, "" when unknown
+	Err   error
+}
+
+func (e *DaemonGoneError) Error() string {
+	var at, during string
+	if e.Addr != "" {
+		at = " at " + e.Addr
+	}
+	if e.Stage != "" {
+		during = " during " + e.Stage
+	}
+	return fmt.Sprintf("the BuildKit daemon%s went away%s; run again: finished stages are reused (%v)", at, during, e.Err)
+}
+
+func (e *DaemonGoneError) Unwrap() error { return e.Err }
 
 // StageError is a failed build step, with the end of its log.
 type StageError struct {
@@ -445,12 +471,20 @@ func (r *recorder) explain(p *pipeline.Plan, err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
+	if status.Code(err) == codes.Unavailable {
+		return &DaemonGoneError{Stage: r.running(), Err: err}
+	}
 	// BuildKit reports a checksum failure of an HTTP source as "digest
 	// mismatch <got>: <expected>" without naming the vertex; the expected
 	// digest names the fetch stage.
 	if m := digestMismatch.FindStringSubmatch(err.Error()); m != nil && p != nil {
 		for _, s := range p.Stages {
 			if s.Fetch != nil && s.Fetch.Digest == m[2] {
+				if status := httpStatus(s.Fetch.URL); status != "" {
+					// The daemon hashed an error page, not a tarball.
+					return &StageError{Stage: s.ID, Vertex: s.Fetch.Filename + " from " + s.Fetch.URL,
+						Err: fmt.Errorf("not found at %s (HTTP %s): the mirror does not serve it", s.Fetch.URL, status)}
+				}
 				return &StageError{Stage: s.ID, Vertex: s.Fetch.Filename + " from " + s.Fetch.URL,
 					Err: fmt.Errorf("digest mismatch: the file has %s, the catalogue expects %s", m[1], m[2])}
 			}
@@ -472,6 +506,21 @@ func (r *recorder) explain(p *pipeline.Plan, err error) error {
 	return &StageError{Stage: StageOf(v.Name), Vertex: v.Name, Err: errors.New(v.Error), LogTail: tail(r.logs[v.Digest], logTailLines)}
 }
 
+// running names the plan stages of the vertices that had started and not
+// completed when the solve ended.
+func (r *recorder) running() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var stages []string
+	for _, d := range r.order {
+		v := r.vtx[d]
+		if st := StageOf(v.Name); st != "" && v.Started != nil && v.Completed == nil && !slices.Contains(stages, st) {
+			stages = append(stages, st)
+		}
+	}
+	return strings.Join(stages, ", ")
+}
+
 func completed(v *client.Vertex) time.Time {
 	if v.Completed != nil {
 		return *v.Completed
@@ -488,4 +537,26 @@ func tail(b *bytes.Buffer, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// httpStatus asks url for its headers and returns the status when it is an
+// error ("404 Not Found"), or "" when it is not or the URL cannot be reached
+// from here (the daemon may be elsewhere). BuildKit's HTTP source hashes
+// whatever body it gets, so a missing file first shows as a wrong digest.
+func httpStatus(url string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return ""
+	}
+	resp.Body.Close()
+	if resp.StatusCode < 400 {
+		return ""
+	}
+	return resp.Status
 }
