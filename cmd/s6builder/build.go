@@ -200,7 +200,9 @@ func connect(cmd *cobra.Command, addr string, images ...string) (*daemon, func()
 				regs = append(regs, r)
 			}
 		}
-		d, err := bk.StartPrivate(ctx, bk.PrivateOptions{HTTPRegistries: regs})
+		d, err := bk.StartPrivate(ctx, bk.PrivateOptions{HTTPRegistries: regs, Waiting: func(pid string) {
+			fmt.Fprintf(os.Stderr, "s6builder: waiting for another s6builder run (pid %s) to finish with the private daemon's cache\n", pid)
+		}})
 		if err != nil {
 			return nil, nil, err
 		}

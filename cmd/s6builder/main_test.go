@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -351,4 +352,37 @@ func TestServiceTreesThatWouldNotCopyIntoAnImageAreRefused(t *testing.T) {
 	out, code := run(t, env, "image", "--s6", "2.1.6.0", "--services", dir, "--base", "debian:bookworm-slim", "-o", filepath.Join(t.TempDir(), "i.tar"))
 	assert.Equal(t, 1, code, out)
 	assert.Contains(t, out, "nonexistent/buildkitd.sock", "the tree passed and the daemon was dialled")
+}
+
+func TestTwoRunsWithAPrivateDaemonAtOnceBothSucceed(t *testing.T) {
+	tc := os.Getenv("S6BUILDER_TOOLCHAIN")
+	bkd, err := exec.LookPath("buildkitd")
+	if tc == "" || err != nil || os.Geteuid() != 0 {
+		if os.Getenv("S6BUILDER_REQUIRE_ENGINE") != "" {
+			t.Fatal("needs S6BUILDER_TOOLCHAIN, buildkitd on PATH and root (S6BUILDER_REQUIRE_ENGINE is set)")
+		}
+		t.Skip("SKIPPED: needs the test environment (buildkitd on PATH, a toolchain image) and root")
+	}
+	m, cat, _ := fixtureMirror(t, "", "2.1.6.0")
+	cache := t.TempDir() // one state directory for both runs
+	env := []string{"PATH=" + filepath.Dir(bkd) + ":/usr/sbin:/usr/bin:/sbin:/bin", "XDG_CACHE_HOME=" + cache,
+		"S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
+	outs := []string{filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")}
+	logs := make([]string, 2)
+	codes := make([]int, 2)
+	var wg sync.WaitGroup
+	for i := range outs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			logs[i], codes[i] = run(t, env, "build", "--s6", "2.1.6.0", "--output", outs[i], "--progress", "quiet")
+		}()
+	}
+	wg.Wait()
+	for i := range outs {
+		require.Equal(t, 0, codes[i], logs[i])
+		assert.FileExists(t, filepath.Join(outs[i], "bin", "fixture-s6"))
+		assert.NotContains(t, logs[i], "goroutine", "no stack trace")
+	}
+	assert.Contains(t, logs[0]+logs[1], "waiting for another s6builder run (pid ", "one run waited for the other")
 }

@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -44,12 +46,58 @@ type Daemon struct {
 	exited chan error
 	run    string // socket and log directory, removed on Stop
 	log    string
+	lock   *os.File // held while the daemon runs
+
+	stopOnce sync.Once
+}
+
+// runDirPrefix names the socket directories of private daemons; the pid of
+// the s6builder run follows, so a later run can remove a killed run's.
+const runDirPrefix = "s6builder-buildkitd-"
+
+// lockRoot takes the lock of a private daemon's state directory, waiting
+// (and saying so once, through waiting) while another run holds it.
+func lockRoot(ctx context.Context, root string, waiting func(pid string)) (*os.File, error) {
+	path := filepath.Join(root, "s6builder.lock")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	told := false
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("locking %s: %w", path, err)
+		}
+		if !told && waiting != nil {
+			b, _ := os.ReadFile(path)
+			waiting(strings.TrimSpace(string(b)))
+			told = true
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
 }
 
 // PrivateOptions configure a private daemon.
 type PrivateOptions struct {
 	Root           string   // state directory, kept between runs so the cache is too
 	HTTPRegistries []string // registries to reach over plain HTTP (loopback test registries)
+	// Waiting is told, once, that another run (pid) holds the state
+	// directory and this one waits for it.
+	Waiting func(pid string)
 }
 
 // StartPrivate starts buildkitd (with runc) and waits until it answers.
@@ -74,11 +122,25 @@ func StartPrivate(ctx context.Context, o PrivateOptions) (*Daemon, error) {
 	if err := os.MkdirAll(o.Root, 0o700); err != nil {
 		return nil, err
 	}
-	run, err := os.MkdirTemp("", "s6builder-buildkitd-")
+	// One private daemon per state directory at a time (buildkitd locks it
+	// too, but fails where this waits): a second run waits for the first.
+	lock, err := lockRoot(ctx, o.Root, o.Waiting)
 	if err != nil {
 		return nil, err
 	}
-	d := &Daemon{Addr: "unix://" + filepath.Join(run, "buildkitd.sock"), run: run, log: filepath.Join(run, "buildkitd.log")}
+	removeStale(os.TempDir(), runDirPrefix) // socket dirs of killed runs
+	run, err := os.MkdirTemp("", runDirPrefix+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	d := &Daemon{Addr: "unix://" + filepath.Join(run, "buildkitd.sock"), run: run, log: filepath.Join(run, "buildkitd.log"), lock: lock}
+	started := false
+	defer func() {
+		if !started {
+			lock.Close()
+		}
+	}()
 	var cfg strings.Builder
 	for _, r := range o.HTTPRegistries {
 		fmt.Fprintf(&cfg, "[registry.%q]\n  http = true\n  insecure = true\n", r)
@@ -121,6 +183,7 @@ func StartPrivate(ctx context.Context, o PrivateOptions) (*Daemon, error) {
 			conn.Close()
 			if c, err := Connect(ctx, d.Addr); err == nil {
 				c.Close()
+				started = true
 				return d, nil
 			}
 		}
@@ -133,7 +196,8 @@ func StartPrivate(ctx context.Context, o PrivateOptions) (*Daemon, error) {
 }
 
 // Stop ends the daemon and removes its socket directory (not its cache).
-func (d *Daemon) Stop() { d.stop(d.exited) }
+// Calling it again does nothing.
+func (d *Daemon) Stop() { d.stopOnce.Do(func() { d.stop(d.exited) }) }
 
 // stop sends SIGTERM, gives the daemon 10 s to shut down cleanly, then kills it.
 func (d *Daemon) stop(exited chan error) {
@@ -145,6 +209,9 @@ func (d *Daemon) stop(exited chan error) {
 		<-exited
 	}
 	os.RemoveAll(d.run)
+	if d.lock != nil {
+		d.lock.Close()
+	}
 }
 
 func (d *Daemon) logTail() string {

@@ -6,12 +6,16 @@ package buildkit_test
 // (eval "$(scripts/testenv env)"); without them they are skipped, loudly.
 
 import (
+	"bytes"
 	"context"
 	"debug/elf"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -338,7 +342,7 @@ func TestForeignPlatformWithoutEmulationIsRefusedBeforeAnyWork(t *testing.T) {
 	rep, err := build(t, e, p, bk.Options{Dist: out})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `platform "`+foreign+`": the BuildKit daemon runs`)
-	assert.Empty(t, rep.Vertices, "nothing was solved")
+	assert.True(t, rep == nil || len(rep.Vertices) == 0, "nothing was solved")
 	assert.NoDirExists(t, out)
 	assertNoLeftovers(t, out)
 }
@@ -350,9 +354,13 @@ func TestTheDistsProgramsAreCheckedBeforeTheyAreExported(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "s6dist")
 	rep, err := build(t, e, p, bk.Options{Dist: out})
 	require.NoError(t, err)
-	bins, err := os.ReadDir(filepath.Join(out, "bin"))
-	require.NoError(t, err)
-	assert.Equal(t, len(bins), rep.Verified, "every program in bin/ was checked")
+	programs := 0
+	for _, dir := range pipeline.BinaryDirs {
+		entries, _ := os.ReadDir(filepath.Join(out, dir))
+		programs += len(entries)
+	}
+	require.NotZero(t, programs)
+	assert.Equal(t, programs, rep.Verified, "every program in %v was checked", pipeline.BinaryDirs)
 	marker, err := os.ReadFile(filepath.Join(out, bk.MarkerName))
 	require.NoError(t, err)
 	assert.Contains(t, string(marker), `"s6builder": "dist"`)
@@ -396,4 +404,161 @@ func TestAFileMissingOnTheMirrorIsReportedAsNotFound(t *testing.T) {
 	assert.Contains(t, err.Error(), "not found at "+m.URL+"/s6/s6-2.1.5.0.tar.gz (HTTP 404 Not Found)")
 	assert.NotContains(t, err.Error(), "digest mismatch")
 	assertUntouched(t, out)
+}
+
+func TestANearlyFullOutputFileSystemFailsFastAndLeavesTheDaemonHealthy(t *testing.T) {
+	e := engine(t)
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root to mount a small tmpfs")
+	}
+	mnt := t.TempDir()
+	require.NoError(t, syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"))
+	t.Cleanup(func() { _ = syscall.Unmount(mnt, 0) })
+	// Fill it to the last few kB: the fixture dist no longer fits.
+	fill, err := os.Create(filepath.Join(mnt, "fill"))
+	require.NoError(t, err)
+	_, _ = fill.Write(make([]byte, 1000*1024))
+	fill.Close()
+
+	m := fixtureMirror(t, map[string]string{"s6": fixtures.Nonce()}, "2.1.6.0")
+	p := planFor(t, e, m, m.Catalog(), "2.1.6.0")
+	out := filepath.Join(mnt, "s6dist")
+	start := time.Now()
+	_, err = build(t, e, p, bk.Options{Dist: out})
+	require.Error(t, err)
+	var ns *bk.NoSpaceError
+	require.ErrorAs(t, err, &ns)
+	assert.Contains(t, err.Error(), "no space left on the file system of "+mnt)
+	assert.Less(t, time.Since(start), 3*time.Minute)
+	assert.NoDirExists(t, out)
+	assertNoLeftovers(t, out)
+
+	// The daemon is fine: the same build into a roomy directory works.
+	_, err = build(t, e, p, bk.Options{Dist: filepath.Join(t.TempDir(), "s6dist")})
+	require.NoError(t, err)
+}
+
+// stageWatcher reads rawjson progress and closes done once a vertex of the
+// stage has started: the stages it depends on are finished then.
+type stageWatcher struct {
+	stage string
+	buf   []byte
+	done  chan struct{}
+	once  sync.Once
+}
+
+func (w *stageWatcher) Write(b []byte) (int, error) {
+	w.buf = append(w.buf, b...)
+	for {
+		i := bytes.IndexByte(w.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		var ss client.SolveStatus
+		if json.Unmarshal(w.buf[:i], &ss) == nil {
+			for _, v := range ss.Vertexes {
+				if bk.StageOf(v.Name) == w.stage && v.Started != nil {
+					w.once.Do(func() { close(w.done) })
+				}
+			}
+		}
+		w.buf = w.buf[i+1:]
+	}
+}
+
+func TestADaemonKilledMidBuildIsNamedAndFinishedStagesAreReused(t *testing.T) {
+	e := engine(t)
+	if _, err := exec.LookPath("buildkitd"); err != nil || os.Geteuid() != 0 {
+		t.Fatal("needs buildkitd on PATH and root: a private daemon is killed")
+	}
+	// Not t.TempDir: the killed daemon leaves mounts behind, unmounted here.
+	root, err := os.MkdirTemp("", "s6builder-killed-daemon-")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		mounts, _ := os.ReadFile("/proc/self/mountinfo")
+		for _, line := range strings.Split(string(mounts), "\n") {
+			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], root+"/") {
+				_ = syscall.Unmount(f[4], syscall.MNT_DETACH)
+			}
+		}
+		_ = os.RemoveAll(root)
+	})
+	start := func() (*client.Client, *bk.Daemon) {
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		defer cancel()
+		reg := strings.SplitN(e.toolchain, "/", 2)[0] // the test registry, plain HTTP
+		d, err := bk.StartPrivate(ctx, bk.PrivateOptions{Root: root, HTTPRegistries: []string{reg}})
+		require.NoError(t, err)
+		t.Cleanup(d.Stop)
+		c, err := bk.Connect(ctx, d.Addr)
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		return c, d
+	}
+	nonce := fixtures.Nonce()
+	m := fixtureMirror(t, map[string]string{"skalibs": nonce, "execline": nonce, "s6": nonce}, "2.1.6.0")
+	p := planFor(t, e, m, m.Catalog(), "2.1.6.0")
+	out := filepath.Join(t.TempDir(), "s6dist")
+
+	c, d := start()
+	w := &stageWatcher{stage: "build/execline", done: make(chan struct{})} // skalibs is built then
+	errc := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		_, err := bk.Build(ctx, c, p, bk.Options{Dist: out, Progress: "rawjson", ProgressOut: w})
+		errc <- err
+	}()
+	select {
+	case <-w.done:
+	case err := <-errc:
+		t.Fatalf("the build ended before skalibs was built: %v", err)
+	case <-time.After(4 * time.Minute):
+		t.Fatal("skalibs was not built within 4 minutes")
+	}
+	pids, _ := exec.Command("pgrep", "-f", "buildkitd --root "+root).Output()
+	require.NotEmpty(t, strings.TrimSpace(string(pids)), "the private daemon runs")
+	for _, pid := range strings.Fields(string(pids)) {
+		require.NoError(t, exec.Command("kill", "-9", pid).Run())
+	}
+	err = <-errc
+	require.Error(t, err)
+	var gone *bk.DaemonGoneError
+	require.ErrorAs(t, err, &gone, "got: %v", err)
+	assert.Contains(t, err.Error(), "the BuildKit daemon went away during build/execline")
+	assert.Contains(t, err.Error(), "run again: finished stages are reused")
+	assert.NoDirExists(t, out)
+	d.Stop() // releases the state directory for the next daemon
+
+	c, _ = start() // the same state directory
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rep, err := bk.Build(ctx, c, p, bk.Options{Dist: out, Progress: "quiet"})
+	require.NoError(t, err)
+	ran := executedStages(rep)
+	assert.False(t, ran["build/skalibs"], "skalibs, built before the kill, is reused: %v", rep.Executed())
+	assert.FileExists(t, filepath.Join(out, "bin", "fixture-s6"))
+}
+
+func TestConcurrentBuildsIntoOneOutputLeaveOneWholeTree(t *testing.T) {
+	e := engine(t)
+	m := fixtureMirror(t, map[string]string{"s6": fixtures.Nonce()}, "2.1.6.0")
+	p := planFor(t, e, m, m.Catalog(), "2.1.6.0")
+	out := filepath.Join(t.TempDir(), "s6dist")
+	errs := make([]error, 4)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = build(t, e, p, bk.Options{Dist: out})
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		assert.NoError(t, err)
+	}
+	assert.FileExists(t, filepath.Join(out, bk.MarkerName))
+	assert.FileExists(t, filepath.Join(out, "bin", "fixture-s6"))
+	assertNoLeftovers(t, out)
 }

@@ -21,9 +21,9 @@ import (
 	"github.com/moby/buildkit/client/llb"
 	"github.com/moby/buildkit/util/progress/progressui"
 	"github.com/opencontainers/go-digest"
+	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	ocispecs "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/s6builder/s6builder/pipeline"
 )
@@ -307,13 +307,22 @@ func (j *job) run(ctx context.Context, c *client.Client, sess *session) error {
 			return err
 		}
 		opt := client.SolveOpt{}
+		var recv *receiver
 		if t.tmp != "" {
-			opt.Exports = []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: t.tmp}}
+			recv = receive(t.tmp)
+			opt.Exports = []client.ExportEntry{{Type: client.ExporterTar,
+				Output: func(map[string]string) (io.WriteCloser, error) { return recv, nil }}}
 		}
-		if err := sess.run(j.plan, j.rec, func(ch chan *client.SolveStatus) error {
+		err = sess.run(j.plan, j.rec, func(ch chan *client.SolveStatus) error {
 			_, err := c.Solve(ctx, def, opt, ch)
 			return err
-		}); err != nil {
+		})
+		if recv != nil {
+			if rerr := recv.wait(); rerr != nil {
+				return rerr // why the export failed, rather than how the stream broke
+			}
+		}
+		if err != nil {
 			return err
 		}
 	}
