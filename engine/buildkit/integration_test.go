@@ -562,3 +562,22 @@ func TestConcurrentBuildsIntoOneOutputLeaveOneWholeTree(t *testing.T) {
 	assert.FileExists(t, filepath.Join(out, "bin", "fixture-s6"))
 	assertNoLeftovers(t, out)
 }
+
+func TestTheSummaryCountsWhatTheProgressShows(t *testing.T) {
+	e := engine(t)
+	m := fixtureMirror(t, map[string]string{"s6": fixtures.Nonce()}, "2.1.6.0")
+	p := planFor(t, e, m, m.Catalog(), "2.1.6.0")
+	for run := 0; run < 2; run++ {
+		var log bytes.Buffer
+		rep, err := build(t, e, p, bk.Options{Progress: "plain", ProgressOut: &log})
+		require.NoError(t, err)
+		_, cached := rep.Counts()
+		shown := 0
+		for _, line := range strings.Split(log.String(), "\n") {
+			if strings.HasSuffix(line, " CACHED") {
+				shown++
+			}
+		}
+		assert.Equal(t, shown, cached, "run %d: CACHED lines in the progress vs the summary:\n%s", run+1, log.String())
+	}
+}

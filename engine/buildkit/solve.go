@@ -71,15 +71,17 @@ func (r *Report) Executed() []string {
 	return out
 }
 
-// Counts returns how many plan vertices (sources aside) ran and how many
-// came from the cache.
+// Counts returns how many plan vertices ran and how many came from the
+// cache, as the progress display marks them CACHED (an image pull can be).
+// A source the daemon reports done (a tarball checked against its digest)
+// counts as neither: it is resolved on every run, not executed.
 func (r *Report) Counts() (executed, cached int) {
 	for _, v := range r.Vertices {
 		switch {
-		case v.Stage == "" || v.Source:
+		case v.Stage == "":
 		case v.Cached:
 			cached++
-		default:
+		case !v.Source:
 			executed++
 		}
 	}
@@ -437,10 +439,16 @@ func (r *recorder) record(s *client.SolveStatus) {
 		}
 		// A later solve (sources after dist) reports a vertex the first one
 		// ran as cached; the run as a whole executed it.
-		if ok && prev.Completed != nil && !prev.Cached && prev.Error == "" {
+		if ok && prev.Completed != nil && !prev.Cached && prev.Error == "" && !isSource(v.Name) {
 			continue
 		}
 		cp := *v
+		if ok && prev.Cached {
+			// The daemon marks a vertex cached once and may update it
+			// later without the mark; the display keeps the mark, and so
+			// does the count. An image pull is reported done, then cached.
+			cp.Cached = true
+		}
 		r.vtx[v.Digest] = &cp
 	}
 	for _, l := range s.Logs {
