@@ -131,6 +131,14 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 		return nil, err
 	}
 	spec = platforms.Normalize(spec)
+	if in.Plan != nil {
+		// The dist goes into the image only after its programs are checked
+		// against the request, as an exported dist is (the solve is cached,
+		// so the image build below reuses it).
+		if err := checkPlanDist(ctx, c, in.Plan, o); err != nil {
+			return nil, err
+		}
+	}
 	st, err := imageState(in, spec)
 	if err != nil {
 		return nil, err
@@ -226,4 +234,16 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// checkPlanDist builds the plan's dist into a temporary directory, which
+// BuildMany checks (verifyDist) before it would commit it, and removes it.
+func checkPlanDist(ctx context.Context, c *client.Client, p *pipeline.Plan, o ImageOptions) error {
+	tmp, err := os.MkdirTemp("", "s6builder-image-dist-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	_, err = BuildMany(ctx, c, []*pipeline.Plan{p}, []Options{{Dist: filepath.Join(tmp, "dist")}}, o.Progress, o.ProgressOut)
+	return err
 }
