@@ -54,6 +54,9 @@ func verifyDist(dir string, req pipeline.Request) (int, error) {
 			return n, fmt.Errorf("checking the dist: %w", err)
 		}
 	}
+	if len(errs) > 3 {
+		errs = append(errs[:3], fmt.Errorf("... and %d other programs like them", len(errs)-3))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return n, fmt.Errorf("the dist is not what was asked for, so it was not exported:\n%w", err)
 	}
