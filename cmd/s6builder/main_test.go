@@ -217,7 +217,11 @@ func TestBuildThroughTheDaemon(t *testing.T) {
 	assert.Regexp(t, `: 0 steps executed, [1-9][0-9]* cached`, log)
 }
 
-func TestPrivateDaemonWhenNoneIsConfigured(t *testing.T) {
+// privateDaemonEnv is the environment of a run with no BUILDKIT_HOST, whose
+// private daemon keeps its state in cache/s6builder/buildkitd, or skips
+// (fails under S6BUILDER_REQUIRE_ENGINE) without buildkitd, a toolchain and root.
+func privateDaemonEnv(t *testing.T, cache string) []string {
+	t.Helper()
 	tc := os.Getenv("S6BUILDER_TOOLCHAIN")
 	bkd, err := exec.LookPath("buildkitd")
 	if tc == "" || err != nil || os.Geteuid() != 0 {
@@ -227,10 +231,14 @@ func TestPrivateDaemonWhenNoneIsConfigured(t *testing.T) {
 		t.Skip("SKIPPED: needs the test environment (buildkitd on PATH, a toolchain image) and root")
 	}
 	m, cat, _ := fixtureMirror(t, "", "2.1.6.0")
-	out := filepath.Join(t.TempDir(), "s6dist")
-	cache := t.TempDir() // the private daemon's state goes to $XDG_CACHE_HOME/s6builder/buildkitd
-	env := []string{"PATH=" + filepath.Dir(bkd) + ":/usr/sbin:/usr/bin:/sbin:/bin", "XDG_CACHE_HOME=" + cache,
+	return []string{"PATH=" + filepath.Dir(bkd) + ":/usr/sbin:/usr/bin:/sbin:/bin", "XDG_CACHE_HOME=" + cache,
 		"S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
+}
+
+func TestPrivateDaemonWhenNoneIsConfigured(t *testing.T) {
+	cache := t.TempDir() // the private daemon's state goes to $XDG_CACHE_HOME/s6builder/buildkitd
+	env := privateDaemonEnv(t, cache)
+	out := filepath.Join(t.TempDir(), "s6dist")
 
 	log, code := run(t, env, "build", "--s6", "2.1.6.0", "--output", out, "--progress", "quiet")
 	require.Equal(t, 0, code, log)
@@ -361,18 +369,7 @@ func TestServiceTreesThatWouldNotCopyIntoAnImageAreRefused(t *testing.T) {
 }
 
 func TestTwoRunsWithAPrivateDaemonAtOnceBothSucceed(t *testing.T) {
-	tc := os.Getenv("S6BUILDER_TOOLCHAIN")
-	bkd, err := exec.LookPath("buildkitd")
-	if tc == "" || err != nil || os.Geteuid() != 0 {
-		if os.Getenv("S6BUILDER_REQUIRE_ENGINE") != "" {
-			t.Fatal("needs S6BUILDER_TOOLCHAIN, buildkitd on PATH and root (S6BUILDER_REQUIRE_ENGINE is set)")
-		}
-		t.Skip("SKIPPED: needs the test environment (buildkitd on PATH, a toolchain image) and root")
-	}
-	m, cat, _ := fixtureMirror(t, "", "2.1.6.0")
-	cache := t.TempDir() // one state directory for both runs
-	env := []string{"PATH=" + filepath.Dir(bkd) + ":/usr/sbin:/usr/bin:/sbin:/bin", "XDG_CACHE_HOME=" + cache,
-		"S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
+	env := privateDaemonEnv(t, t.TempDir()) // one state directory for both runs
 	outs := []string{filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")}
 	logs := make([]string, 2)
 	codes := make([]int, 2)
