@@ -13,6 +13,7 @@ import (
 
 	"github.com/moby/buildkit/client"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
 	"github.com/s6builder/s6builder/pipeline"
@@ -44,11 +45,6 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
   BUILDKIT_HOST=tcp://buildkit.example:1234 s6builder build --s6 2.1.6.0 --platform linux/arm64 --output ./dist-arm64`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			switch progress {
-			case "auto", "tty", "plain", "quiet", "rawjson":
-			default:
-				return usageError{fmt.Errorf("--progress %q: want auto, tty, plain, quiet or rawjson", progress)}
-			}
 			if output == "" && sources == "" {
 				return usageError{fmt.Errorf("nothing to export: give --output DIR and/or --sources DIR")}
 			}
@@ -155,7 +151,7 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 	cmd.Flags().StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address, e.g. unix:///run/buildkit/buildkitd.sock or tcp://host:1234; env BUILDKIT_HOST")
 	cmd.Flags().BoolVar(&force, "force", false, "replace --output and --sources even when they hold something that is not an s6builder output")
 	cmd.Flags().BoolVar(&pin, "pin", false, "fetch releases that have no known digest, record their sha256 in --lock and build them (trust on first use)")
-	cmd.Flags().StringVar(&progress, "progress", "auto", "progress display: auto, tty, plain, quiet or rawjson")
+	progressVar(cmd.Flags(), &progress)
 	return cmd
 }
 
@@ -262,4 +258,27 @@ func checkAddr(addr string) error {
 		return inputerr.New("addr", addr, "want a BuildKit address: %s://...", strings.Join(daemonSchemes, "://, "))
 	}
 	return nil
+}
+
+// progressModes are BuildKit's progress displays (progressui).
+var progressModes = []string{"auto", "tty", "plain", "quiet", "rawjson"}
+
+// progressValue is --progress, checked when the flags are parsed, the same
+// way on every command.
+type progressValue struct{ mode *string }
+
+func (v progressValue) String() string { return *v.mode }
+func (v progressValue) Type() string   { return "mode" }
+func (v progressValue) Set(s string) error {
+	if !slices.Contains(progressModes, s) {
+		return fmt.Errorf("want %s", strings.Join(progressModes, ", "))
+	}
+	*v.mode = s
+	return nil
+}
+
+// progressVar registers --progress (default auto) into mode.
+func progressVar(fs *pflag.FlagSet, mode *string) {
+	*mode = "auto"
+	fs.Var(progressValue{mode}, "progress", "progress display: "+strings.Join(progressModes, ", "))
 }

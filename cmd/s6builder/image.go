@@ -91,7 +91,7 @@ s6-supervise, s6-svscan as the entrypoint and SIGTERM as the stop signal.`,
 	f.StringVar(&distPrefix, "dist-prefix", pipeline.DefaultDistPrefix, "where the dist tree goes in the image")
 	f.StringVar(&servicesDir, "services-dir", pipeline.DefaultServicesDir, "where the service tree goes in the image")
 	f.StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address; env BUILDKIT_HOST")
-	f.StringVar(&progress, "progress", "auto", "progress display: auto, tty, plain, quiet or rawjson")
+	progressVar(f, &progress)
 	return cmd
 }
 

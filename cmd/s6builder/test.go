@@ -48,6 +48,6 @@ check and shows the service log. The test itself runs every time.`,
 	}
 	rf.register(cmd.Flags())
 	cmd.Flags().StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address; env BUILDKIT_HOST")
-	cmd.Flags().StringVar(&progress, "progress", "auto", "progress display: auto, tty, plain, quiet or rawjson")
+	progressVar(cmd.Flags(), &progress)
 	return cmd
 }
