@@ -466,13 +466,15 @@ func (w *stageWatcher) Write(b []byte) (int, error) {
 	}
 }
 
-func TestADaemonKilledMidBuildIsNamedAndFinishedStagesAreReused(t *testing.T) {
-	e := engine(t)
+// privateRoot is a state directory for private daemons of one test, and a
+// function that starts one on it (stopped when the test ends). Not
+// t.TempDir: a killed daemon leaves mounts behind, unmounted here.
+func privateRoot(t *testing.T, e env) (root string, start func() (*client.Client, *bk.Daemon)) {
+	t.Helper()
 	if _, err := exec.LookPath("buildkitd"); err != nil || os.Geteuid() != 0 {
-		t.Fatal("needs buildkitd on PATH and root: a private daemon is killed")
+		t.Fatal("needs buildkitd on PATH and root, for a private daemon")
 	}
-	// Not t.TempDir: the killed daemon leaves mounts behind, unmounted here.
-	root, err := os.MkdirTemp("", "s6builder-killed-daemon-")
+	root, err := os.MkdirTemp("", "s6builder-test-daemon-")
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		mounts, _ := os.ReadFile("/proc/self/mountinfo")
@@ -483,7 +485,7 @@ func TestADaemonKilledMidBuildIsNamedAndFinishedStagesAreReused(t *testing.T) {
 		}
 		_ = os.RemoveAll(root)
 	})
-	start := func() (*client.Client, *bk.Daemon) {
+	return root, func() (*client.Client, *bk.Daemon) {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
 		reg := strings.SplitN(e.toolchain, "/", 2)[0] // the test registry, plain HTTP
@@ -495,6 +497,11 @@ func TestADaemonKilledMidBuildIsNamedAndFinishedStagesAreReused(t *testing.T) {
 		t.Cleanup(func() { c.Close() })
 		return c, d
 	}
+}
+
+func TestADaemonKilledMidBuildIsNamedAndFinishedStagesAreReused(t *testing.T) {
+	e := engine(t)
+	root, start := privateRoot(t, e)
 	nonce := fixtures.Nonce()
 	m := fixtureMirror(t, map[string]string{"skalibs": nonce, "execline": nonce, "s6": nonce}, "2.1.6.0")
 	p := planFor(t, e, m, m.Catalog(), "2.1.6.0")
@@ -521,7 +528,7 @@ func TestADaemonKilledMidBuildIsNamedAndFinishedStagesAreReused(t *testing.T) {
 	for _, pid := range strings.Fields(string(pids)) {
 		require.NoError(t, exec.Command("kill", "-9", pid).Run())
 	}
-	err = <-errc
+	err := <-errc
 	require.Error(t, err)
 	var gone *bk.DaemonGoneError
 	require.ErrorAs(t, err, &gone, "got: %v", err)
