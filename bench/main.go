@@ -226,9 +226,10 @@ func (b *bench) measure(s6 string) (result, error) {
 // execline (the catalogue's compatibility rule), for an s6-only change.
 func (b *bench) bumpFrom(p *pipeline.Plan) (*pipeline.Plan, error) {
 	rels := b.cat.Releases(catalog.S6)
+	s6, _ := p.Selection.Release(catalog.S6)
 	for i := len(rels) - 1; i >= 0; i-- {
 		r := rels[i]
-		if !r.Version.Less(p.Selection.S6.Version) || r.Digest == "" {
+		if !r.Version.Less(s6.Version) || r.Digest == "" {
 			continue
 		}
 		if q, err := b.plan(r.Version.String(), p.Request.Skalibs, p.Request.Execline); err == nil {

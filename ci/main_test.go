@@ -382,8 +382,9 @@ func TestBuildDescribesThePlan(t *testing.T) {
 			// One http per tarball, with the catalogue's checksum.
 			cat, err := catalog.Default()
 			require.NoError(t, err)
-			for _, pkg := range catalog.Packages {
-				rel, err := cat.Lookup(pkg, p.Selection.ByPackage(pkg).Version)
+			for _, pkg := range p.Selection.Packages() {
+				picked, _ := p.Selection.Release(pkg)
+				rel, err := cat.Lookup(pkg, picked.Version)
 				require.NoError(t, err)
 				f := seen["fetch/"+pkg]
 				assert.Equal(t, rel.Digest.String(), f.checksum, pkg)

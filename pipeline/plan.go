@@ -132,17 +132,6 @@ func fetchID(pkg string) string  { return "fetch/" + pkg }
 func unpackID(pkg string) string { return "unpack/" + pkg }
 func buildID(pkg string) string  { return "build/" + pkg }
 
-// depsOf lists the packages pkg links against, in build order.
-func depsOf(pkg string) []string {
-	switch pkg {
-	case catalog.Execline:
-		return []string{catalog.Skalibs}
-	case catalog.S6:
-		return []string{catalog.Skalibs, catalog.Execline}
-	}
-	return nil
-}
-
 // New plans req against the catalogue cat. It validates everything first and
 // does no I/O: a refusal comes before any work.
 func New(cat *catalog.Catalog, req Request) (*Plan, error) {
@@ -150,8 +139,8 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, pkg := range catalog.Packages {
-		if rel := sel.ByPackage(pkg); rel.Digest == "" {
+	for _, pkg := range sel.Packages() {
+		if rel, _ := sel.Release(pkg); rel.Digest == "" {
 			return nil, missingDigest(rel)
 		}
 	}
@@ -165,8 +154,8 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 
 	env := []string{"CC=" + req.CC, "PATH=" + DefaultPath}
 	var builds, unpacks []string
-	for _, pkg := range catalog.Packages {
-		rel := sel.ByPackage(pkg)
+	for _, pkg := range sel.Packages() {
+		rel, _ := sel.Release(pkg)
 		ver := rel.Version.String()
 		p.add(&Stage{ID: fetchID(pkg), Kind: KindFetch, Package: pkg, Version: ver,
 			Fetch: &Fetch{URL: TarballURL(req.Mirror, rel), Filename: rel.Tarball, Digest: rel.Digest.String()}})
@@ -184,9 +173,10 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 		opts := recipe.Options{Static: !req.Dynamic, Extra: req.Configure[pkg], Jobs: req.Jobs, DestDir: OutDir}
 		mounts := []Mount{{Target: SrcDir, From: unpackID(pkg)}}
 		deps := []string{IDToolchain, unpackID(pkg)}
-		for _, d := range depsOf(pkg) {
+		for _, d := range catalog.Links(pkg) {
 			root := DepsDir + "/" + d
-			opts.Deps = append(opts.Deps, recipe.Dep{Package: d, Version: sel.ByPackage(d).Version, Root: root})
+			dep, _ := sel.Release(d)
+			opts.Deps = append(opts.Deps, recipe.Dep{Package: d, Version: dep.Version, Root: root})
 			mounts = append(mounts, Mount{Target: root, From: buildID(d), Readonly: true})
 			deps = append(deps, buildID(d))
 		}

@@ -60,6 +60,32 @@ type Toolchain struct {
 //go:embed toolchain.json
 var defaultToolchainJSON []byte
 
+// versionOf is the request field that names pkg's version, or nil: the
+// request names s6 and the packages s6 builds against.
+func (r *Request) versionOf(pkg string) *string {
+	switch pkg {
+	case "s6":
+		return &r.S6
+	case "skalibs":
+		return &r.Skalibs
+	case "execline":
+		return &r.Execline
+	}
+	return nil
+}
+
+// pins are the versions the request gives for the packages s6 builds
+// against, by package.
+func (r Request) pins() map[string]string {
+	pins := map[string]string{}
+	for _, pkg := range catalog.Packages {
+		if f := r.versionOf(pkg); f != nil && *f != "" && pkg != catalog.S6 {
+			pins[pkg] = *f
+		}
+	}
+	return pins
+}
+
 // DefaultToolchain is a public Debian image pinned by digest plus a cached
 // install of the compilers (see toolchain.json for where the digest was seen).
 func DefaultToolchain() Toolchain {

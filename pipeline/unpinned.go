@@ -13,8 +13,8 @@ func Unpinned(cat *catalog.Catalog, req Request) ([]catalog.Release, error) {
 		return nil, err
 	}
 	var out []catalog.Release
-	for _, pkg := range catalog.Packages {
-		if r := sel.ByPackage(pkg); r.Digest == "" {
+	for _, pkg := range sel.Packages() {
+		if r, _ := sel.Release(pkg); r.Digest == "" {
 			out = append(out, r)
 		}
 	}
@@ -28,10 +28,15 @@ func resolve(cat *catalog.Catalog, req Request) (Request, catalog.Selection, err
 	if err != nil {
 		return req, catalog.Selection{}, err
 	}
-	sel, err := cat.Resolve(req.S6, req.Skalibs, req.Execline)
+	sel, err := cat.Resolve(req.S6, req.pins())
 	if err != nil {
 		return req, sel, err
 	}
-	req.S6, req.Skalibs, req.Execline = sel.S6.Version.String(), sel.Skalibs.Version.String(), sel.Execline.Version.String()
+	for _, pkg := range sel.Packages() {
+		if f := req.versionOf(pkg); f != nil {
+			rel, _ := sel.Release(pkg)
+			*f = rel.Version.String()
+		}
+	}
 	return req, sel, nil
 }

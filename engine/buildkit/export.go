@@ -25,12 +25,10 @@ const MarkerName = ".s6builder.json"
 // Marker is the content of MarkerName: what the tree holds and from which
 // request, so that a later run (and a reader) knows.
 type Marker struct {
-	S6builder string `json:"s6builder"` // "dist" or "sources"
-	S6        string `json:"s6"`
-	Skalibs   string `json:"skalibs"`
-	Execline  string `json:"execline"`
-	Platform  string `json:"platform"`
-	Key       string `json:"key"` // plan key of the exported stage
+	S6builder string            `json:"s6builder"` // "dist" or "sources"
+	Releases  map[string]string `json:"releases"`  // package -> version
+	Platform  string            `json:"platform"`
+	Key       string            `json:"key"` // plan key of the exported stage
 }
 
 // Output is one path a front end asks s6builder to write, named by the

@@ -281,7 +281,11 @@ func (j *job) marker(id string) Marker {
 	if id == pipeline.IDSources {
 		kind = "sources"
 	}
-	m := Marker{S6builder: kind, S6: r.S6, Skalibs: r.Skalibs, Execline: r.Execline, Platform: r.Platform}
+	m := Marker{S6builder: kind, Releases: map[string]string{}, Platform: r.Platform}
+	for _, pkg := range j.plan.Selection.Packages() {
+		rel, _ := j.plan.Selection.Release(pkg)
+		m.Releases[pkg] = rel.Version.String()
+	}
 	if s := j.plan.Stage(id); s != nil {
 		m.Key = s.Key
 	}

@@ -1,6 +1,7 @@
-// Package catalog knows every skalibs, execline and s6 release: when it was
-// released, its tarball, the digest someone published for that tarball, and
-// for s6 which skalibs and execline it needs. The facts are data files
+// Package catalog knows every release of the packages data/packages.tsv
+// lists: when it was released, its tarball, the digest someone published
+// for that tarball, and which releases of the packages it links against it
+// needs. The facts are data files
 // (data/*.tsv, embedded) with their sources beside them; users add or override
 // releases and digests with a JSON catalogue file (see File).
 package catalog
@@ -12,7 +13,6 @@ import (
 	_ "crypto/sha512"
 	"embed"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -21,26 +21,6 @@ import (
 	"github.com/s6builder/s6builder/pipeline/inputerr"
 	"github.com/s6builder/s6builder/pipeline/version"
 )
-
-// The three packages, in build order.
-const (
-	Skalibs  = "skalibs"
-	Execline = "execline"
-	S6       = "s6"
-)
-
-// Packages lists the packages in dependency (build) order.
-var Packages = []string{Skalibs, Execline, S6}
-
-// IsPackage reports whether name is one of Packages.
-func IsPackage(name string) bool {
-	for _, p := range Packages {
-		if p == name {
-			return true
-		}
-	}
-	return false
-}
 
 // Release is one release of one package.
 type Release struct {
@@ -53,11 +33,12 @@ type Release struct {
 	Digest       digest.Digest // "" when nobody published one
 	DigestSource string        // who published Digest
 
-	// For s6 only: the oldest skalibs and execline it builds against.
-	NeedsSkalibs   version.Version
-	NeedsExecline  version.Version
-	ExeclineStatus string // required, optional, recommended...
-	NeedsSource    string
+	// The oldest release of each package it builds against, where known
+	// (data/<package>-requirements.tsv, or a catalogue file), with how
+	// the release's INSTALL calls it (required, optional...).
+	Needs       map[string]version.Version
+	NeedsStatus map[string]string
+	NeedsSource string
 }
 
 // Name is "pkg-version".
@@ -154,13 +135,11 @@ func DefaultTarball(pkg string, v version.Version) string {
 	return pkg + "-" + v.String() + ".tar.gz"
 }
 
-var tarballName = regexp.MustCompile(`^(skalibs|execline|s6)-([0-9.]+)\.tar\.gz$`)
-
 // ParseTarball splits "s6-2.1.6.0.tar.gz" into package and version.
 func ParseTarball(name string) (string, version.Version, error) {
 	m := tarballName.FindStringSubmatch(name)
 	if m == nil {
-		return "", version.Version{}, fmt.Errorf("tarball %q: want <skalibs|execline|s6>-<version>.tar.gz", name)
+		return "", version.Version{}, fmt.Errorf("tarball %q: want <package>-<version>.tar.gz with a package of %s", name, strings.Join(Packages, ", "))
 	}
 	v, err := version.Parse(m[2])
 	if err != nil {
@@ -197,30 +176,60 @@ func (c *Catalog) loadReleases() error {
 	})
 }
 
+// loadRequirements reads data/<package>-requirements.tsv for every package
+// that has one: a row per release, with "<dep>_min" (and "<dep>_status")
+// columns for the packages it builds against.
 func (c *Catalog) loadRequirements() error {
-	return eachRow("data/s6-requirements.tsv", 7, func(f []string) error {
-		v, err := version.Parse(f[0])
+	for _, pkg := range Packages {
+		name := "data/" + pkg + "-requirements.tsv"
+		if _, err := dataFS.Open(name); err != nil {
+			continue
+		}
+		header, err := headerOf(name)
 		if err != nil {
 			return err
 		}
-		sk, err := version.Parse(f[2])
+		err = eachRow(name, len(header), func(f []string) error {
+			v, err := version.Parse(f[0])
+			if err != nil {
+				return err
+			}
+			r := c.entry(pkg, v)
+			r.Needs, r.NeedsStatus = map[string]version.Version{}, map[string]string{}
+			for i, col := range header {
+				switch {
+				case col == "released" && r.Released == "":
+					r.Released = f[i]
+				case col == "source":
+					r.NeedsSource = f[i]
+					if r.Source == "" {
+						r.Source = f[i]
+					}
+				case strings.HasSuffix(col, "_min") && IsPackage(strings.TrimSuffix(col, "_min")):
+					if r.Needs[strings.TrimSuffix(col, "_min")], err = version.Parse(f[i]); err != nil {
+						return err
+					}
+				case strings.HasSuffix(col, "_status") && IsPackage(strings.TrimSuffix(col, "_status")):
+					r.NeedsStatus[strings.TrimSuffix(col, "_status")] = f[i]
+				}
+			}
+			return nil
+		})
 		if err != nil {
 			return err
 		}
-		ex, err := version.Parse(f[3])
-		if err != nil {
-			return err
-		}
-		r := c.entry(S6, v)
-		if r.Released == "" {
-			r.Released = f[1]
-		}
-		if r.Source == "" {
-			r.Source = f[6]
-		}
-		r.NeedsSkalibs, r.NeedsExecline, r.ExeclineStatus, r.NeedsSource = sk, ex, f[4], f[6]
-		return nil
-	})
+	}
+	return nil
+}
+
+// headerOf returns the column names of a TSV data file.
+func headerOf(name string) ([]string, error) {
+	b, err := dataFS.ReadFile(name)
+	if err != nil {
+		return nil, err
+	}
+	first, _, _ := strings.Cut(string(b), "\n")
+	return strings.Split(first, "\t"), nil
 }
 
 func (c *Catalog) loadDigests() error {

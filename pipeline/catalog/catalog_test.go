@@ -24,8 +24,8 @@ func TestDefaultCatalogue(t *testing.T) {
 	assert.Equal(t, "s6-2.1.6.0.tar.gz", r.Tarball)
 	assert.Equal(t, "sha256:a4e977253fbe130788b721ae51a70680b71f4dfe3c02ebb1db0472e21548d467", r.Digest.String())
 	assert.Contains(t, r.DigestSource, "AUR")
-	assert.Equal(t, "2.3.5.1", r.NeedsSkalibs.String())
-	assert.Equal(t, "2.1.2.2", r.NeedsExecline.String())
+	assert.Equal(t, "2.3.5.1", r.Needs["skalibs"].String())
+	assert.Equal(t, "2.1.2.2", r.Needs["execline"].String())
 	sk, err := c.Lookup(catalog.Skalibs, version.MustParse("2.3.5.1"))
 	require.NoError(t, err)
 	assert.NotEmpty(t, sk.Released)
@@ -42,22 +42,25 @@ func TestResolveEveryS6Release(t *testing.T) {
 	require.Len(t, c.Releases(catalog.S6), len(rows))
 	for _, row := range rows {
 		f := strings.Split(row, "\t")
-		sel, err := c.Resolve(f[0], "", "")
+		sel, err := c.Resolve(f[0], nil)
 		require.NoError(t, err, f[0])
-		assert.Equal(t, f[2], sel.Skalibs.Version.String(), "skalibs for s6 %s", f[0])
-		assert.Equal(t, f[3], sel.Execline.Version.String(), "execline for s6 %s", f[0])
+		assert.Equal(t, []string{"skalibs", "execline", "s6"}, sel.Packages())
+		sk, _ := sel.Release("skalibs")
+		ex, _ := sel.Release("execline")
+		assert.Equal(t, f[2], sk.Version.String(), "skalibs for s6 %s", f[0])
+		assert.Equal(t, f[3], ex.Version.String(), "execline for s6 %s", f[0])
 	}
 }
 
 func TestResolveOverridesWithinCompatibleLine(t *testing.T) {
 	c, err := catalog.Default()
 	require.NoError(t, err)
-	sel, err := c.Resolve("2.1.6.0", "2.3.10.0", "")
+	sel, err := c.Resolve("2.1.6.0", map[string]string{"skalibs": "2.3.10.0"})
 	require.NoError(t, err)
-	assert.Equal(t, "2.3.10.0", sel.Skalibs.Version.String())
-	_, err = c.Resolve("2.1.6.0", "2.3.4.9", "")
+	assert.Equal(t, "2.3.10.0", release(t, sel, "skalibs"))
+	_, err = c.Resolve("2.1.6.0", map[string]string{"skalibs": "2.3.4.9"})
 	assert.ErrorContains(t, err, "unknown skalibs release 2.3.4.9")
-	_, err = c.Resolve("2.1.6.0", "2.4.0.0", "")
+	_, err = c.Resolve("2.1.6.0", map[string]string{"skalibs": "2.4.0.0"})
 	assert.ErrorContains(t, err, "known: 2.3.5.1, 2.3.6.0")
 }
 
@@ -73,10 +76,11 @@ func TestUserCatalogueAddsAndOverrides(t *testing.T) {
 	r, _ := c.Lookup(catalog.S6, version.MustParse("2.1.6.0"))
 	assert.Equal(t, "sha512", string(r.Digest.Algorithm()))
 	assert.Equal(t, "my.json", r.DigestSource)
-	sel, err := c.Resolve("", "", "")
+	sel, err := c.Resolve("", map[string]string{})
 	require.NoError(t, err)
-	assert.Equal(t, "9.0.0.0", sel.S6.Version.String(), "newest now the added one")
-	assert.Equal(t, "s6-nine.tar.gz", sel.S6.Tarball)
+	s6, _ := sel.Release(catalog.S6)
+	assert.Equal(t, "9.0.0.0", s6.Version.String(), "newest now the added one")
+	assert.Equal(t, "s6-nine.tar.gz", s6.Tarball)
 }
 
 func TestUserCatalogueRefusals(t *testing.T) {
@@ -123,7 +127,7 @@ func FuzzParseFile(f *testing.F) {
 		c.Apply(cf, "fuzz")
 		for _, r := range cf.Releases {
 			if r.Package == catalog.S6 {
-				_, _ = c.Resolve(r.Version, "", "")
+				_, _ = c.Resolve(r.Version, nil)
 			}
 		}
 	})
@@ -149,4 +153,12 @@ func TestIdenticalDuplicatesAreAccepted(t *testing.T) {
 	d := `{"package":"s6","version":"2.1.6.0","digest":"sha256:` + strings.Repeat("a", 64) + `"}`
 	_, err := catalog.ParseFile([]byte(`{"releases":[` + d + `,` + d + `]}`))
 	assert.NoError(t, err)
+}
+
+// release is the version the selection picked for pkg.
+func release(t *testing.T, sel catalog.Selection, pkg string) string {
+	t.Helper()
+	r, ok := sel.Release(pkg)
+	require.True(t, ok, "%s is selected", pkg)
+	return r.Version.String()
 }

@@ -202,8 +202,9 @@ func (c *Catalog) Apply(cf File, source string) {
 			r.Released = fr.Released
 		}
 		if fr.Skalibs != "" {
-			r.NeedsSkalibs, r.NeedsExecline = version.MustParse(fr.Skalibs), version.MustParse(fr.Execline)
-			r.NeedsSource = source
+			// The file's "skalibs" and "execline" fields: what an s6 release needs.
+			r.Needs = map[string]version.Version{"skalibs": version.MustParse(fr.Skalibs), "execline": version.MustParse(fr.Execline)}
+			r.NeedsStatus, r.NeedsSource = nil, source
 		}
 	}
 }

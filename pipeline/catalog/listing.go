@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -15,20 +16,25 @@ type Entry struct {
 	Tarball      string `json:"tarball"`
 	Digest       string `json:"digest,omitempty"`
 	DigestSource string `json:"digest_source,omitempty"`
-	Skalibs      string `json:"skalibs,omitempty"`
-	Execline     string `json:"execline,omitempty"`
-	Source       string `json:"source,omitempty"`
+	// Needs is the oldest release of each package it builds against.
+	Needs  map[string]string `json:"needs,omitempty"`
+	Source string            `json:"source,omitempty"`
 }
 
-// Entries lists every release: s6, then execline, then skalibs, oldest first.
+// Entries lists every release, the packages in reverse build order (s6
+// first), each oldest first.
 func (c *Catalog) Entries() []Entry {
 	var out []Entry
-	for _, pkg := range []string{S6, Execline, Skalibs} {
+	for i := len(Packages) - 1; i >= 0; i-- {
+		pkg := Packages[i]
 		for _, r := range c.Releases(pkg) {
 			e := Entry{Package: pkg, Version: r.Version.String(), Released: r.Released, Tarball: r.Tarball,
 				Digest: r.Digest.String(), DigestSource: r.DigestSource, Source: r.Source}
-			if !r.NeedsSkalibs.IsZero() {
-				e.Skalibs, e.Execline = r.NeedsSkalibs.String(), r.NeedsExecline.String()
+			for dep, v := range r.Needs {
+				if e.Needs == nil {
+					e.Needs = map[string]string{}
+				}
+				e.Needs[dep] = v.String()
 			}
 			out = append(out, e)
 		}
@@ -36,16 +42,22 @@ func (c *Catalog) Entries() []Entry {
 	return out
 }
 
-// WriteTable prints the catalogue as the CLI and the Dagger module show it.
+// WriteTable prints the catalogue as the CLI and the Dagger module show it:
+// a column for each package s6 builds against.
 func (c *Catalog) WriteTable(w io.Writer) error {
+	deps := Links(S6)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PACKAGE\tVERSION\tRELEASED\tSKALIBS\tEXECLINE\tDIGEST")
+	fmt.Fprintf(tw, "PACKAGE\tVERSION\tRELEASED\t%s\tDIGEST\n", strings.ToUpper(strings.Join(deps, "\t")))
 	for _, e := range c.Entries() {
 		d := "-"
 		if e.Digest != "" {
 			d = e.Digest[:min(len(e.Digest), 19)] + "..."
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Package, e.Version, dash(e.Released), dash(e.Skalibs), dash(e.Execline), d)
+		cols := []string{e.Package, e.Version, dash(e.Released)}
+		for _, dep := range deps {
+			cols = append(cols, dash(e.Needs[dep]))
+		}
+		fmt.Fprintf(tw, "%s\t%s\n", strings.Join(cols, "\t"), d)
 	}
 	return tw.Flush()
 }

@@ -8,61 +8,71 @@ import (
 	"github.com/s6builder/s6builder/pipeline/version"
 )
 
-// Selection is one release of each package that build together.
+// Selection is one release of each package that build together: an s6
+// release and the packages it builds against.
 type Selection struct {
-	Skalibs, Execline, S6 Release
+	releases map[string]Release
 }
 
-// ByPackage returns the selected release of pkg.
-func (s Selection) ByPackage(pkg string) Release {
-	switch pkg {
-	case Skalibs:
-		return s.Skalibs
-	case Execline:
-		return s.Execline
-	default:
-		return s.S6
+// Packages lists the selected packages in build order.
+func (s Selection) Packages() []string {
+	var out []string
+	for _, p := range Packages {
+		if _, ok := s.releases[p]; ok {
+			out = append(out, p)
+		}
 	}
+	return out
 }
 
-// Resolve picks the releases for a request. An empty s6 means the newest s6;
-// an empty skalibs or execline means the one the s6 release needs (the one
-// released with it). Explicit versions must be compatible: skarnet breaks
-// compatibility only in major.minor, so a dependency is compatible when it is
-// in the same major.minor line as the needed one and not older.
-func (c *Catalog) Resolve(s6, skalibs, execline string) (Selection, error) {
-	var sel Selection
+// Release returns the selected release of pkg; ok is false when pkg is not
+// part of the selection.
+func (s Selection) Release(pkg string) (r Release, ok bool) {
+	r, ok = s.releases[pkg]
+	return r, ok
+}
+
+// Resolve picks the releases for a request: the s6 release (the newest
+// when s6 is ""), and for each package it builds against the release in
+// pins, or when none is pinned, the one the s6 release needs (the one
+// released with it). A pinned release must be compatible: skarnet breaks
+// compatibility only in major.minor, so a dependency is compatible when it
+// is in the same major.minor line as the needed one and not older.
+func (c *Catalog) Resolve(s6 string, pins map[string]string) (Selection, error) {
+	sel := Selection{releases: map[string]Release{}}
+	var top Release
 	var err error
 	if s6 == "" {
-		if sel.S6, err = c.Newest(S6); err != nil {
+		if top, err = c.Newest(S6); err != nil {
 			return sel, err
 		}
-	} else if sel.S6, err = c.lookupString(S6, s6); err != nil {
+	} else if top, err = c.lookupString(S6, s6); err != nil {
 		return sel, err
 	}
-	need := map[string]version.Version{Skalibs: sel.S6.NeedsSkalibs, Execline: sel.S6.NeedsExecline}
-	for _, d := range []struct {
-		pkg  string
-		want string
-		into *Release
-	}{{Skalibs, skalibs, &sel.Skalibs}, {Execline, execline, &sel.Execline}} {
-		min := need[d.pkg]
-		if d.want == "" {
-			if min.IsZero() {
-				return sel, inputerr.New("", "", "the catalogue does not say which %s s6 %s needs: give {arg:%s}, or add \"skalibs\" and \"execline\" to its entry in a {arg:catalog} file", d.pkg, sel.S6.Version, d.pkg)
-			}
-			if *d.into, err = c.Lookup(d.pkg, min); err != nil {
-				return sel, fmt.Errorf("s6 %s needs %s %s: %w", sel.S6.Version, d.pkg, min, err)
-			}
+	sel.releases[S6] = top
+	for _, dep := range closure(S6) {
+		if dep == S6 {
 			continue
 		}
-		if *d.into, err = c.lookupString(d.pkg, d.want); err != nil {
-			return sel, err
+		min, want := top.Needs[dep], pins[dep]
+		var rel Release
+		switch {
+		case want == "" && min.IsZero():
+			return sel, inputerr.New("", "", "the catalogue does not say which %s s6 %s needs: give {arg:%s}, or add %s to its entry in a {arg:catalog} file", dep, top.Version, dep, quotedList(Links(S6)))
+		case want == "":
+			if rel, err = c.Lookup(dep, min); err != nil {
+				return sel, fmt.Errorf("s6 %s needs %s %s: %w", top.Version, dep, min, err)
+			}
+		default:
+			if rel, err = c.lookupString(dep, want); err != nil {
+				return sel, err
+			}
+			if !min.IsZero() && !Compatible(min, rel.Version) {
+				return sel, inputerr.New(dep, want, "%s %s does not work with s6 %s, which needs %s %s or a later %s.x release (known: %s)",
+					dep, rel.Version, top.Version, dep, min, min.Minor(), c.compatibleList(dep, min))
+			}
 		}
-		if !min.IsZero() && !Compatible(min, d.into.Version) {
-			return sel, inputerr.New(d.pkg, d.want, "%s %s does not work with s6 %s, which needs %s %s or a later %s.x release (known: %s)",
-				d.pkg, d.into.Version, sel.S6.Version, d.pkg, min, min.Minor(), c.compatibleList(d.pkg, min))
-		}
+		sel.releases[dep] = rel
 	}
 	return sel, nil
 }
@@ -91,4 +101,13 @@ func (c *Catalog) lookupString(pkg, s string) (Release, error) {
 		return Release{}, inputerr.New(pkg, s, "%v", err)
 	}
 	return c.Lookup(pkg, v)
+}
+
+// quotedList is "\"a\" and \"b\"".
+func quotedList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, " and ")
 }
