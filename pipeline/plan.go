@@ -19,6 +19,7 @@ const (
 	KindFetch     Kind = "fetch"     // download one tarball, verified by digest
 	KindUnpack    Kind = "unpack"    // extract a tarball into /src
 	KindBuild     Kind = "build"     // configure, make, strip, install into /out
+	KindHeaders   Kind = "headers"   // the toolchain's Linux kernel headers, set apart for a musl compiler
 	KindMerge     Kind = "merge"     // overlay the outputs of other stages
 	KindTest      Kind = "test"      // run checks against another stage's output
 	KindExport    Kind = "export"    // hand a stage's output to the front end
@@ -31,6 +32,10 @@ const (
 	IDSources   = "sources" // merged unpacked source trees: <pkg>-<version>/
 	IDExport    = "export"  // the dist, as handed to the front end
 	IDSmoke     = "smoke"   // the supervision smoke test, run on the dist
+	// IDKernelHeaders is the toolchain's Linux kernel headers, alone in a
+	// directory that packages including <linux/...> get on their include
+	// path: a musl compiler does not look where Debian puts them.
+	IDKernelHeaders = "kernel-headers"
 )
 
 // Paths inside build containers.
@@ -40,7 +45,15 @@ const (
 	OutDir  = "/out"  // DESTDIR of make install
 	DepsDir = "/deps" // dependencies' install trees, read-only, /deps/<pkg>
 	TmpDir  = "/tmp"  // tmpfs scratch
+
+	KernelHeadersDir = "/kernel-headers" // the kernel-headers stage, read-only
 )
+
+// kernelHeadersScript links the toolchain's kernel headers (linux/, asm/
+// for its machine, asm-generic/) into the stage's output. A constant:
+// nothing from the request reaches it.
+const kernelHeadersScript = `set -e; ln -s /usr/include/linux /usr/include/asm-generic ` + OutDir + `/; ` +
+	`ln -s "/usr/include/$(gcc -dumpmachine)/asm" ` + OutDir + `/asm`
 
 // DefaultPath is the PATH of every step, whatever the image's config says.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -173,12 +186,22 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 		opts := recipe.Options{Static: !req.Dynamic, Extra: req.Configure[pkg], Jobs: req.Jobs, DestDir: OutDir}
 		mounts := []Mount{{Target: SrcDir, From: unpackID(pkg)}}
 		deps := []string{IDToolchain, unpackID(pkg)}
-		for _, d := range catalog.Links(pkg) {
+		for _, d := range rel.Links() {
 			root := DepsDir + "/" + d
 			dep, _ := sel.Release(d)
 			opts.Deps = append(opts.Deps, recipe.Dep{Package: d, Version: dep.Version, Root: root})
 			mounts = append(mounts, Mount{Target: root, From: buildID(d), Readonly: true})
 			deps = append(deps, buildID(d))
+		}
+		buildEnv := env
+		if recipe.NeedsKernelHeaders(pkg, rel.Version) {
+			if p.Stage(IDKernelHeaders) == nil {
+				p.add(&Stage{ID: IDKernelHeaders, Kind: KindHeaders, Deps: []string{IDToolchain},
+					Exec: &Exec{Env: env, Steps: []Step{{Name: "link", Dir: "/", Args: []string{"sh", "-c", kernelHeadersScript}}}, Output: OutDir}})
+			}
+			mounts = append(mounts, Mount{Target: KernelHeadersDir, From: IDKernelHeaders, Readonly: true})
+			deps = append(deps, IDKernelHeaders)
+			buildEnv = append(append([]string{}, env...), "CPPFLAGS=-isystem "+KernelHeadersDir)
 		}
 		r, err := recipe.For(pkg, rel.Version, opts)
 		if err != nil {
@@ -187,7 +210,7 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 		dir := SrcDir + "/" + r.SourceDir
 		p.add(&Stage{ID: buildID(pkg), Kind: KindBuild, Package: pkg, Version: ver, Deps: deps,
 			Exec: &Exec{
-				Env:    env,
+				Env:    buildEnv,
 				Mounts: mounts,
 				Steps: []Step{
 					{Name: "configure", Dir: dir, Args: r.Configure},

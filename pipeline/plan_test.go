@@ -229,7 +229,7 @@ func TestEveryReleasePlansWithOptionsItsConfigureKnows(t *testing.T) {
 	for _, r := range c.Releases(catalog.S6) {
 		p, err := pipeline.New(c, pipeline.Request{S6: r.Version.String(), Toolchain: pipeline.Toolchain{Image: testToolchain}, Platform: "linux/amd64"})
 		require.NoError(t, err, "s6 %s", r.Version)
-		for _, pkg := range catalog.Packages {
+		for _, pkg := range p.Selection.Packages() {
 			s := p.Stage("build/" + pkg)
 			args := s.Exec.Steps[0].Args
 			require.Equal(t, "./configure", args[0])

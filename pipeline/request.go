@@ -48,6 +48,40 @@ type Request struct {
 
 	// Configure holds extra configure options per package name.
 	Configure map[string][]string `json:"configure,omitempty"`
+
+	// With adds members of the family beside s6: "s6-rc" (the newest
+	// release that works with the rest), "s6-rc=0.7.0.0" (that one), or
+	// "all". Once resolved, it names every member as "package=version".
+	With []string `json:"with,omitempty"`
+}
+
+// withAll asks for every package of the family.
+const withAll = "all"
+
+// members returns the packages With adds, and the versions it pins.
+func (r Request) members() (members []string, pins map[string]string, err error) {
+	pins = map[string]string{}
+	for _, w := range r.With {
+		pkg, ver, pinned := strings.Cut(w, "=")
+		switch {
+		case pkg == withAll && !pinned:
+			members = append(members, catalog.Packages...)
+			continue
+		case !catalog.IsPackage(pkg):
+			return nil, nil, inputerr.New("with", w, "not a package of the family: want %s, or all (PACKAGE=VERSION pins one)", strings.Join(catalog.Packages, ", "))
+		case pinned && ver == "":
+			return nil, nil, inputerr.New("with", w, "an empty version: give PACKAGE=VERSION, or PACKAGE alone for the newest that works")
+		case pinned && r.versionOf(pkg) != nil:
+			return nil, nil, inputerr.New("with", w, "%s's version has an argument of its own: give {arg:%s} %s", pkg, pkg, ver)
+		case pinned && pins[pkg] != "" && pins[pkg] != ver:
+			return nil, nil, inputerr.New("with", w, "%s is pinned twice (%s and %s)", pkg, pins[pkg], ver)
+		}
+		members = append(members, pkg)
+		if pinned {
+			pins[pkg] = ver
+		}
+	}
+	return members, pins, nil
 }
 
 // Toolchain is the image the build steps run in, and the commands that
@@ -75,9 +109,12 @@ func (r *Request) versionOf(pkg string) *string {
 }
 
 // pins are the versions the request gives for the packages s6 builds
-// against, by package.
-func (r Request) pins() map[string]string {
+// against, by package, with those With pins.
+func (r Request) pins(with map[string]string) map[string]string {
 	pins := map[string]string{}
+	for pkg, v := range with {
+		pins[pkg] = v
+	}
 	for _, pkg := range catalog.Packages {
 		if f := r.versionOf(pkg); f != nil && *f != "" && pkg != catalog.S6 {
 			pins[pkg] = *f

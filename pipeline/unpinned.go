@@ -28,14 +28,21 @@ func resolve(cat *catalog.Catalog, req Request) (Request, catalog.Selection, err
 	if err != nil {
 		return req, catalog.Selection{}, err
 	}
-	sel, err := cat.Resolve(req.S6, req.pins())
+	members, withPins, err := req.members()
+	if err != nil {
+		return req, catalog.Selection{}, err
+	}
+	sel, err := cat.Resolve(req.S6, req.pins(withPins), members...)
 	if err != nil {
 		return req, sel, err
 	}
+	req.With = nil
 	for _, pkg := range sel.Packages() {
+		rel, _ := sel.Release(pkg)
 		if f := req.versionOf(pkg); f != nil {
-			rel, _ := sel.Release(pkg)
 			*f = rel.Version.String()
+		} else {
+			req.With = append(req.With, pkg+"="+rel.Version.String())
 		}
 	}
 	return req, sel, nil

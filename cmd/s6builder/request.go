@@ -26,6 +26,7 @@ type requestFlags struct {
 	mirror, catalog, lock string
 	jobs                  int
 	configure             []string
+	with                  []string
 }
 
 func (f *requestFlags) register(fs *pflag.FlagSet) {
@@ -40,6 +41,7 @@ func (f *requestFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.catalog, "catalog", os.Getenv("S6BUILDER_CATALOG"), "JSON catalogue file that adds or overrides releases and digests; env S6BUILDER_CATALOG")
 	fs.StringVar(&f.lock, "lock", os.Getenv("S6BUILDER_LOCK"), "lock file of digests pinned on first fetch (see build --pin), verified on every run; env S6BUILDER_LOCK")
 	fs.IntVar(&f.jobs, "jobs", 0, "parallel make jobs (default: the build container's CPU count)")
+	fs.StringSliceVar(&f.with, "with", nil, "add members of the skaware family: PKG (the newest release that works), PKG=VERSION, or all; repeatable or comma-separated, e.g. s6-rc,s6-linux-init")
 	fs.StringArrayVar(&f.configure, "configure", nil, "extra configure option for one package, PKG=OPTION (repeatable), e.g. s6=--enable-nsss")
 }
 
@@ -84,7 +86,7 @@ func (f *requestFlags) load() (*catalog.Catalog, pipeline.Request, error) {
 	req = pipeline.Request{
 		S6: f.s6, Skalibs: f.skalibs, Execline: f.execline,
 		Platform: f.platform, Dynamic: f.dynamic, CC: f.cc,
-		Mirror: f.mirror, Jobs: f.jobs,
+		Mirror: f.mirror, Jobs: f.jobs, With: f.with,
 	}
 	if f.toolchain != "" {
 		req.Toolchain = pipeline.Toolchain{Image: f.toolchain}

@@ -35,7 +35,7 @@ func States(p *pipeline.Plan) (map[string]llb.State, error) {
 		case pipeline.KindFetch:
 			st[s.ID] = llb.HTTP(s.Fetch.URL, llb.Checksum(digest.Digest(s.Fetch.Digest)),
 				llb.Filename(s.Fetch.Filename), vertexName(s, fetchPrefix+s.Fetch.Filename))
-		case pipeline.KindUnpack, pipeline.KindBuild, pipeline.KindTest:
+		case pipeline.KindUnpack, pipeline.KindBuild, pipeline.KindHeaders, pipeline.KindTest:
 			out, err := execState(s, st)
 			if err != nil {
 				return nil, err

@@ -2,6 +2,7 @@ package buildkit_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"testing"
@@ -12,6 +13,7 @@ import (
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
 	"github.com/s6builder/s6builder/internal/fixtures"
+	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/catalog"
 )
 
@@ -128,4 +130,37 @@ func TestRealSourcesEveryMinorLine(t *testing.T) {
 		s6 := newest[line].Version.String()
 		t.Run(s6, func(t *testing.T) { buildAndSmoke(t, e, m, s6) })
 	}
+}
+
+func TestRealSourcesNewestFamily(t *testing.T) {
+	e := coldEngine(t)
+	m := realSources(t)
+	cat, err := catalog.Default()
+	require.NoError(t, err)
+	cat.Apply(m.Catalog(), "real sources")
+	p, err := pipeline.New(cat, pipeline.Request{S6: "2.15.1.0", With: []string{"all"}, Mirror: m.URL,
+		Toolchain: pipeline.Toolchain{Image: e.toolchain}})
+	require.NoError(t, err)
+	out := filepath.Join(t.TempDir(), "s6dist")
+	start := time.Now()
+	rep, err := build(t, e, p, bk.Options{Dist: out})
+	require.NoError(t, err)
+	t.Logf("s6 2.15.1.0 with %v: first run %.1fs, %d programs checked", p.Request.With, time.Since(start).Seconds(), rep.Verified)
+	// A program of each member, static, and answering as documented.
+	for prog, want := range map[string]string{
+		"s6-rc-compile":       "usage: s6-rc-compile",       // s6-rc
+		"s6-linux-init-maker": "usage: s6-linux-init-maker", // s6-linux-init
+		"s6-dnsip4":           "usage: s6-dnsip4",           // s6-dns
+		"s6-tcpserver":        "usage: s6-tcpserver",        // s6-networking
+		"s6-freeramdisk":      "usage: s6-freeramdisk",      // s6-linux-utils
+	} {
+		path := filepath.Join(out, "bin", prog)
+		require.FileExists(t, path)
+		assert.True(t, isStatic(t, path), "%s is static", prog)
+		b, _ := exec.Command(path).CombinedOutput()
+		assert.Contains(t, string(b), want, prog)
+	}
+	echo, err := exec.Command(filepath.Join(out, "bin", "s6-echo"), "hello", "family").Output() // s6-portable-utils
+	require.NoError(t, err)
+	assert.Equal(t, "hello family\n", string(echo))
 }

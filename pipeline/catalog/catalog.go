@@ -41,6 +41,25 @@ type Release struct {
 	NeedsSource string
 }
 
+// Links returns the packages this release builds against, in build order:
+// those its requirements name as required or recommended, or, when its
+// requirements are not known, every package its package links against.
+func (r Release) Links() []string {
+	if len(r.Needs) == 0 {
+		return Links(r.Package)
+	}
+	var out []string
+	for _, p := range Packages {
+		if v, ok := r.Needs[p]; ok && !v.IsZero() {
+			switch r.NeedsStatus[p] {
+			case "", "required", "recommended":
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
 // Name is "pkg-version".
 func (r Release) Name() string { return r.Package + "-" + r.Version.String() }
 
@@ -205,7 +224,7 @@ func (c *Catalog) loadRequirements() error {
 					if r.Source == "" {
 						r.Source = f[i]
 					}
-				case strings.HasSuffix(col, "_min") && IsPackage(strings.TrimSuffix(col, "_min")):
+				case strings.HasSuffix(col, "_min") && IsPackage(strings.TrimSuffix(col, "_min")) && f[i] != "":
 					if r.Needs[strings.TrimSuffix(col, "_min")], err = version.Parse(f[i]); err != nil {
 						return err
 					}

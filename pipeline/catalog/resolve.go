@@ -38,7 +38,119 @@ func (s Selection) Release(pkg string) (r Release, ok bool) {
 // released with it). A pinned release must be compatible: skarnet breaks
 // compatibility only in major.minor, so a dependency is compatible when it
 // is in the same major.minor line as the needed one and not older.
-func (c *Catalog) Resolve(s6 string, pins map[string]string) (Selection, error) {
+//
+// members adds packages of the family (and what they build against): each
+// at the release in pins, or the newest release whose requirements the
+// selected packages meet.
+func (c *Catalog) Resolve(s6 string, pins map[string]string, members ...string) (Selection, error) {
+	sel, err := c.resolveS6(s6, pins)
+	if err != nil {
+		return sel, err
+	}
+	want := map[string]bool{}
+	for _, m := range members {
+		if !IsPackage(m) {
+			return sel, inputerr.New("with", m, "not a package of the family: want %s, or all", strings.Join(Packages, ", "))
+		}
+		for _, p := range closure(m) {
+			want[p] = true
+		}
+	}
+	for _, pkg := range Packages { // build order: what a package needs is selected before it
+		if !want[pkg] {
+			continue
+		}
+		if _, ok := sel.releases[pkg]; ok {
+			if v := pins[pkg]; v != "" && pkg != S6 {
+				if r := sel.releases[pkg]; r.Version.String() != v {
+					return sel, inputerr.New("with", pkg+"="+v, "s6 %s needs %s %s", sel.releases[S6].Version, pkg, r.Version)
+				}
+			}
+			continue
+		}
+		rel, err := c.member(sel, pkg, pins[pkg])
+		if err != nil {
+			return sel, err
+		}
+		sel.releases[pkg] = rel
+	}
+	return sel, nil
+}
+
+// member picks pkg's release for the selection so far: the pinned one,
+// which must work with it, or the newest that does.
+func (c *Catalog) member(sel Selection, pkg, pin string) (Release, error) {
+	if pin != "" {
+		rel, err := c.lookupString(pkg, pin)
+		if err != nil {
+			return rel, err
+		}
+		if why := sel.misfit(rel, false); why != "" {
+			return rel, inputerr.New("with", pkg+"="+pin, "%s %s %s; releases that work: %s", pkg, rel.Version, why, c.fitting(sel, pkg))
+		}
+		return rel, nil
+	}
+	rels := c.Releases(pkg)
+	for i := len(rels) - 1; i >= 0; i-- {
+		if sel.misfit(rels[i], true) == "" {
+			return rels[i], nil
+		}
+	}
+	newest := "none known"
+	if len(rels) > 0 {
+		newest = rels[len(rels)-1].Name() + " " + sel.misfit(rels[len(rels)-1], true)
+	}
+	return Release{}, inputerr.New("with", pkg, "no %s release works with %s (the newest, %s)", pkg, sel.describe(Links(pkg)), newest)
+}
+
+// misfit says why rel cannot build against the selection ("" when it can):
+// each package it builds against must be selected at a release compatible
+// with the one rel needs. A requirement nobody recorded is refused when
+// strict (automatic picks build only what is known to work).
+func (s Selection) misfit(rel Release, strict bool) string {
+	var why []string
+	for _, d := range rel.Links() {
+		have, ok := s.releases[d]
+		need := rel.Needs[d]
+		switch {
+		case !ok:
+			why = append(why, "needs "+d+", which is not selected")
+		case need.IsZero() && strict:
+			why = append(why, "does not say which "+d+" it needs")
+		case !need.IsZero() && !Compatible(need, have.Version):
+			why = append(why, fmt.Sprintf("needs %s %s or a later %s.x, not %s", d, need, need.Minor(), have.Version))
+		}
+	}
+	return strings.Join(why, "; ")
+}
+
+// describe names the selected releases of pkgs: "skalibs 2.15.1.0, s6 2.15.1.0".
+func (s Selection) describe(pkgs []string) string {
+	var out []string
+	for _, p := range pkgs {
+		if r, ok := s.releases[p]; ok {
+			out = append(out, p+" "+r.Version.String())
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// fitting lists pkg's releases that build against the selection.
+func (c *Catalog) fitting(sel Selection, pkg string) string {
+	var vs []string
+	for _, r := range c.Releases(pkg) {
+		if sel.misfit(r, false) == "" {
+			vs = append(vs, r.Version.String())
+		}
+	}
+	if len(vs) == 0 {
+		return "none in the catalogue"
+	}
+	return strings.Join(vs, ", ")
+}
+
+// resolveS6 picks the s6 release and the packages it builds against.
+func (c *Catalog) resolveS6(s6 string, pins map[string]string) (Selection, error) {
 	sel := Selection{releases: map[string]Release{}}
 	var top Release
 	var err error

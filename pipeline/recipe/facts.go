@@ -47,6 +47,19 @@ func mustParseFacts(tsv string) factTable {
 	return t
 }
 
+// oldest is the oldest release of pkg the facts cover (where its libdir,
+// which every build needs, is known).
+func (t factTable) oldest(pkg string) (version.Version, bool) {
+	var v version.Version
+	ok := false
+	for _, f := range t {
+		if f.kind == "libdir" && f.pkg == pkg && (!ok || f.since.Less(v)) {
+			v, ok = f.since, true
+		}
+	}
+	return v, ok
+}
+
 // value returns the value of the single fact of kind that covers pkg at v.
 func (t factTable) value(kind, pkg string, v version.Version) string {
 	for _, f := range t {

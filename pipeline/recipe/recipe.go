@@ -21,8 +21,6 @@ import (
 // lib and include at its root, ready to copy into an image's /.
 const Prefix = "/"
 
-// Oldest is the oldest release the facts cover (the 2.0 rewrite of all three).
-var Oldest = version.Version{2, 0, 0, 0}
 
 // Dep is an installed dependency, mounted read-only at Root.
 type Dep struct {
@@ -75,12 +73,9 @@ func For(pkg string, v version.Version, o Options) (Recipe, error) {
 	if o.DestDir == "" || !strings.HasPrefix(o.DestDir, "/") {
 		return Recipe{}, fmt.Errorf("recipe %s %s: DestDir must be an absolute path", pkg, v)
 	}
-	if v.Less(Oldest) {
-		return Recipe{}, fmt.Errorf("no recipe for %s %s: s6builder knows releases from %s on", pkg, v, Oldest)
-	}
-	for _, d := range o.Deps {
-		if d.Version.Less(Oldest) {
-			return Recipe{}, fmt.Errorf("no recipe for %s %s: s6builder knows releases from %s on", d.Package, d.Version, Oldest)
+	for _, r := range append([]Dep{{Package: pkg, Version: v}}, o.Deps...) {
+		if oldest, ok := facts.oldest(r.Package); !ok || r.Version.Less(oldest) {
+			return Recipe{}, fmt.Errorf("no recipe for %s %s: s6builder knows releases from %s on", r.Package, r.Version, oldest)
 		}
 	}
 	if err := CheckExtra(pkg, v, o.Extra); err != nil {
@@ -120,6 +115,18 @@ func For(pkg string, v version.Version, o Options) (Recipe, error) {
 	r.Configure = append(args, o.Extra...)
 	r.Make = MakeArgv(o.Jobs)
 	return r, nil
+}
+
+// NeedsKernelHeaders reports whether pkg's sources at v include Linux
+// kernel headers (<linux/...>), which a musl compiler does not find by
+// itself: the plan hands them over (see pipeline's kernel-headers stage).
+func NeedsKernelHeaders(pkg string, v version.Version) bool {
+	for _, f := range facts {
+		if f.kind == "kernel_headers" && f.covers(pkg, v) && f.value == "yes" {
+			return true
+		}
+	}
+	return false
 }
 
 // LibDir is where pkg at v installs its static libraries, relative to the prefix.
