@@ -261,7 +261,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
 				}
 			}
-			return (*S6Builder).Build(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs)
+			var with []string
+			if inputArgs["with"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
+				}
+			}
+			return (*S6Builder).Build(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with)
 		case "Image":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)
@@ -331,6 +338,13 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
 				}
 			}
+			var with []string
+			if inputArgs["with"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
+				}
+			}
 			var services *dagger.Directory
 			if inputArgs["services"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["services"]), &services)
@@ -366,7 +380,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg servicesDir", err))
 				}
 			}
-			return (*S6Builder).Image(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, services, base, dist, distPrefix, servicesDir)
+			return (*S6Builder).Image(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, services, base, dist, distPrefix, servicesDir)
 		case "Sources":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)
@@ -436,7 +450,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
 				}
 			}
-			return (*S6Builder).Sources(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs)
+			var with []string
+			if inputArgs["with"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
+				}
+			}
+			return (*S6Builder).Sources(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with)
 		case "Test":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)
@@ -506,7 +527,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
 				}
 			}
-			return (*S6Builder).Test(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs)
+			var with []string
+			if inputArgs["with"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
+				}
+			}
+			return (*S6Builder).Test(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with)
 		case "Versions":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)

@@ -135,8 +135,8 @@ func describeFunction(t *testing.T, fn chain) string {
 	return sig + indent(desc, "  # ") + "\n"
 }
 
-// describeType renders typeDef.withKind|withObject|withScalar[.withOptional]
-// as GraphQL does: String!, Directory, ...
+// describeType renders typeDef.withKind|withObject|withScalar|withListOf
+// [.withOptional] as GraphQL does: String!, Directory, [String!], ...
 func describeType(t *testing.T, td chain) string {
 	t.Helper()
 	require.Equal(t, "typeDef", td[0].Field)
@@ -151,6 +151,8 @@ func describeType(t *testing.T, td chain) string {
 			require.NotEmpty(t, name, "kind %s", kind)
 		case "withObject", "withScalar", "withEnum", "withInterface":
 			name = str(t, c, "name")
+		case "withListOf":
+			name = "[" + describeType(t, sub(t, c, "elementType")) + "]"
 		case "withOptional":
 			if c.Args["optional"] == true {
 				required = ""

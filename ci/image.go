@@ -123,7 +123,7 @@ func (r request) buildArgs() []string {
 	}{
 		{"s6", "", r.s6 != ""}, {"skalibs", "", r.skalibs != ""}, {"execline", "", r.execline != ""},
 		{"static", "=false", !r.static}, {"toolchain", "", r.toolchain != ""}, {"mirror", "", r.mirror != ""},
-		{"catalog", "", r.catalog != nil}, {"jobs", "", r.jobs != 0},
+		{"catalog", "", r.catalog != nil}, {"jobs", "", r.jobs != 0}, {"with", "", len(r.with) > 0},
 	} {
 		if a.set {
 			given = append(given, "{arg:"+a.name+"}"+a.suffix)

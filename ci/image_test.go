@@ -11,7 +11,6 @@ import (
 	"dagger/s-6-builder/internal/dagger"
 
 	"github.com/s6builder/s6builder/pipeline"
-	"github.com/s6builder/s6builder/pipeline/catalog"
 )
 
 // These tests run image against the fake engine and check the container it
@@ -32,7 +31,7 @@ type imageCall struct {
 
 func (c imageCall) image(ctx context.Context) (*dagger.Container, error) {
 	a := c.args
-	return (&S6Builder{}).Image(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs,
+	return (&S6Builder{}).Image(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with,
 		c.services, c.base, c.dist, c.distPrefix, c.servicesDir)
 }
 
@@ -143,7 +142,7 @@ func TestImageDescribesThePlan(t *testing.T) {
 			seen := checkStages(t, p, exported(p), decode(t, n.dist))
 			assert.Contains(t, ids(seen), pipeline.IDDist)
 			assert.Equal(t, 3, strings.Count(raw, "http("), "one http per tarball")
-			for _, pkg := range catalog.Packages {
+			for _, pkg := range p.Selection.Packages() {
 				assert.Contains(t, raw, `checksum:"`+p.Stage("fetch/"+pkg).Fetch.Digest+`"`)
 			}
 

@@ -53,9 +53,15 @@ func (m *S6Builder) Build(
 	// Parallel make jobs (default: the build container's CPU count)
 	// +optional
 	jobs int,
+	// Members of the family to add beside skalibs, execline and s6: s6-rc,
+	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
+	// s6-networking, or all; PKG=VERSION pins one (default: the newest
+	// release that works with the rest)
+	// +optional
+	with []string,
 ) (*dagger.Directory, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
-		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs}
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with}
 	return inWords(r.output(ctx, exported))
 }
 
@@ -90,9 +96,15 @@ func (m *S6Builder) Sources(
 	// Parallel make jobs (part of the plan; unused by unpacking)
 	// +optional
 	jobs int,
+	// Members of the family to add beside skalibs, execline and s6: s6-rc,
+	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
+	// s6-networking, or all; PKG=VERSION pins one (default: the newest
+	// release that works with the rest)
+	// +optional
+	with []string,
 ) (*dagger.Directory, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
-		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs}
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with}
 	return inWords(r.output(ctx, func(*pipeline.Plan) string { return pipeline.IDSources }))
 }
 
@@ -140,6 +152,12 @@ func (m *S6Builder) Image(
 	// Parallel make jobs (default: the build container's CPU count)
 	// +optional
 	jobs int,
+	// Members of the family to add beside skalibs, execline and s6: s6-rc,
+	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
+	// s6-networking, or all; PKG=VERSION pins one (default: the newest
+	// release that works with the rest)
+	// +optional
+	with []string,
 	// Service tree: one directory per service, each with an executable run
 	// file, and optionally .s6-svscan/finish
 	services *dagger.Directory,
@@ -158,7 +176,7 @@ func (m *S6Builder) Image(
 	servicesDir string,
 ) (*dagger.Container, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
-		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs}
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with}
 	return inWords(r.image(ctx, imageArgs{services: services, base: base, dist: dist, distPrefix: distPrefix, servicesDir: servicesDir}))
 }
 
@@ -207,9 +225,15 @@ func (m *S6Builder) Test(
 	// Parallel make jobs (default: the build container's CPU count)
 	// +optional
 	jobs int,
+	// Members of the family to add beside skalibs, execline and s6: s6-rc,
+	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
+	// s6-networking, or all; PKG=VERSION pins one (default: the newest
+	// release that works with the rest)
+	// +optional
+	with []string,
 ) (string, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
-		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs}
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with}
 	return inWords(r.smoke(ctx))
 }
 

@@ -34,17 +34,18 @@ type args struct {
 	toolchain, mirror     string
 	catalog               *dagger.File
 	jobs                  int
+	with                  []string
 }
 
 // defaults are the arguments `dagger call build --s6 2.1.6.0` passes.
 func defaults(s6 string) args { return args{s6: s6, static: true} }
 
 func (a args) build(ctx context.Context) (*dagger.Directory, error) {
-	return (&S6Builder{}).Build(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs)
+	return (&S6Builder{}).Build(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with)
 }
 
 func (a args) sources(ctx context.Context) (*dagger.Directory, error) {
-	return (&S6Builder{}).Sources(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs)
+	return (&S6Builder{}).Sources(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with)
 }
 
 // cliPlan is the plan `s6builder build` makes for the same arguments
@@ -374,7 +375,7 @@ func TestBuildDescribesThePlan(t *testing.T) {
 			seen := checkStages(t, p, exported(p), dn)
 
 			want := []string{pipeline.IDToolchain, pipeline.IDDist}
-			for _, pkg := range catalog.Packages {
+			for _, pkg := range p.Selection.Packages() {
 				want = append(want, "fetch/"+pkg, "unpack/"+pkg, "build/"+pkg)
 			}
 			assert.ElementsMatch(t, want, ids(seen), "stages behind build's result")
@@ -392,11 +393,11 @@ func TestBuildDescribesThePlan(t *testing.T) {
 			}
 			raw := strings.Join(fake.recorded(), "\n")
 			assert.Equal(t, 3, strings.Count(raw, "http("), "http calls sent")
-			for _, pkg := range catalog.Packages {
+			for _, pkg := range p.Selection.Packages() {
 				assert.Contains(t, raw, `checksum:"`+p.Stage("fetch/"+pkg).Fetch.Digest+`"`)
 			}
 			assert.Contains(t, raw, `from(address:"`+p.Stage(pipeline.IDToolchain).Image.Ref+`")`)
-			for _, pkg := range catalog.Packages {
+			for _, pkg := range p.Selection.Packages() {
 				assert.True(t, strings.HasSuffix(seen["build/"+pkg].text, `.directory(path: "/out")`))
 			}
 		})
@@ -444,7 +445,7 @@ func TestSourcesDescribesThePlan(t *testing.T) {
 	p := cliPlan(t, a, "")
 	seen := checkStages(t, p, pipeline.IDSources, decode(t, fake.chainOf(t, string(id))))
 	want := []string{pipeline.IDToolchain, pipeline.IDSources}
-	for _, pkg := range catalog.Packages {
+	for _, pkg := range p.Selection.Packages() {
 		want = append(want, "fetch/"+pkg, "unpack/"+pkg)
 	}
 	assert.ElementsMatch(t, want, ids(seen))
@@ -506,6 +507,8 @@ func TestBadArgumentsSendNoQuery(t *testing.T) {
 		"no digest":            {mod(func(a *args) { a.s6 = "2.1.5.0" }), "no digest is known for s6-2.1.5.0.tar.gz"},
 		"incompatible skalibs": {mod(func(a *args) { a.skalibs = "2.14.0.0" }), "does not work with s6 2.1.6.0"},
 		"empty s6":             {mod(func(a *args) { a.s6 = "" }), "--s6: an empty value; give the s6 release, e.g. --s6 2.1.6.0 (`dagger call versions` lists them)"},
+		"unknown member":       {mod(func(a *args) { a.with = []string{"runit"} }), `--with "runit": not a package of the family`},
+		"member too new":       {mod(func(a *args) { a.with = []string{"s6-rc"} }), `--with "s6-rc": no s6-rc release works with skalibs 2.3.5.1, execline 2.1.2.2, s6 2.1.6.0`},
 		"mirror scheme":        {mod(func(a *args) { a.mirror = "ftp://mirror.example.org/skarnet" }), "--mirror"},
 		"mirror query":         {mod(func(a *args) { a.mirror = "https://mirror.example.org/?x=1" }), "--mirror"},
 		"platform os":          {mod(func(a *args) { a.platform = "windows/amd64" }), "--platform"},

@@ -24,6 +24,7 @@ type request struct {
 	toolchain, mirror     string
 	catalog               *dagger.File
 	jobs                  int
+	with                  []string
 }
 
 // pipelineRequest maps the arguments onto the plan's request: static=false
@@ -33,7 +34,7 @@ func (r request) pipelineRequest() pipeline.Request {
 	req := pipeline.Request{
 		S6: r.s6, Skalibs: r.skalibs, Execline: r.execline,
 		Platform: string(r.platform), Dynamic: !r.static,
-		Mirror: r.mirror, Jobs: r.jobs,
+		Mirror: r.mirror, Jobs: r.jobs, With: r.with,
 	}
 	if r.toolchain != "" {
 		req.Toolchain = pipeline.Toolchain{Image: r.toolchain}
