@@ -21,7 +21,6 @@ import (
 // lib and include at its root, ready to copy into an image's /.
 const Prefix = "/"
 
-
 // Dep is an installed dependency, mounted read-only at Root.
 type Dep struct {
 	Package string
