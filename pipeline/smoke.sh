@@ -61,3 +61,43 @@ until_ok scan_gone || fail "s6-svscan still running after s6-svscanctl -t"
 wait "$svscan"
 grep -q scan-finish "$log" || fail ".s6-svscan/finish did not run"
 ok "s6-svscanctl -t ended the scan through .s6-svscan/finish"
+
+# The rest of the family, when the dist has it (build --with).
+if [ -x "$bin/s6-echo" ]; then # s6-portable-utils
+	out=$(s6-echo -- hello family) || fail "s6-echo failed"
+	[ "$out" = "hello family" ] || fail "s6-echo printed '$out'"
+	ok "s6-portable-utils: s6-echo prints its arguments"
+fi
+for b in s6-freeramdisk s6-dnsip4; do # s6-linux-utils, s6-dns: clients that report usage
+	if [ -x "$bin/$b" ]; then
+		"$b" >"$work/usage" 2>&1
+		rc=$?
+		[ "$rc" = 100 ] && grep -q "usage: $b" "$work/usage" || fail "$b without arguments exited $rc: $(cat "$work/usage")"
+		ok "$b starts and reports its usage (exit 100)"
+	fi
+done
+if [ -x "$bin/s6-linux-init-maker" ]; then # s6-linux-init
+	# Its skeleton scripts are in the dist (PREFIX/etc/s6-linux-init/skel).
+	s6-linux-init-maker -f "$bin/../etc/s6-linux-init/skel" -c "$work/init" "$work/init" >"$work/maker" 2>&1 ||
+		fail "s6-linux-init-maker failed: $(cat "$work/maker")"
+	for f in bin/init run-image/service/s6-svscan-log/run scripts; do
+		[ -e "$work/init/$f" ] || fail "s6-linux-init-maker wrote no $f"
+	done
+	ok "s6-linux-init-maker writes a complete init directory (bin/init, run-image, scripts)"
+fi
+if [ -x "$bin/s6-rc-compile" ]; then # s6-rc
+	src=$work/rc-src
+	mkdir -p "$src/setup" "$src/daemon"
+	echo oneshot >"$src/setup/type"
+	printf 'echo setup-up >>%s\n' "$log" >"$src/setup/up"
+	printf 'echo setup-down >>%s\n' "$log" >"$src/setup/down"
+	echo longrun >"$src/daemon/type"
+	printf '#!/bin/sh\necho daemon-run >>%s\nexec sleep 3600\n' "$log" >"$src/daemon/run"
+	chmod 755 "$src/daemon/run"
+	echo setup >"$src/daemon/dependencies"
+	s6-rc-compile "$work/rc-db" "$src" >"$work/rc.out" 2>&1 || fail "s6-rc-compile failed: $(cat "$work/rc.out")"
+	ok "s6-rc-compile compiles a oneshot and a longrun that depends on it"
+	# Not checked here: s6-rc-init and s6-rc change need s6-ftrigrd at the
+	# libexec path the build compiled in (/libexec, the prefix), and the
+	# test mounts the dist at /dist.
+fi

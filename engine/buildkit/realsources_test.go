@@ -163,4 +163,12 @@ func TestRealSourcesNewestFamily(t *testing.T) {
 	echo, err := exec.Command(filepath.Join(out, "bin", "s6-echo"), "hello", "family").Output() // s6-portable-utils
 	require.NoError(t, err)
 	assert.Equal(t, "hello family\n", string(echo))
+
+	// The smoke test, with the members' checks.
+	rep, err = build(t, e, p, bk.Options{Smoke: true})
+	require.NoError(t, err)
+	for _, c := range rep.Smoke {
+		t.Logf("  smoke ok: %s", c)
+	}
+	require.Len(t, rep.Smoke, 9, "supervision (4) and the members' checks (5)")
 }
