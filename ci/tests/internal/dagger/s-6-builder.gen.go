@@ -104,6 +104,13 @@ type S6BuilderBuildOpts struct {
 	// Parallel make jobs (default: the build container's CPU count)
 	//
 	Jobs int // s6builder (../../../../ci/main.go:55:2)
+	//
+	// Members of the family to add beside skalibs, execline and s6: s6-rc,
+	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
+	// s6-networking, or all; PKG=VERSION pins one (default: the newest
+	// release that works with the rest)
+	//
+	With []string // s6builder (../../../../ci/main.go:61:2)
 }
 
 // Build skalibs, execline and s6 and return the merged install tree
@@ -143,6 +150,10 @@ func (r *S6Builder) Build(s6 string, opts ...S6BuilderBuildOpts) *Directory { //
 		// `jobs` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Jobs) {
 			q = q.Arg("jobs", opts[i].Jobs)
+		}
+		// `with` optional argument
+		if !querybuilder.IsZeroValue(opts[i].With) {
+			q = q.Arg("with", opts[i].With)
 		}
 	}
 	q = q.Arg("s6", s6)
@@ -206,59 +217,66 @@ type S6BuilderImageOpts struct {
 	//
 	// s6 release to build, e.g. 2.1.6.0 (required unless dist is given)
 	//
-	S6 string // s6builder (../../../../ci/main.go:114:2)
+	S6 string // s6builder (../../../../ci/main.go:126:2)
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:117:2)
+	Skalibs string // s6builder (../../../../ci/main.go:129:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:120:2)
+	Execline string // s6builder (../../../../ci/main.go:132:2)
 	//
 	// Target platform of the build, e.g. linux/arm64; it must be the base
 	// container's (default: the base container's)
 	//
-	Platform Platform // s6builder (../../../../ci/main.go:124:2)
+	Platform Platform // s6builder (../../../../ci/main.go:136:2)
 	//
 	// Link fully statically against musl; false links against shared libraries
 	// (then the base needs the toolchain's libc)
 	//
 	//
 	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:128:2)
+	Static bool // s6builder (../../../../ci/main.go:140:2)
 	//
 	// Toolchain image with make and a C compiler, used as is (default: a
 	// pinned Debian image plus an install of build-essential and musl-tools)
 	//
-	Toolchain string // s6builder (../../../../ci/main.go:132:2)
+	Toolchain string // s6builder (../../../../ci/main.go:144:2)
 	//
 	// Base URL that replaces https://skarnet.org/software; tarballs are
 	// fetched from MIRROR/<pkg>/<tarball>
 	//
-	Mirror string // s6builder (../../../../ci/main.go:136:2)
+	Mirror string // s6builder (../../../../ci/main.go:148:2)
 	//
 	// JSON catalogue file that adds or overrides releases and digests
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:139:2)
+	Catalog *File // s6builder (../../../../ci/main.go:151:2)
 	//
 	// Parallel make jobs (default: the build container's CPU count)
 	//
-	Jobs int // s6builder (../../../../ci/main.go:142:2)
+	Jobs int // s6builder (../../../../ci/main.go:154:2)
+	//
+	// Members of the family to add beside skalibs, execline and s6: s6-rc,
+	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
+	// s6-networking, or all; PKG=VERSION pins one (default: the newest
+	// release that works with the rest)
+	//
+	With []string // s6builder (../../../../ci/main.go:160:2)
 	//
 	// Your own s6 and execline install tree (with bin/s6-svscan) instead of
 	// a build; give no other request argument than platform with it
 	//
-	Dist *Directory // s6builder (../../../../ci/main.go:151:2)
+	Dist *Directory // s6builder (../../../../ci/main.go:169:2)
 	//
 	// Where the dist goes in the image, e.g. / for a tree with usr/bin
 	// (default: /usr/local)
 	//
-	DistPrefix string // s6builder (../../../../ci/main.go:155:2)
+	DistPrefix string // s6builder (../../../../ci/main.go:173:2)
 	//
 	// Where the service tree goes in the image (default: /etc/s6)
 	//
-	ServicesDir string // s6builder (../../../../ci/main.go:158:2)
+	ServicesDir string // s6builder (../../../../ci/main.go:176:2)
 }
 
 // A container image with s6-svscan as PID 1 over a service tree, e.g.
@@ -272,7 +290,7 @@ type S6BuilderImageOpts struct {
 // The image sets no stop signal (Dagger cannot set one): runtimes send
 // SIGTERM, which ends s6-svscan cleanly; a base with a stop signal of its
 // own keeps it.
-func (r *S6Builder) Image(services *Directory, base *Container, opts ...S6BuilderImageOpts) *Container { // s6builder (../../../../ci/main.go:110:1)
+func (r *S6Builder) Image(services *Directory, base *Container, opts ...S6BuilderImageOpts) *Container { // s6builder (../../../../ci/main.go:122:1)
 	assertNotNil("services", services)
 	assertNotNil("base", base)
 	q := r.query.Select("image")
@@ -313,6 +331,10 @@ func (r *S6Builder) Image(services *Directory, base *Container, opts ...S6Builde
 		if !querybuilder.IsZeroValue(opts[i].Jobs) {
 			q = q.Arg("jobs", opts[i].Jobs)
 		}
+		// `with` optional argument
+		if !querybuilder.IsZeroValue(opts[i].With) {
+			q = q.Arg("with", opts[i].With)
+		}
 		// `dist` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Dist) {
 			q = q.Arg("dist", opts[i].Dist)
@@ -339,43 +361,50 @@ type S6BuilderSourcesOpts struct {
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:70:2)
+	Skalibs string // s6builder (../../../../ci/main.go:76:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:73:2)
+	Execline string // s6builder (../../../../ci/main.go:79:2)
 	//
 	// Platform of the toolchain container that unpacks (default: the engine's)
 	//
-	Platform Platform // s6builder (../../../../ci/main.go:76:2)
+	Platform Platform // s6builder (../../../../ci/main.go:82:2)
 	//
 	// Plan a static build (the sources are the same either way)
 	//
 	//
 	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:79:2)
+	Static bool // s6builder (../../../../ci/main.go:85:2)
 	//
 	// Toolchain image that runs tar, used as is (default: a pinned Debian
 	// image plus an install of build-essential and musl-tools)
 	//
-	Toolchain string // s6builder (../../../../ci/main.go:83:2)
+	Toolchain string // s6builder (../../../../ci/main.go:89:2)
 	//
 	// Base URL that replaces https://skarnet.org/software
 	//
-	Mirror string // s6builder (../../../../ci/main.go:86:2)
+	Mirror string // s6builder (../../../../ci/main.go:92:2)
 	//
 	// JSON catalogue file that adds or overrides releases and digests
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:89:2)
+	Catalog *File // s6builder (../../../../ci/main.go:95:2)
 	//
 	// Parallel make jobs (part of the plan; unused by unpacking)
 	//
-	Jobs int // s6builder (../../../../ci/main.go:92:2)
+	Jobs int // s6builder (../../../../ci/main.go:98:2)
+	//
+	// Members of the family to add beside skalibs, execline and s6: s6-rc,
+	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
+	// s6-networking, or all; PKG=VERSION pins one (default: the newest
+	// release that works with the rest)
+	//
+	With []string // s6builder (../../../../ci/main.go:104:2)
 }
 
 // Unpacked sources of skalibs, execline and s6, one <pkg>-<version>/ folder
 // each, exactly as the build compiles them
-func (r *S6Builder) Sources(s6 string, opts ...S6BuilderSourcesOpts) *Directory { // s6builder (../../../../ci/main.go:64:1)
+func (r *S6Builder) Sources(s6 string, opts ...S6BuilderSourcesOpts) *Directory { // s6builder (../../../../ci/main.go:70:1)
 	q := r.query.Select("sources")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `skalibs` optional argument
@@ -410,6 +439,10 @@ func (r *S6Builder) Sources(s6 string, opts ...S6BuilderSourcesOpts) *Directory 
 		if !querybuilder.IsZeroValue(opts[i].Jobs) {
 			q = q.Arg("jobs", opts[i].Jobs)
 		}
+		// `with` optional argument
+		if !querybuilder.IsZeroValue(opts[i].With) {
+			q = q.Arg("with", opts[i].With)
+		}
 	}
 	q = q.Arg("s6", s6)
 
@@ -423,40 +456,47 @@ type S6BuilderTestOpts struct {
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:185:2)
+	Skalibs string // s6builder (../../../../ci/main.go:203:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:188:2)
+	Execline string // s6builder (../../../../ci/main.go:206:2)
 	//
 	// Target platform, e.g. linux/arm64 (default: the engine's); the test runs
 	// on it
 	//
-	Platform Platform // s6builder (../../../../ci/main.go:192:2)
+	Platform Platform // s6builder (../../../../ci/main.go:210:2)
 	//
 	// Link fully statically against musl; false links against shared libraries
 	//
 	//
 	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:195:2)
+	Static bool // s6builder (../../../../ci/main.go:213:2)
 	//
 	// Toolchain image with make and a C compiler, used as is (default: a
 	// pinned Debian image plus an install of build-essential and musl-tools)
 	//
-	Toolchain string // s6builder (../../../../ci/main.go:199:2)
+	Toolchain string // s6builder (../../../../ci/main.go:217:2)
 	//
 	// Base URL that replaces https://skarnet.org/software; tarballs are
 	// fetched from MIRROR/<pkg>/<tarball>
 	//
-	Mirror string // s6builder (../../../../ci/main.go:203:2)
+	Mirror string // s6builder (../../../../ci/main.go:221:2)
 	//
 	// JSON catalogue file that adds or overrides releases and digests
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:206:2)
+	Catalog *File // s6builder (../../../../ci/main.go:224:2)
 	//
 	// Parallel make jobs (default: the build container's CPU count)
 	//
-	Jobs int // s6builder (../../../../ci/main.go:209:2)
+	Jobs int // s6builder (../../../../ci/main.go:227:2)
+	//
+	// Members of the family to add beside skalibs, execline and s6: s6-rc,
+	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
+	// s6-networking, or all; PKG=VERSION pins one (default: the newest
+	// release that works with the rest)
+	//
+	With []string // s6builder (../../../../ci/main.go:233:2)
 }
 
 // Run the supervision smoke test on the build and return its checks, one
@@ -471,7 +511,7 @@ type S6BuilderTestOpts struct {
 // holds its result; a passing result for the same inputs is reused (a
 // failure is not). The CLI reruns it on every request; Dagger has no way to
 // ask that of one step without adding an input the plan does not have.
-func (r *S6Builder) Test(ctx context.Context, s6 string, opts ...S6BuilderTestOpts) (string, error) { // s6builder (../../../../ci/main.go:179:1)
+func (r *S6Builder) Test(ctx context.Context, s6 string, opts ...S6BuilderTestOpts) (string, error) { // s6builder (../../../../ci/main.go:197:1)
 	if r.test != nil {
 		return *r.test, nil
 	}
@@ -509,6 +549,10 @@ func (r *S6Builder) Test(ctx context.Context, s6 string, opts ...S6BuilderTestOp
 		if !querybuilder.IsZeroValue(opts[i].Jobs) {
 			q = q.Arg("jobs", opts[i].Jobs)
 		}
+		// `with` optional argument
+		if !querybuilder.IsZeroValue(opts[i].With) {
+			q = q.Arg("with", opts[i].With)
+		}
 	}
 	q = q.Arg("s6", s6)
 
@@ -523,12 +567,12 @@ type S6BuilderVersionsOpts struct {
 	//
 	// JSON catalogue file that adds or overrides releases and digests
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:222:2)
+	Catalog *File // s6builder (../../../../ci/main.go:246:2)
 }
 
 // List the releases s6builder knows: release date, for s6 the skalibs and
 // execline it needs, and the tarball digest (- when none is known)
-func (r *S6Builder) Versions(ctx context.Context, opts ...S6BuilderVersionsOpts) (string, error) { // s6builder (../../../../ci/main.go:218:1)
+func (r *S6Builder) Versions(ctx context.Context, opts ...S6BuilderVersionsOpts) (string, error) { // s6builder (../../../../ci/main.go:242:1)
 	if r.versions != nil {
 		return *r.versions, nil
 	}
