@@ -76,6 +76,16 @@ for b in s6-freeramdisk s6-dnsip4; do # s6-linux-utils, s6-dns: clients that rep
 		ok "$b starts and reports its usage (exit 100)"
 	fi
 done
+if [ -x "$bin/s6-tcpserver" ] && [ -x "$bin/s6-tcpclient" ]; then # s6-networking
+	s6-tcpserver 127.0.0.1 47110 s6-echo hello-net &
+	tcpserver=$!
+	got=
+	try_client() { got=$(s6-tcpclient -H -R -l 0 127.0.0.1 47110 sh -c 'cat <&6' 2>&1) && [ "$got" = hello-net ]; }
+	until_ok try_client || { kill "$tcpserver" 2>/dev/null; fail "s6-tcpclient did not get the line s6-tcpserver serves on loopback: $got"; }
+	kill "$tcpserver"
+	wait "$tcpserver" 2>/dev/null
+	ok "s6-networking: s6-tcpserver on loopback serves a one-line program to s6-tcpclient"
+fi
 if [ -x "$bin/s6-linux-init-maker" ]; then # s6-linux-init
 	# Its skeleton scripts are in the dist (PREFIX/etc/s6-linux-init/skel).
 	s6-linux-init-maker -f "$bin/../etc/s6-linux-init/skel" -c "$work/init" "$work/init" >"$work/maker" 2>&1 ||
