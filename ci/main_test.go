@@ -105,6 +105,7 @@ type toolchainNode struct {
 type mountNode struct {
 	Target   string
 	ReadOnly bool
+	Subdir   string // a directory of the source, mounted alone
 	Source   *node
 }
 
@@ -190,6 +191,19 @@ func decode(t *testing.T, c chain) *node {
 	return n
 }
 
+// splitSubdir separates a trailing .directory(path: SUB) from a merge's or
+// an exec output's chain: a mount of one directory of that stage's result.
+func splitSubdir(t *testing.T, src chain) (chain, string) {
+	t.Helper()
+	n := len(src)
+	if n > 1 && src[n-1].Field == "directory" && (src[0].Field == "directory" || src[n-2].Field == "directory") {
+		if _, ok := src[n-1].Args["path"]; ok {
+			return src[:n-1], str(t, src[n-1], "path")
+		}
+	}
+	return src, ""
+}
+
 // decodeExec reads container(platform).from(address) [withWorkdir.withExec]*
 // withEnvVariable* withMountedTemp withMountedDirectory* [withWorkdir.withExec]*
 // directory(path).
@@ -222,7 +236,8 @@ func decodeExec(t *testing.T, c chain, n *node) {
 	onlyArgs(t, c[i], "path")
 	n.tmp = str(t, c[i], "path")
 	for i++; i < len(c) && c[i].Field == "withMountedDirectory"; i++ {
-		m := mountNode{Target: str(t, c[i], "path"), Source: decode(t, sub(t, c[i], "source"))}
+		src, subdir := splitSubdir(t, sub(t, c[i], "source"))
+		m := mountNode{Target: str(t, c[i], "path"), Subdir: subdir, Source: decode(t, src)}
 		if _, ok := c[i].Args["readOnly"]; ok {
 			onlyArgs(t, c[i], "path", "source", "readOnly")
 			m.ReadOnly = c[i].Args["readOnly"] == true
@@ -325,6 +340,7 @@ func checkStages(t *testing.T, p *pipeline.Plan, root string, n *node) map[strin
 				for i, m := range s.Exec.Mounts {
 					assert.Equal(t, m.Target, n.mounts[i].Target, "mount %d", i)
 					assert.Equal(t, m.Readonly, n.mounts[i].ReadOnly, "mount %s read-only", m.Target)
+					assert.Equal(t, m.Subdir, n.mounts[i].Subdir, "mount %s subdirectory", m.Target)
 				}
 				if !mounted(s) {
 					out := n.mounts[len(n.mounts)-1]

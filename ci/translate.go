@@ -156,12 +156,15 @@ func (g *graph) exec(s *pipeline.Stage) (*dagger.Directory, error) {
 	ctr = ctr.WithMountedTemp(pipeline.TmpDir)
 	outputMounted := false
 	for _, m := range s.Exec.Mounts {
-		if err := knownFields(m, "target", "from", "readonly"); err != nil {
+		if err := knownFields(m, "target", "from", "subdir", "readonly"); err != nil {
 			return nil, fmt.Errorf("stage %s, mount %s: %w", s.ID, m.Target, err)
 		}
 		src, ok := g.dirs[m.From]
 		if !ok {
 			return nil, fmt.Errorf("stage %s, mount %s: stage %s has no directory result", s.ID, m.Target, m.From)
+		}
+		if m.Subdir != "" {
+			src = src.Directory(m.Subdir)
 		}
 		ctr = ctr.WithMountedDirectory(m.Target, src, dagger.ContainerWithMountedDirectoryOpts{ReadOnly: m.Readonly})
 		outputMounted = outputMounted || m.Target == s.Exec.Output

@@ -104,6 +104,7 @@ type Exec struct {
 type Mount struct {
 	Target   string `json:"target"`
 	From     string `json:"from"`
+	Subdir   string `json:"subdir,omitempty"` // only this directory of From's result
 	Readonly bool   `json:"readonly,omitempty"`
 }
 

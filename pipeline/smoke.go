@@ -24,7 +24,10 @@ func smokeStage(env []string) *Stage {
 	return &Stage{ID: IDSmoke, Kind: KindTest, Deps: []string{IDToolchain, IDDist},
 		Exec: &Exec{
 			Env:    append(append([]string{}, env...), "LD_LIBRARY_PATH="+SmokeDist+"/lib"),
-			Mounts: []Mount{{Target: SmokeDist, From: IDDist, Readonly: true}},
+			// The dist's libexec also at /libexec, where programs built
+			// with --prefix=/ look for their helpers (s6-ftrigrd).
+			Mounts: []Mount{{Target: SmokeDist, From: IDDist, Readonly: true},
+				{Target: "/libexec", From: IDDist, Subdir: "libexec", Readonly: true}},
 			Steps: []Step{{Name: "smoke test", Dir: "/",
 				Args: []string{"sh", "-c", SmokeScript, "smoke", SmokeDist + "/bin", SmokeReport}}},
 			Output:    SmokeReport,

@@ -107,7 +107,19 @@ if [ -x "$bin/s6-rc-compile" ]; then # s6-rc
 	echo setup >"$src/daemon/dependencies"
 	s6-rc-compile "$work/rc-db" "$src" >"$work/rc.out" 2>&1 || fail "s6-rc-compile failed: $(cat "$work/rc.out")"
 	ok "s6-rc-compile compiles a oneshot and a longrun that depends on it"
-	# Not checked here: s6-rc-init and s6-rc change need s6-ftrigrd at the
-	# libexec path the build compiled in (/libexec, the prefix), and the
-	# test mounts the dist at /dist.
+	# s6-rc-init starts s6-ftrigrd from /libexec, where the build's
+	# prefix puts it (the smoke stage mounts the dist's there).
+	rcscan=$work/rc-scan
+	mkdir -p "$rcscan"
+	s6-svscan "$rcscan" &
+	rcsvscan=$!
+	rcfail() { s6-svscanctl -t "$rcscan" 2>/dev/null; fail "$@"; }
+	until_ok test -p "$rcscan/.s6-svscan/control" || rcfail "s6-svscan on $rcscan did not start"
+	s6-rc-init -c "$work/rc-db" -l "$work/rc-live" "$rcscan" >"$work/rc.out" 2>&1 || rcfail "s6-rc-init failed: $(cat "$work/rc.out")"
+	ok "s6-rc-init sets up the live state under a running s6-svscan"
+	# Not checked: s6-rc -u/-d change. The oneshot runner s6-rc-init sets up
+	# is an execline script that starts /bin/execlineb (the build's
+	# prefix), and this test cannot put the dist at /.
+	s6-svscanctl -t "$rcscan"
+	wait "$rcsvscan"
 fi

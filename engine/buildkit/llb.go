@@ -89,8 +89,15 @@ func execState(s *pipeline.Stage, st map[string]llb.State) (llb.State, error) {
 		}
 		run := root.Run(opts...)
 		for _, m := range s.Exec.Mounts {
+			if m.Subdir != "" && !m.Readonly {
+				return llb.State{}, fmt.Errorf("stage %s, mount %s: a subdirectory mount must be read-only", s.ID, m.Target)
+			}
 			if m.Readonly {
-				run.AddMount(m.Target, mounts[m.Target], llb.Readonly)
+				ro := []llb.MountOption{llb.Readonly}
+				if m.Subdir != "" {
+					ro = append(ro, llb.SourcePath("/"+m.Subdir))
+				}
+				run.AddMount(m.Target, mounts[m.Target], ro...)
 				continue
 			}
 			mounts[m.Target] = run.AddMount(m.Target, mounts[m.Target])

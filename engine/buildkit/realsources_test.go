@@ -170,5 +170,5 @@ func TestRealSourcesNewestFamily(t *testing.T) {
 	for _, c := range rep.Smoke {
 		t.Logf("  smoke ok: %s", c)
 	}
-	require.Len(t, rep.Smoke, 10, "supervision (4) and the members' checks (6)")
+	require.Len(t, rep.Smoke, 11, "supervision (4) and the members' checks (7)")
 }
