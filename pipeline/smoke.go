@@ -23,7 +23,7 @@ const (
 func smokeStage(env []string) *Stage {
 	return &Stage{ID: IDSmoke, Kind: KindTest, Deps: []string{IDToolchain, IDDist},
 		Exec: &Exec{
-			Env:    append(append([]string{}, env...), "LD_LIBRARY_PATH="+SmokeDist+"/lib"),
+			Env: append(append([]string{}, env...), "LD_LIBRARY_PATH="+SmokeDist+"/lib"),
 			// The dist's libexec also at /libexec, where programs built
 			// with --prefix=/ look for their helpers (s6-ftrigrd).
 			Mounts: []Mount{{Target: SmokeDist, From: IDDist, Readonly: true},

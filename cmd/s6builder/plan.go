@@ -42,6 +42,12 @@ two plans shows which stages a change invalidates. Nothing is built.`,
 			}
 			fmt.Printf("s6 %s, execline %s, skalibs %s for %s (%s, CC=%s)\ntoolchain %s\n\n",
 				r.S6, r.Execline, r.Skalibs, r.Platform, link, r.CC, r.Toolchain.Image)
+			if len(r.With) > 0 {
+				fmt.Printf("with %s\n", strings.Join(r.With, ", "))
+			}
+			for _, n := range p.Selection.Notes() {
+				fmt.Printf("note: %s\n", n)
+			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "STAGE\tKEY\tDEPENDS ON")
 			for _, s := range p.Stages {

@@ -12,6 +12,21 @@ import (
 // release and the packages it builds against.
 type Selection struct {
 	releases map[string]Release
+	notes    []string // choices worth telling the user about
+}
+
+// Notes says where the selection departs from the plain requirements.
+func (s Selection) Notes() []string { return s.notes }
+
+// verifiable returns the oldest release of pkg compatible with need that
+// has a published digest.
+func (c *Catalog) verifiable(pkg string, need version.Version) (Release, bool) {
+	for _, r := range c.Releases(pkg) {
+		if Compatible(need, r.Version) && r.Digest != "" {
+			return r, true
+		}
+	}
+	return Release{}, false
 }
 
 // Packages lists the selected packages in build order.
@@ -174,6 +189,15 @@ func (c *Catalog) resolveS6(s6 string, pins map[string]string) (Selection, error
 		case want == "":
 			if rel, err = c.Lookup(dep, min); err != nil {
 				return sel, fmt.Errorf("s6 %s needs %s %s: %w", top.Version, dep, min, err)
+			}
+			if rel.Digest == "" {
+				// Prefer what can be verified: the oldest later release of
+				// the same line that someone published a digest for.
+				if alt, ok := c.verifiable(dep, min); ok {
+					sel.notes = append(sel.notes, fmt.Sprintf("%s %s (which s6 %s needs) has no published digest; %s %s, a later release of its line, has one",
+						dep, min, top.Version, dep, alt.Version))
+					rel = alt
+				}
 			}
 		default:
 			if rel, err = c.lookupString(dep, want); err != nil {
