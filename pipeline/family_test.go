@@ -14,8 +14,8 @@ import (
 )
 
 // familyCatalog is the embedded catalogue with stand-in digests for every
-// release that has none (the family's digests are widened in data later):
-// these tests are about resolution and the graph, not downloads.
+// release that has none: for tests about resolution and the graph, not
+// downloads.
 func familyCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
 	c := testCatalog(t)
