@@ -66,8 +66,7 @@ var BinaryDirs = []string{"bin", "sbin", "libexec"}
 // dynamic, static (no interpreter, no needed libraries). A file that is not
 // ELF (a script) passes. name is for the error.
 func CheckBinary(req Request, name string, r io.ReaderAt) error {
-	var magic [4]byte
-	if _, err := r.ReadAt(magic[:], 0); err != nil || string(magic[:]) != elf.ELFMAG {
+	if !IsELF(r) {
 		return nil
 	}
 	want, err := ELFTargetOf(req.Platform)
@@ -96,4 +95,11 @@ func CheckBinary(req Request, name string, r io.ReaderAt) error {
 		return fmt.Errorf("%s needs shared libraries (%s), but the request is for static binaries", name, strings.Join(libs, ", "))
 	}
 	return nil
+}
+
+// IsELF reports whether r starts with the ELF magic number.
+func IsELF(r io.ReaderAt) bool {
+	var magic [4]byte
+	_, err := r.ReadAt(magic[:], 0)
+	return err == nil && string(magic[:]) == elf.ELFMAG
 }

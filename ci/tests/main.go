@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -110,7 +111,7 @@ func (m *Tests) Build(ctx context.Context) error {
 		return fmt.Errorf("build: %w", err)
 	}
 	for _, want := range []string{"s6-svscan", "s6-supervise", "s6-svc", "execlineb", "exit"} {
-		if !contains(bins, want) {
+		if !slices.Contains(bins, want) {
 			return fmt.Errorf("build: bin/%s is missing (bin has %s)", want, strings.Join(bins, " "))
 		}
 	}
@@ -132,11 +133,11 @@ func (m *Tests) Sources(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sources: %w", err)
 	}
-	if !contains(entries, "s6-"+m.S6+"/") && !contains(entries, "s6-"+m.S6) {
+	if !slices.Contains(entries, "s6-"+m.S6+"/") && !slices.Contains(entries, "s6-"+m.S6) {
 		return fmt.Errorf("sources: no s6-%s/ in %s", m.S6, strings.Join(entries, " "))
 	}
 	for _, pkg := range []string{"skalibs-", "execline-"} {
-		if !hasPrefix(entries, pkg) {
+		if !slices.ContainsFunc(entries, func(e string) bool { return strings.HasPrefix(e, pkg) }) {
 			return fmt.Errorf("sources: no %s* in %s", pkg, strings.Join(entries, " "))
 		}
 	}
@@ -218,22 +219,4 @@ func expectExit(ctx context.Context, ctr *dagger.Container, argv []string, code 
 		return fmt.Errorf("%s exited %d, want %d:\n%s%s", strings.Join(argv, " "), got, code, stdout, stderr)
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func hasPrefix(list []string, p string) bool {
-	for _, x := range list {
-		if strings.HasPrefix(x, p) {
-			return true
-		}
-	}
-	return false
 }

@@ -41,8 +41,7 @@ func verifyDist(dir string, req pipeline.Request) (int, error) {
 				return err
 			}
 			defer f.Close()
-			var magic [4]byte
-			if _, err := f.ReadAt(magic[:], 0); err == nil && string(magic[:]) == "\x7fELF" {
+			if pipeline.IsELF(f) {
 				n++
 			}
 			if err := pipeline.CheckBinary(req, rel, f); err != nil {
