@@ -53,26 +53,20 @@ func TestTestRunsTheSmokeStage(t *testing.T) {
 			// The step's argv is the plan's, the script included.
 			require.Len(t, n.steps, 1)
 			assert.Equal(t, smoke.Exec.Steps[0].Args, n.steps[0].Args)
-			assert.Equal(t, []string{"sh", "-c", pipeline.SmokeScript, "smoke", "/dist/bin", "/report"}, n.steps[0].Args)
+			assert.Equal(t, []string{"sh", "-c", pipeline.SmokeScript, "smoke", "/dist", "/report"}, n.steps[0].Args)
 			assert.Equal(t, smoke.Exec.Env, n.env)
 			assert.Contains(t, n.env, "LD_LIBRARY_PATH=/dist/lib")
 
 			// The dist, read-only at /dist, is the chain build sends.
-			require.Len(t, n.mounts, 3, "the dist, its libexec and the (empty) report")
+			require.Len(t, n.mounts, 2, "the dist and the (empty) report")
 			assert.Equal(t, pipeline.SmokeDist, n.mounts[0].Target)
 			assert.True(t, n.mounts[0].ReadOnly, "the dist is mounted read-only")
 			dist, err := a.build(ctx)
 			require.NoError(t, err)
 			assert.Equal(t, chainText(t, ctx, dist), n.mounts[0].Source.text)
-			// The dist's libexec at /libexec, where --prefix=/ programs
-			// look for their helpers.
-			assert.Equal(t, "/libexec", n.mounts[1].Target)
-			assert.Equal(t, "libexec", n.mounts[1].Subdir)
-			assert.True(t, n.mounts[1].ReadOnly)
-			assert.Equal(t, chainText(t, ctx, dist), n.mounts[1].Source.text)
-			assert.Equal(t, pipeline.SmokeReport, n.mounts[2].Target)
-			assert.False(t, n.mounts[2].ReadOnly)
-			assert.Equal(t, nodeEmpty, n.mounts[2].Source.kind)
+			assert.Equal(t, pipeline.SmokeReport, n.mounts[1].Target)
+			assert.False(t, n.mounts[1].ReadOnly)
+			assert.Equal(t, nodeEmpty, n.mounts[1].Source.kind)
 		})
 	}
 }

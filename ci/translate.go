@@ -138,7 +138,9 @@ func (g *graph) stage(id string) error {
 // container. Writable mounts carry their content from step to step; the
 // stage's result is its output directory after the last step.
 func (g *graph) exec(s *pipeline.Stage) (*dagger.Directory, error) {
-	known := []string{"env", "mounts", "steps", "output"}
+	// writable_root: every withExec's root filesystem is writable, and a
+	// stage's result is its output directory only.
+	known := []string{"env", "mounts", "steps", "output", "writable_root"}
 	if s.Kind == pipeline.KindTest {
 		known = append(known, alwaysRun)
 	}

@@ -89,7 +89,8 @@ type Fetch struct {
 }
 
 // Exec runs Steps in the toolchain image, with Mounts, a read-only root
-// filesystem, a tmpfs at TmpDir and no network; its result is Output.
+// filesystem (unless WritableRoot), a tmpfs at TmpDir and network only for
+// the steps that say so; its result is Output.
 type Exec struct {
 	Env    []string `json:"env"`
 	Mounts []Mount  `json:"mounts"`
@@ -97,6 +98,9 @@ type Exec struct {
 	Output string   `json:"output"` // the directory whose content is the stage's result
 	// AlwaysRun: a test reruns on every request, cached results or not.
 	AlwaysRun bool `json:"always_run,omitempty"`
+	// WritableRoot: the steps may change the toolchain's root filesystem
+	// (a test that installs the dist at /); the changes are not kept.
+	WritableRoot bool `json:"writable_root,omitempty"`
 }
 
 // Mount places the output of stage From at Target. Writable mounts carry

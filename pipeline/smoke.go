@@ -19,17 +19,18 @@ const (
 	SmokeChecks = "checks"  // the report file smoke.sh writes
 )
 
-// smokeStage runs SmokeScript in the toolchain image against the dist.
+// smokeStage runs SmokeScript in the toolchain image against the dist. The
+// dist is built for prefix / (its programs name /bin/execlineb and
+// /libexec/s6-ftrigrd), so the script installs it at / before testing:
+// the stage's root filesystem is writable, and thrown away with it.
 func smokeStage(env []string) *Stage {
 	return &Stage{ID: IDSmoke, Kind: KindTest, Deps: []string{IDToolchain, IDDist},
 		Exec: &Exec{
-			Env: append(append([]string{}, env...), "LD_LIBRARY_PATH="+SmokeDist+"/lib"),
-			// The dist's libexec also at /libexec, where programs built
-			// with --prefix=/ look for their helpers (s6-ftrigrd).
-			Mounts: []Mount{{Target: SmokeDist, From: IDDist, Readonly: true},
-				{Target: "/libexec", From: IDDist, Subdir: "libexec", Readonly: true}},
+			Env:          append(append([]string{}, env...), "LD_LIBRARY_PATH="+SmokeDist+"/lib"),
+			Mounts:       []Mount{{Target: SmokeDist, From: IDDist, Readonly: true}},
+			WritableRoot: true,
 			Steps: []Step{{Name: "smoke test", Dir: "/",
-				Args: []string{"sh", "-c", SmokeScript, "smoke", SmokeDist + "/bin", SmokeReport}}},
+				Args: []string{"sh", "-c", SmokeScript, "smoke", SmokeDist, SmokeReport}}},
 			Output:    SmokeReport,
 			AlwaysRun: true,
 		}}

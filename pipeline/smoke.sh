@@ -1,9 +1,20 @@
-# The supervision smoke test, run inside a container with the built binaries
-# in $1. Each check appends "ok: ..." to $2/checks; the first failure prints
-# FAIL and the service log, and exits 1. POSIX sh; GNU sleep for fractions.
+# The supervision smoke test, run inside a throwaway container with the
+# dist in $1. Each check appends "ok: ..." to $2/checks; the first failure
+# prints FAIL and the service log, and exits 1. POSIX sh; GNU sleep for
+# fractions.
 set -u
-bin=$1 report=$2
-PATH=$bin:$PATH
+dist=$1 report=$2
+bin=$dist/bin
+
+# The dist is built for prefix /: its programs run /bin/execlineb and
+# /libexec/s6-ftrigrd. Install it there, as a user drops it into an image
+# (through the image's own /bin -> usr/bin link where it has one).
+for d in bin sbin libexec etc; do
+	[ -d "$dist/$d" ] || continue
+	to=$(readlink -f "/$d" 2>/dev/null || echo "/$d")
+	mkdir -p "$to" && cp -pR "$dist/$d/." "$to/" || { echo "FAIL: cannot install the dist's $d at /$d"; exit 1; }
+done
+PATH=/bin:/sbin:$PATH
 export PATH
 work=$(mktemp -d)
 scan=$work/scan
@@ -76,6 +87,15 @@ for b in s6-freeramdisk s6-dnsip4; do # s6-linux-utils, s6-dns: clients that rep
 		ok "$b starts and reports its usage (exit 100)"
 	fi
 done
+if [ -x "$bin/s6-dns-hosts-compile" ] && [ -x "$bin/s6-dnsip4" ]; then # s6-dns, hosts data
+	# A name only our hosts data knows; s6-dnsip4 -h reads /etc/hosts.cdb
+	# (newer than /etc/hosts) before asking any DNS server.
+	printf '192.0.2.7 smoke.s6builder.test\n' >"$work/hosts"
+	s6-dns-hosts-compile -i "$work/hosts" -o /etc/hosts.cdb >"$work/dns" 2>&1 || fail "s6-dns-hosts-compile failed: $(cat "$work/dns")"
+	out=$(s6-dnsip4 -h -t 5000 smoke.s6builder.test 2>&1)
+	[ "$out" = 192.0.2.7 ] || fail "s6-dnsip4 -h smoke.s6builder.test printed '$out', not 192.0.2.7 from the compiled hosts data"
+	ok "s6-dns: s6-dns-hosts-compile data resolves smoke.s6builder.test to 192.0.2.7 through s6-dnsip4 -h"
+fi
 if [ -x "$bin/s6-tcpserver" ] && [ -x "$bin/s6-tcpclient" ]; then # s6-networking
 	s6-tcpserver 127.0.0.1 47110 s6-echo hello-net &
 	tcpserver=$!
@@ -98,28 +118,42 @@ fi
 if [ -x "$bin/s6-rc-compile" ]; then # s6-rc
 	src=$work/rc-src
 	mkdir -p "$src/setup" "$src/daemon"
+	# A oneshot's up and down are execline command lines.
 	echo oneshot >"$src/setup/type"
-	printf 'echo setup-up >>%s\n' "$log" >"$src/setup/up"
-	printf 'echo setup-down >>%s\n' "$log" >"$src/setup/down"
+	echo "redirfd -a 1 $log echo setup-up" >"$src/setup/up"
+	echo "redirfd -a 1 $log echo setup-down" >"$src/setup/down"
 	echo longrun >"$src/daemon/type"
 	printf '#!/bin/sh\necho daemon-run >>%s\nexec sleep 3600\n' "$log" >"$src/daemon/run"
 	chmod 755 "$src/daemon/run"
 	echo setup >"$src/daemon/dependencies"
 	s6-rc-compile "$work/rc-db" "$src" >"$work/rc.out" 2>&1 || fail "s6-rc-compile failed: $(cat "$work/rc.out")"
 	ok "s6-rc-compile compiles a oneshot and a longrun that depends on it"
-	# s6-rc-init starts s6-ftrigrd from /libexec, where the build's
-	# prefix puts it (the smoke stage mounts the dist's there).
-	rcscan=$work/rc-scan
+	rcscan=$work/rc-scan live=$work/rc-live
 	mkdir -p "$rcscan"
 	s6-svscan "$rcscan" &
 	rcsvscan=$!
 	rcfail() { s6-svscanctl -t "$rcscan" 2>/dev/null; fail "$@"; }
 	until_ok test -p "$rcscan/.s6-svscan/control" || rcfail "s6-svscan on $rcscan did not start"
-	s6-rc-init -c "$work/rc-db" -l "$work/rc-live" "$rcscan" >"$work/rc.out" 2>&1 || rcfail "s6-rc-init failed: $(cat "$work/rc.out")"
+	s6-rc-init -c "$work/rc-db" -l "$live" "$rcscan" >"$work/rc.out" 2>&1 || rcfail "s6-rc-init failed: $(cat "$work/rc.out")"
 	ok "s6-rc-init sets up the live state under a running s6-svscan"
-	# Not checked: s6-rc -u/-d change. The oneshot runner s6-rc-init sets up
-	# is an execline script that starts /bin/execlineb (the build's
-	# prefix), and this test cannot put the dist at /.
+
+	s6-rc -l "$live" -t 15000 -u change daemon >"$work/rc.out" 2>&1 || rcfail "s6-rc -u change daemon failed: $(cat "$work/rc.out")"
+	daemon_up() { s6-svstat "$live/servicedirs/daemon" | grep -q '^up '; }
+	until_ok daemon_up || rcfail "daemon is not up after s6-rc -u change: $(s6-svstat "$live/servicedirs/daemon" 2>&1)"
+	order=$(grep -E '^(setup-up|daemon-run)$' "$log" | tr '\n' ' ')
+	[ "$order" = "setup-up daemon-run " ] || rcfail "s6-rc -u change daemon: want setup-up then daemon-run, the log has: $order"
+	active=$(s6-rc -l "$live" -a list | sort | tr '\n' ' ')
+	case " $active" in *" daemon "*) ;; *) rcfail "s6-rc -a list after -u change: $active";; esac
+	case " $active" in *" setup "*) ;; *) rcfail "s6-rc -a list after -u change: $active";; esac
+	ok "s6-rc -u change daemon brings up the oneshot, then the longrun that depends on it"
+
+	s6-rc -l "$live" -t 15000 -d change setup >"$work/rc.out" 2>&1 || rcfail "s6-rc -d change setup failed: $(cat "$work/rc.out")"
+	daemon_down() { s6-svstat "$live/servicedirs/daemon" | grep -q '^down '; }
+	until_ok daemon_down || rcfail "daemon is not down after s6-rc -d change setup: $(s6-svstat "$live/servicedirs/daemon" 2>&1)"
+	grep -q '^setup-down$' "$log" || rcfail "s6-rc -d change setup did not run setup's down"
+	active=$(s6-rc -l "$live" -a list | tr '\n' ' ')
+	case " $active" in *" daemon "*|*" setup "*) rcfail "s6-rc -a list after -d change still has: $active";; esac
+	ok "s6-rc -d change setup brings down the longrun that depends on it, then the oneshot"
 	s6-svscanctl -t "$rcscan"
 	wait "$rcsvscan"
 fi

@@ -28,7 +28,7 @@ func States(p *pipeline.Plan) (map[string]llb.State, error) {
 			}
 			img := llb.Image(s.Image.Ref, llb.Platform(spec), vertexName(s, pullPrefix+s.Image.Ref))
 			for _, step := range s.Image.Setup {
-				img = img.Run(llb.Args(step.Args), llb.Dir(step.Dir), llb.Network(llb.NetModeSandbox),
+				img = img.Run(llb.Args(step.Args), llb.Dir(step.Dir), network(step),
 					vertexName(s, step.Name+": "+strings.Join(step.Args, " "))).Root()
 			}
 			st[s.ID] = img
@@ -75,10 +75,12 @@ func execState(s *pipeline.Stage, st map[string]llb.State) (llb.State, error) {
 		opts := []llb.RunOption{
 			llb.Args(step.Args),
 			llb.Dir(step.Dir),
-			llb.Network(llb.NetModeNone),
-			llb.ReadonlyRootFS(),
+			network(step),
 			llb.AddMount(pipeline.TmpDir, llb.Scratch(), llb.Tmpfs()),
 			vertexName(s, step.Name+": "+strings.Join(step.Args, " ")),
+		}
+		if !s.Exec.WritableRoot {
+			opts = append(opts, llb.ReadonlyRootFS())
 		}
 		if s.Exec.AlwaysRun {
 			opts = append(opts, llb.IgnoreCache)
@@ -107,6 +109,15 @@ func execState(s *pipeline.Stage, st map[string]llb.State) (llb.State, error) {
 		}
 	}
 	return mounts[s.Exec.Output], nil
+}
+
+// network is the step's network: the sandbox's when the plan gives it
+// one, none otherwise.
+func network(step pipeline.Step) llb.RunOption {
+	if step.Network {
+		return llb.Network(llb.NetModeSandbox)
+	}
+	return llb.Network(llb.NetModeNone)
 }
 
 func isMount(ms []pipeline.Mount, target string) bool {

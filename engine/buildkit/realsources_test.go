@@ -4,7 +4,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -170,5 +172,8 @@ func TestRealSourcesNewestFamily(t *testing.T) {
 	for _, c := range rep.Smoke {
 		t.Logf("  smoke ok: %s", c)
 	}
-	require.Len(t, rep.Smoke, 11, "supervision (4) and the members' checks (7)")
+	require.Len(t, rep.Smoke, 14, "supervision (4) and the members' checks (10)")
+	for _, want := range []string{"s6-rc -u change", "s6-rc -d change", "s6-dnsip4 -h", "s6-tcpclient", "s6-linux-init-maker", "s6-echo", "s6-freeramdisk"} {
+		assert.True(t, slices.ContainsFunc(rep.Smoke, func(c string) bool { return strings.Contains(c, want) }), "no smoke check mentions %s: %v", want, rep.Smoke)
+	}
 }
