@@ -77,9 +77,6 @@ func run(n int, s6s []string, prune bool) error {
 	defer c.Close()
 	b := &bench{ctx: ctx, c: c, toolchain: tc, n: n, prune: prune, mirror: fixtures.NewMirror()}
 	defer b.mirror.Close()
-	if b.cat, err = catalog.Default(); err != nil {
-		return err
-	}
 	if dir := os.Getenv("S6BUILDER_REAL_SOURCES"); dir != "" {
 		b.sources = "real upstream sources (" + dir + ")"
 		files, _ := filepath.Glob(filepath.Join(dir, "*.tar.gz"))
@@ -101,7 +98,9 @@ func run(n int, s6s []string, prune bool) error {
 		}
 		s6s = []string{"2.1.6.0"}
 	}
-	b.cat.Apply(b.mirror.Catalog(), "bench mirror")
+	if b.cat, err = pipeline.LoadCatalog(pipeline.Layer{Source: "bench mirror", File: b.mirror.Catalog()}); err != nil {
+		return err
+	}
 
 	workers, err := c.ListWorkers(ctx)
 	if err != nil {

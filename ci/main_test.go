@@ -52,13 +52,14 @@ func (a args) sources(ctx context.Context) (*dagger.Directory, error) {
 // (cmd/s6builder/request.go), from catalogue JSON catalogJSON when not "".
 func cliPlan(t *testing.T, a args, catalogJSON string) *pipeline.Plan {
 	t.Helper()
-	cat, err := catalog.Default()
-	require.NoError(t, err)
+	var layers []pipeline.Layer
 	if catalogJSON != "" {
 		cf, err := catalog.ParseFile([]byte(catalogJSON))
 		require.NoError(t, err)
-		cat.Apply(cf, "--catalog test")
+		layers = append(layers, pipeline.Layer{Source: "--catalog test", File: cf})
 	}
+	cat, err := pipeline.LoadCatalog(layers...)
+	require.NoError(t, err)
 	req := pipeline.Request{S6: a.s6, Skalibs: a.skalibs, Execline: a.execline, Platform: string(a.platform),
 		Dynamic: !a.static, Mirror: a.mirror, Jobs: a.jobs}
 	if a.toolchain != "" {
@@ -397,7 +398,7 @@ func TestBuildDescribesThePlan(t *testing.T) {
 			assert.ElementsMatch(t, want, ids(seen), "stages behind build's result")
 
 			// One http per tarball, with the catalogue's checksum.
-			cat, err := catalog.Default()
+			cat, err := pipeline.LoadCatalog()
 			require.NoError(t, err)
 			for _, pkg := range p.Selection.Packages() {
 				picked, _ := p.Selection.Release(pkg)
@@ -592,7 +593,7 @@ func TestCatalogueErrors(t *testing.T) {
 // applied when one is given.
 func TestVersions(t *testing.T) {
 	ctx := context.Background()
-	cat, err := catalog.Default()
+	cat, err := pipeline.LoadCatalog()
 	require.NoError(t, err)
 	var want strings.Builder
 	require.NoError(t, cat.WriteTable(&want))

@@ -98,26 +98,21 @@ func exported(p *pipeline.Plan) string {
 // loadCatalog returns the embedded catalogue with the file's releases
 // applied, as `s6builder --catalog FILE` does.
 func loadCatalog(ctx context.Context, file *dagger.File) (*catalog.Catalog, error) {
-	cat, err := catalog.Default()
-	if err != nil {
-		return nil, err
-	}
 	if file == nil {
-		return cat, nil
+		return pipeline.LoadCatalog()
 	}
 	b, err := file.Contents(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("catalogue: %w", err)
 	}
-	return applyCatalog(cat, []byte(b))
+	return parseCatalog([]byte(b))
 }
 
-// applyCatalog parses catalogue JSON and applies it to cat.
-func applyCatalog(cat *catalog.Catalog, b []byte) (*catalog.Catalog, error) {
+// parseCatalog parses catalogue JSON and loads it over the embedded one.
+func parseCatalog(b []byte) (*catalog.Catalog, error) {
 	cf, err := catalog.ParseFile(b)
 	if err != nil {
 		return nil, fmt.Errorf("catalogue: %w", err)
 	}
-	cat.Apply(cf, catalogSource)
-	return cat, nil
+	return pipeline.LoadCatalog(pipeline.Layer{Source: catalogSource, File: cf})
 }

@@ -107,7 +107,7 @@ func TestWithPinsAndRefusals(t *testing.T) {
 // since 2.1 plan from --s6 alone with the embedded catalogue (every digest
 // published by a packager), and the newest release of every package.
 func TestShareOfS6ReleasesPlannableFromS6Alone(t *testing.T) {
-	c, err := catalog.Default()
+	c, err := pipeline.LoadCatalog()
 	require.NoError(t, err)
 	var total, ok int
 	var missing []string

@@ -20,12 +20,11 @@ const testToolchain = "127.0.0.1:5055/s6builder/toolchain@sha256:000000000000000
 // embedded one has none for (2.1.5.0, the s6-only bump of the 2015 triplet).
 func testCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
-	c, err := catalog.Default()
-	require.NoError(t, err)
 	cf, err := catalog.ParseFile([]byte(`{"releases": [
 	  {"package": "s6", "version": "2.1.5.0", "digest": "sha256:1111111111111111111111111111111111111111111111111111111111111111"}]}`))
 	require.NoError(t, err)
-	c.Apply(cf, "test")
+	c, err := pipeline.LoadCatalog(pipeline.Layer{Source: "test", File: cf})
+	require.NoError(t, err)
 	return c
 }
 

@@ -188,7 +188,7 @@ func (r Request) Normalize() (Request, error) {
 	}
 	for pkg := range r.Configure {
 		if !catalog.IsPackage(pkg) {
-			return r, inputerr.New("configure", pkg, "unknown package: want skalibs, execline or s6")
+			return r, inputerr.New("configure", pkg, "unknown package: want one of %s", strings.Join(catalog.Packages, ", "))
 		}
 	}
 	return r, nil

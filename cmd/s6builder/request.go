@@ -63,25 +63,24 @@ func (f *requestFlags) plan() (*pipeline.Plan, error) {
 // the lock file.
 func (f *requestFlags) load() (*catalog.Catalog, pipeline.Request, error) {
 	var req pipeline.Request
-	cat, err := catalog.Default()
-	if err != nil {
-		return nil, req, err
-	}
+	var layers []pipeline.Layer
 	if f.catalog != "" {
 		cf, err := catalog.ReadFile(f.catalog)
 		if err != nil {
 			return nil, req, usageError{err}
 		}
-		cat.Apply(cf, "--catalog "+f.catalog)
+		layers = append(layers, pipeline.Layer{Source: "--catalog " + f.catalog, File: cf})
 	}
 	if f.lock != "" {
 		lock, err := catalog.ReadLock(f.lock)
 		if err != nil {
 			return nil, req, usageError{err}
 		}
-		if err := cat.ApplyLock(lock, f.lock); err != nil {
-			return nil, req, usageError{err}
-		}
+		layers = append(layers, pipeline.Layer{Source: f.lock, File: lock, Lock: true})
+	}
+	cat, err := pipeline.LoadCatalog(layers...)
+	if err != nil {
+		return nil, req, usageError{err}
 	}
 	req = pipeline.Request{
 		S6: f.s6, Skalibs: f.skalibs, Execline: f.execline,
@@ -94,7 +93,7 @@ func (f *requestFlags) load() (*catalog.Catalog, pipeline.Request, error) {
 	for _, c := range f.configure {
 		pkg, opt, ok := strings.Cut(c, "=")
 		if !ok || !catalog.IsPackage(pkg) {
-			return nil, req, usageError{fmt.Errorf("--configure %q: want PKG=OPTION with PKG one of skalibs, execline, s6", c)}
+			return nil, req, usageError{fmt.Errorf("--configure %q: want PKG=OPTION with PKG one of %s", c, strings.Join(catalog.Packages, ", "))}
 		}
 		if req.Configure == nil {
 			req.Configure = map[string][]string{}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/catalog"
 )
 
@@ -21,16 +22,17 @@ for s6 the skalibs and execline it needs, and the published tarball digest
 (- when none is known; such a release needs a digest from --catalog).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cat, err := catalog.Default()
-			if err != nil {
-				return err
-			}
+			var layers []pipeline.Layer
 			if catFile != "" {
 				cf, err := catalog.ReadFile(catFile)
 				if err != nil {
 					return usageError{err}
 				}
-				cat.Apply(cf, "--catalog "+catFile)
+				layers = append(layers, pipeline.Layer{Source: "--catalog " + catFile, File: cf})
+			}
+			cat, err := pipeline.LoadCatalog(layers...)
+			if err != nil {
+				return err
 			}
 			if asJSON {
 				return cat.WriteJSON(os.Stdout)

@@ -71,9 +71,8 @@ func fixtureMirror(t *testing.T, nonces map[string]string, s6Versions ...string)
 
 func planFor(t *testing.T, e env, m *fixtures.Mirror, cf catalog.File, s6 string) *pipeline.Plan {
 	t.Helper()
-	cat, err := catalog.Default()
+	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "fixtures", File: cf})
 	require.NoError(t, err)
-	cat.Apply(cf, "fixtures")
 	p, err := pipeline.New(cat, pipeline.Request{S6: s6, Mirror: m.URL, Toolchain: pipeline.Toolchain{Image: e.toolchain}})
 	require.NoError(t, err)
 	return p
@@ -297,9 +296,8 @@ func TestToolchainSetupStepsInstallTheCompilers(t *testing.T) {
 		t.Fatal("S6BUILDER_SSHD_BASE comes from scripts/testenv env")
 	}
 	m := fixtureMirror(t, nil, "2.1.6.0")
-	cat, err := catalog.Default()
+	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "fixtures", File: m.Catalog()})
 	require.NoError(t, err)
-	cat.Apply(m.Catalog(), "fixtures")
 	tc := pipeline.Toolchain{Image: base, Setup: pipeline.DefaultToolchain().Setup}
 	p, err := pipeline.New(cat, pipeline.Request{S6: "2.1.6.0", Mirror: m.URL, Toolchain: tc})
 	require.NoError(t, err)
@@ -333,9 +331,8 @@ func TestForeignPlatformWithoutEmulationIsRefusedBeforeAnyWork(t *testing.T) {
 	require.NotEmpty(t, foreign, "the daemon emulates every candidate platform: nothing to refuse")
 
 	m := fixtureMirror(t, map[string]string{"s6": fixtures.Nonce()}, "2.1.6.0")
-	cat, err := catalog.Default()
+	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "fixtures", File: m.Catalog()})
 	require.NoError(t, err)
-	cat.Apply(m.Catalog(), "fixtures")
 	p, err := pipeline.New(cat, pipeline.Request{S6: "2.1.6.0", Mirror: m.URL, Platform: foreign, Toolchain: pipeline.Toolchain{Image: e.toolchain}})
 	require.NoError(t, err)
 	out := filepath.Join(t.TempDir(), "foreign")
@@ -376,9 +373,8 @@ func TestTheDistsProgramsAreCheckedBeforeTheyAreExported(t *testing.T) {
 	}
 	before, err := os.ReadFile(filepath.Join(out, bk.MarkerName))
 	require.NoError(t, err)
-	cat, err := catalog.Default()
+	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "fixtures", File: m.Catalog()})
 	require.NoError(t, err)
-	cat.Apply(m.Catalog(), "fixtures")
 	p386, err := pipeline.New(cat, pipeline.Request{S6: "2.1.6.0", Mirror: m.URL, Platform: "linux/386", Toolchain: pipeline.Toolchain{Image: e.toolchain}})
 	require.NoError(t, err)
 	_, err = build(t, e, p386, bk.Options{Dist: out})

@@ -114,7 +114,7 @@ func TestRealSourcesEveryMinorLine(t *testing.T) {
 	if os.Getenv("S6BUILDER_REAL_MATRIX") == "" {
 		t.Skip("SKIPPED: the release matrix runs with S6BUILDER_REAL_MATRIX=1 (minutes cold)")
 	}
-	cat, err := catalog.Default()
+	cat, err := pipeline.LoadCatalog()
 	require.NoError(t, err)
 	newest := map[string]catalog.Release{}
 	var lines []string
@@ -137,9 +137,8 @@ func TestRealSourcesEveryMinorLine(t *testing.T) {
 func TestRealSourcesNewestFamily(t *testing.T) {
 	e := coldEngine(t)
 	m := realSources(t)
-	cat, err := catalog.Default()
+	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
 	require.NoError(t, err)
-	cat.Apply(m.Catalog(), "real sources")
 	p, err := pipeline.New(cat, pipeline.Request{S6: "2.15.1.0", With: []string{"all"}, Mirror: m.URL,
 		Toolchain: pipeline.Toolchain{Image: e.toolchain}})
 	require.NoError(t, err)
