@@ -13,12 +13,6 @@ import (
 	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
-// containerBase stands for the base image in pipeline.NewImage, which wants
-// an image reference: the module's base is a container the caller made
-// (`--base debian:bookworm-slim`, or any function's Container), not a
-// reference, so ImageSpec.Base is not used; the base container is.
-const containerBase = "s6builder.invalid/dagger-base-container"
-
 // imageArgs are image's arguments beyond the request.
 type imageArgs struct {
 	services                *dagger.Directory
@@ -41,8 +35,10 @@ func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, err
 	if a.base == nil {
 		return nil, inputerr.New("base", "", "a base container is required, e.g. {arg:base} debian:bookworm-slim (any distribution: the static binaries need nothing from it)")
 	}
-	ireq := pipeline.ImageRequest{Base: containerBase, DistPrefix: a.distPrefix, ServicesDir: a.servicesDir}
-	if _, err := pipeline.NewImage(ireq); err != nil {
+	// The base is a container the caller made, not a reference: only the
+	// layout is the plan's to check.
+	ireq := pipeline.ImageRequest{DistPrefix: a.distPrefix, ServicesDir: a.servicesDir}
+	if _, err := pipeline.NewImageLayout(ireq); err != nil {
 		return nil, err
 	}
 
@@ -98,7 +94,7 @@ func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, err
 	if ireq.HasScanFinish, err = checkServices(ctx, a.services); err != nil {
 		return nil, err
 	}
-	spec, err := pipeline.NewImage(ireq)
+	spec, err := pipeline.NewImageLayout(ireq)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ type ImageRequest struct {
 
 // ImageSpec is the normalized image: what goes where and the config.
 type ImageSpec struct {
-	Base        string   `json:"base"`
+	Base        string   `json:"base,omitempty"` // "" from NewImageLayout
 	DistPrefix  string   `json:"dist_prefix"`
 	ServicesDir string   `json:"services_dir"`
 	ScanFinish  string   `json:"scan_finish,omitempty"` // content to add at ServicesDir/.s6-svscan/finish
@@ -55,6 +55,15 @@ func NewImage(r ImageRequest) (ImageSpec, error) {
 	if err != nil {
 		return ImageSpec{}, inputerr.New("base", r.Base, "not an image reference: %v", err)
 	}
+	s, err := NewImageLayout(r)
+	s.Base = reference.TagNameOnly(ref).String()
+	return s, err
+}
+
+// NewImageLayout validates r but its Base and derives what goes where in
+// the image and its config, for a front end whose base is not a reference
+// (the Dagger module's is a container); Base is left empty.
+func NewImageLayout(r ImageRequest) (ImageSpec, error) {
 	if r.DistPrefix == "" {
 		r.DistPrefix = DefaultDistPrefix
 	}
@@ -71,7 +80,6 @@ func NewImage(r ImageRequest) (ImageSpec, error) {
 	}
 	bin := path.Join(r.DistPrefix, "bin")
 	s := ImageSpec{
-		Base:        reference.TagNameOnly(ref).String(),
 		DistPrefix:  r.DistPrefix,
 		ServicesDir: r.ServicesDir,
 		Entrypoint:  []string{path.Join(bin, "s6-svscan"), r.ServicesDir},
