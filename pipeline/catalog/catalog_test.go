@@ -26,7 +26,7 @@ func TestDefaultCatalogue(t *testing.T) {
 	assert.Contains(t, r.DigestSource, "AUR")
 	assert.Equal(t, "2.3.5.1", r.Needs["skalibs"].String())
 	assert.Equal(t, "2.1.2.2", r.Needs["execline"].String())
-	sk, err := c.Lookup(catalog.Skalibs, version.MustParse("2.3.5.1"))
+	sk, err := c.Lookup("skalibs", version.MustParse("2.3.5.1"))
 	require.NoError(t, err)
 	assert.NotEmpty(t, sk.Released)
 	assert.NotEmpty(t, sk.Source)
@@ -105,11 +105,16 @@ func TestUserCatalogueRefusals(t *testing.T) {
 		"deps on skalibs": {`{"releases":[{"package":"skalibs","version":"2.1.6.0","skalibs":"2.3.5.1","execline":"2.1.2.2"}]}`, "only s6"},
 		"half deps":       {`{"releases":[{"package":"s6","version":"2.1.6.0","skalibs":"2.3.5.1"}]}`, "both"},
 		"trailing":        {`{"releases":[]} {}`, "trailing"},
-		"no releases":     {`{}`, `it needs a "releases" list`},
-		"null releases":   {`{"releases": null}`, `it needs a "releases" list`},
-		"null entry":      {`{"releases": [null]}`, "releases[0]: null"},
-		"null field":      {`{"releases":[{"package":"s6","version":"2.1.6.0","digest":null}]}`, "releases[0].digest: null"},
-		"empty tarball":   {`{"releases":[{"package":"s6","version":"2.1.6.0","tarball":""}]}`, "releases[0].tarball: an empty value"},
+		"needs unlinked":  {`{"releases":[{"package":"s6-dns","version":"2.4.1.3","needs":{"s6":"2.15.1.0"}}]}`, "needs.s6: s6-dns links against skalibs only"},
+		"needs twice":     {`{"releases":[{"package":"s6","version":"2.1.6.0","skalibs":"2.3.5.1","execline":"2.1.2.2","needs":{"skalibs":"2.3.5.1"}}]}`, "skalibs is given twice"},
+		"needs bad ver":   {`{"releases":[{"package":"s6-rc","version":"0.7.0.0","needs":{"s6":"2.x"}}]}`, "needs.s6"},
+		"needs conflict": {`{"releases":[{"package":"s6-rc","version":"0.7.0.0","needs":{"s6":"2.14.0.0"}},` +
+			`{"package":"s6-rc","version":"0.7.0.0","needs":{"s6":"2.15.0.0"}}]}`, "needs.s6 (2.14.0.0 and 2.15.0.0)"},
+		"no releases":   {`{}`, `it needs a "releases" list`},
+		"null releases": {`{"releases": null}`, `it needs a "releases" list`},
+		"null entry":    {`{"releases": [null]}`, "releases[0]: null"},
+		"null field":    {`{"releases":[{"package":"s6","version":"2.1.6.0","digest":null}]}`, "releases[0].digest: null"},
+		"empty tarball": {`{"releases":[{"package":"s6","version":"2.1.6.0","tarball":""}]}`, "releases[0].tarball: an empty value"},
 		"conflicting duplicate": {`{"releases":[{"package":"s6","version":"2.1.6.0","digest":"sha256:` + strings.Repeat("a", 64) + `"},` +
 			`{"package":"s6","version":"2.1.6.0","digest":"sha256:` + strings.Repeat("b", 64) + `"}]}`,
 			"releases[0] and releases[1] both describe s6 2.1.6.0, with different digest (sha256:aaaa"},
@@ -171,4 +176,20 @@ func release(t *testing.T, sel catalog.Selection, pkg string) string {
 	r, ok := sel.Release(pkg)
 	require.True(t, ok, "%s is selected", pkg)
 	return r.Version.String()
+}
+
+// A catalogue file gives any release the oldest releases it builds with
+// (needs), which then decide what it links against.
+func TestUserCatalogueNeedsOfAFamilyMember(t *testing.T) {
+	cf, err := catalog.ParseFile([]byte(`{"releases":[{"package":"s6-rc","version":"0.9.0.0",` +
+		`"digest":"sha256:` + strings.Repeat("c", 64) + `","needs":{"skalibs":"2.15.1.0","s6":"2.15.1.0"}}]}`))
+	require.NoError(t, err)
+	c, err := catalog.Default()
+	require.NoError(t, err)
+	c.Apply(cf, "test")
+	r, err := c.Lookup("s6-rc", version.MustParse("0.9.0.0"))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"skalibs", "s6"}, r.Links(), "execline left out of needs: not linked")
+	assert.Equal(t, version.MustParse("2.15.1.0"), r.Needs["s6"])
+	assert.Equal(t, "test", r.NeedsSource)
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -20,13 +21,18 @@ import (
 //	{
 //	  "releases": [
 //	    {"package": "s6", "version": "2.1.6.0", "digest": "sha256:...",
-//	     "tarball": "s6-2.1.6.0.tar.gz", "skalibs": "2.3.5.1", "execline": "2.1.2.2"}
+//	     "tarball": "s6-2.1.6.0.tar.gz", "skalibs": "2.3.5.1", "execline": "2.1.2.2"},
+//	    {"package": "s6-rc", "version": "0.7.0.0", "digest": "sha256:...",
+//	     "needs": {"skalibs": "2.15.0.0", "execline": "2.9.7.0", "s6": "2.14.0.0"}}
 //	  ]
 //	}
 //
 // package and version are required; tarball defaults to
-// <package>-<version>.tar.gz; digest is sha256:<hex> or sha512:<hex>; skalibs
-// and execline (s6 only) are the oldest releases that s6 release builds with.
+// <package>-<version>.tar.gz; digest is sha256:<hex> or sha512:<hex>; needs
+// gives, for packages the release links against, the oldest release it
+// builds with (a release that gives needs replaces what the catalogue knew of
+// them: those it leaves out are not linked). skalibs and execline are the
+// older spelling of needs, for s6 releases.
 type File struct {
 	Releases []FileRelease `json:"releases"`
 }
@@ -40,6 +46,26 @@ type FileRelease struct {
 	Released string `json:"released,omitempty"`
 	Skalibs  string `json:"skalibs,omitempty"`
 	Execline string `json:"execline,omitempty"`
+
+	Needs map[string]string `json:"needs,omitempty"`
+}
+
+// needs is the release's needs, skalibs and execline included.
+func (r FileRelease) needs() map[string]string {
+	if r.Skalibs == "" && r.Execline == "" && len(r.Needs) == 0 {
+		return nil
+	}
+	m := map[string]string{}
+	for k, v := range r.Needs {
+		m[k] = v
+	}
+	if r.Skalibs != "" {
+		m["skalibs"] = r.Skalibs
+	}
+	if r.Execline != "" {
+		m["execline"] = r.Execline
+	}
+	return m
 }
 
 // maxFileSize bounds a catalogue file; the embedded one is ~30 kB.
@@ -146,12 +172,18 @@ func conflict(a, b FileRelease) string {
 			diffs = append(diffs, fmt.Sprintf("%s (%s and %s)", f.name, f.a, f.b))
 		}
 	}
+	an, bn := a.needs(), b.needs()
+	for _, dep := range Packages {
+		if an != nil && bn != nil && an[dep] != bn[dep] {
+			diffs = append(diffs, fmt.Sprintf("needs.%s (%s and %s)", dep, orNone(an[dep]), orNone(bn[dep])))
+		}
+	}
 	return strings.Join(diffs, ", ")
 }
 
 func (r FileRelease) validate() error {
 	if !IsPackage(r.Package) {
-		return fmt.Errorf("package %q: want skalibs, execline or s6", r.Package)
+		return fmt.Errorf("package %q: want one of %s", r.Package, strings.Join(Packages, ", "))
 	}
 	if _, err := version.Parse(r.Version); err != nil {
 		return err
@@ -173,6 +205,17 @@ func (r FileRelease) validate() error {
 	if (r.Skalibs == "") != (r.Execline == "") {
 		return fmt.Errorf("s6 %s: give both skalibs and execline, or neither", r.Version)
 	}
+	for dep, v := range r.Needs {
+		if !slices.Contains(Links(r.Package), dep) {
+			return fmt.Errorf("%s %s: needs.%s: %s links against %s only", r.Package, r.Version, dep, r.Package, orNone(strings.Join(Links(r.Package), ", ")))
+		}
+		if old := map[string]string{"skalibs": r.Skalibs, "execline": r.Execline}[dep]; old != "" {
+			return fmt.Errorf("%s %s: %s is given twice (%q and needs.%s); give it once", r.Package, r.Version, dep, dep, dep)
+		}
+		if _, err := version.Parse(v); err != nil {
+			return fmt.Errorf("%s %s: needs.%s: %w", r.Package, r.Version, dep, err)
+		}
+	}
 	for _, s := range []string{r.Skalibs, r.Execline} {
 		if s != "" {
 			if _, err := version.Parse(s); err != nil {
@@ -181,6 +224,13 @@ func (r FileRelease) validate() error {
 		}
 	}
 	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
 }
 
 // Apply adds or overrides the file's releases; source names the file in the
@@ -201,10 +251,11 @@ func (c *Catalog) Apply(cf File, source string) {
 		if fr.Released != "" {
 			r.Released = fr.Released
 		}
-		if fr.Skalibs != "" {
-			// The file's "skalibs" and "execline" fields: what an s6 release needs.
-			r.Needs = map[string]version.Version{"skalibs": version.MustParse(fr.Skalibs), "execline": version.MustParse(fr.Execline)}
-			r.NeedsStatus, r.NeedsSource = nil, source
+		if needs := fr.needs(); needs != nil {
+			r.Needs, r.NeedsStatus, r.NeedsSource = map[string]version.Version{}, nil, source
+			for dep, v := range needs {
+				r.Needs[dep] = version.MustParse(v)
+			}
 		}
 	}
 }

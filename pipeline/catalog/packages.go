@@ -6,16 +6,11 @@ import (
 	"strings"
 )
 
-// The packages named in code, each for a reason of its own; every other
-// fact about a package is data (data/packages.tsv).
-const (
-	// S6 is the release a request starts from (--s6): the releases of the
-	// packages it links against follow from its requirements.
-	S6 = "s6"
-	// Skalibs installs sysdeps that the packages built on it are
-	// configured with (see recipe).
-	Skalibs = "skalibs"
-)
+// S6 is the one package named in code: the release a request starts from
+// (--s6), from whose requirements the releases of the packages it links
+// against follow. Every other fact about a package is data
+// (data/packages.tsv, the requirement tables, recipe/data/facts.tsv).
+const S6 = "s6"
 
 // Package is one package of the family, as data/packages.tsv describes it.
 type Package struct {

@@ -71,6 +71,17 @@ func (t factTable) value(kind, pkg string, v version.Version) string {
 	panic(fmt.Sprintf("facts.tsv has no %s for %s %s", kind, pkg, v))
 }
 
+// lookup is the value of the kind fact that covers pkg at v, if any: for
+// facts only some packages have (sysdepdir).
+func (t factTable) lookup(kind, pkg string, v version.Version) (string, bool) {
+	for _, f := range t {
+		if f.kind == kind && f.covers(pkg, v) {
+			return f.value, true
+		}
+	}
+	return "", false
+}
+
 // accepts reports whether pkg's configure at v knows option (a name such as
 // "--enable-static-libc"; patterns end in "*").
 func (t factTable) accepts(pkg string, v version.Version, option string) bool {

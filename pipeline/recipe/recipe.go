@@ -101,8 +101,10 @@ func For(pkg string, v version.Version, o Options) (Recipe, error) {
 		}
 	}
 	for _, d := range o.Deps {
-		if d.Package == catalog.Skalibs {
-			args = append(args, "--with-sysdeps="+join(d.Root, facts.value("sysdepdir", d.Package, d.Version)))
+		// A package that installs sysdeps (skalibs: what its configure
+		// found out about the target) hands them to those built on it.
+		if dir, ok := facts.lookup("sysdepdir", d.Package, d.Version); ok {
+			args = append(args, "--with-sysdeps="+join(d.Root, dir))
 		}
 	}
 	for _, d := range o.Deps {
