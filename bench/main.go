@@ -273,7 +273,7 @@ func (b *bench) coldStart() error {
 // flags are the configure arguments of p's build stage for pkg, as the
 // Dockerfile and the seed's script pass them.
 func flags(p *pipeline.Plan, pkg string) string {
-	return strings.Join(p.Stage("build/" + pkg).Exec.Steps[0].Args[1:], " ")
+	return strings.Join(p.Stage("build/" + pkg).Exec.Step("configure").Args[1:], " ")
 }
 
 func (b *bench) dockerfile(p *pipeline.Plan) (time.Duration, error) {
@@ -285,7 +285,7 @@ func (b *bench) dockerfile(p *pipeline.Plan) (time.Duration, error) {
 	}
 	attrs := map[string]string{"filename": "Dockerfile", "target": "dist",
 		"build-arg:TOOLCHAIN": b.toolchain, "build-arg:MIRROR": b.mirror.URL}
-	for _, pkg := range catalog.Packages {
+	for _, pkg := range p.Selection.Packages() {
 		up := strings.ToUpper(pkg)
 		f := p.Stage("fetch/" + pkg).Fetch
 		attrs["build-arg:"+up+"_VERSION"] = p.Stage("build/" + pkg).Version
@@ -317,12 +317,12 @@ func script(p *pipeline.Plan, root string) string {
 		}
 		return strings.Join(out, " ")
 	}
-	for _, pkg := range catalog.Packages {
+	for _, pkg := range p.Selection.Packages() {
 		st := p.Stage("build/" + pkg)
 		f := p.Stage("fetch/" + pkg).Fetch
 		fmt.Fprintf(&s, "mkdir -p %s/src %s/deps/%s\ntar -xzf %s/in/%s -C %s/src\ncd %s/src/%s-%s\n", root, root, pkg, root, f.Filename, root, root, pkg, st.Version)
-		for _, step := range st.Exec.Steps[:3] { // configure, make, strip
-			s.WriteString(q(step.Args) + "\n")
+		for _, name := range []string{"configure", "make", "strip"} {
+			s.WriteString(q(st.Exec.Step(name).Args) + "\n")
 		}
 		fmt.Fprintf(&s, "make install DESTDIR=%s/deps/%s\n", root, pkg)
 	}
@@ -334,7 +334,7 @@ func (b *bench) seedWay(p *pipeline.Plan) (time.Duration, error) {
 	spec := platforms.DefaultSpec()
 	run := llb.Image(b.toolchain, llb.Platform(spec)).Run(llb.Args([]string{"sh", "-c", script(p, "/w")}),
 		llb.AddEnv("CC", "musl-gcc"), llb.Network(llb.NetModeNone), llb.IgnoreCache)
-	for _, pkg := range catalog.Packages {
+	for _, pkg := range p.Selection.Packages() {
 		f := p.Stage("fetch/" + pkg).Fetch
 		run.AddMount("/w/in/"+f.Filename, llb.HTTP(f.URL, llb.Checksum(digest.Digest(f.Digest)), llb.Filename(f.Filename)),
 			llb.SourcePath(f.Filename), llb.Readonly)
@@ -361,7 +361,7 @@ func (b *bench) host(p *pipeline.Plan) (time.Duration, error) {
 	if err := os.MkdirAll(filepath.Join(root, "in"), 0o755); err != nil {
 		return 0, err
 	}
-	for _, pkg := range catalog.Packages {
+	for _, pkg := range p.Selection.Packages() {
 		f := p.Stage("fetch/" + pkg).Fetch
 		if err := download(f.URL, filepath.Join(root, "in", f.Filename)); err != nil {
 			return 0, err
@@ -403,7 +403,7 @@ func (b *bench) matrix() (string, error) {
 	ran := map[string]map[string]bool{}
 	for _, rep := range reps {
 		for _, v := range rep.Vertices {
-			if strings.HasPrefix(v.Stage, "build/") && !v.Cached && !v.Source && strings.Contains(v.Name, "] make: ") {
+			if strings.HasPrefix(v.Stage, "build/") && !v.Cached && !v.Source && strings.Contains(v.Name, ", make,") {
 				if ran[v.Stage] == nil {
 					ran[v.Stage] = map[string]bool{}
 				}

@@ -105,6 +105,7 @@ type toolchainNode struct {
 
 type mountNode struct {
 	Target   string
+	Tmpfs    bool // withMountedTemp
 	ReadOnly bool
 	Subdir   string // a directory of the source, mounted alone
 	Source   *node
@@ -236,7 +237,12 @@ func decodeExec(t *testing.T, c chain, n *node) {
 	require.Equal(t, "withMountedTemp", c[i].Field, "exec chain %s", n.text)
 	onlyArgs(t, c[i], "path")
 	n.tmp = str(t, c[i], "path")
-	for i++; i < len(c) && c[i].Field == "withMountedDirectory"; i++ {
+	for i++; i < len(c) && (c[i].Field == "withMountedDirectory" || c[i].Field == "withMountedTemp"); i++ {
+		if c[i].Field == "withMountedTemp" {
+			onlyArgs(t, c[i], "path")
+			n.mounts = append(n.mounts, mountNode{Target: str(t, c[i], "path"), Tmpfs: true})
+			continue
+		}
 		src, subdir := splitSubdir(t, sub(t, c[i], "source"))
 		m := mountNode{Target: str(t, c[i], "path"), Subdir: subdir, Source: decode(t, src)}
 		if _, ok := c[i].Args["readOnly"]; ok {
@@ -286,7 +292,10 @@ func bind(t *testing.T, p *pipeline.Plan, id string, n *node, seen map[string]*n
 		}
 		require.Len(t, n.mounts, want, "stage %s mounts", id)
 		for i, m := range s.Exec.Mounts {
-			bind(t, p, m.From, n.mounts[i].Source, seen)
+			require.Equal(t, m.Tmpfs, n.mounts[i].Tmpfs, "stage %s mount %s: tmpfs", id, m.Target)
+			if !m.Tmpfs {
+				bind(t, p, m.From, n.mounts[i].Source, seen)
+			}
 		}
 		if tc, ok := seen[pipeline.IDToolchain]; ok {
 			require.Equal(t, tc.toolchain, n.toolchain, "stage %s runs in another toolchain", id)
@@ -342,6 +351,7 @@ func checkStages(t *testing.T, p *pipeline.Plan, root string, n *node) map[strin
 					assert.Equal(t, m.Target, n.mounts[i].Target, "mount %d", i)
 					assert.Equal(t, m.Readonly, n.mounts[i].ReadOnly, "mount %s read-only", m.Target)
 					assert.Equal(t, m.Subdir, n.mounts[i].Subdir, "mount %s subdirectory", m.Target)
+					assert.Equal(t, m.Tmpfs, n.mounts[i].Tmpfs, "mount %s tmpfs", m.Target)
 				}
 				if !mounted(s) {
 					out := n.mounts[len(n.mounts)-1]
@@ -349,7 +359,9 @@ func checkStages(t *testing.T, p *pipeline.Plan, root string, n *node) map[strin
 					assert.False(t, out.ReadOnly)
 					assert.Equal(t, nodeEmpty, out.Source.kind, "the output starts empty")
 				}
-				assert.Equal(t, steps(s.Exec.Steps), n.steps)
+				// One withExec runs the steps in sequence, as one ExecOp does.
+				argv, dir := s.Exec.Argv()
+				assert.Equal(t, []stepNode{{Dir: dir, Args: argv}}, n.steps)
 				assert.Equal(t, s.Exec.Output, n.output)
 				assert.True(t, strings.HasSuffix(n.text, `.directory(path: "`+s.Exec.Output+`")`), n.text)
 			case pipeline.KindMerge:
@@ -391,9 +403,10 @@ func TestBuildDescribesThePlan(t *testing.T) {
 			dn := decode(t, fake.chainOf(t, string(id)))
 			seen := checkStages(t, p, exported(p), dn)
 
+			// The builds unpack for themselves: no unpack stage behind the dist.
 			want := []string{pipeline.IDToolchain, pipeline.IDDist}
 			for _, pkg := range p.Selection.Packages() {
-				want = append(want, "fetch/"+pkg, "unpack/"+pkg, "build/"+pkg)
+				want = append(want, "fetch/"+pkg, "build/"+pkg)
 			}
 			assert.ElementsMatch(t, want, ids(seen), "stages behind build's result")
 
@@ -495,10 +508,10 @@ func TestS6OnlyChange(t *testing.T) {
 	curNodes := checkStages(t, cliPlan(t, cur, ""), pipeline.IDDist, decode(t, fake.chainOf(t, string(curID))))
 	assert.Equal(t, s6215Digest, oldNodes["fetch/s6"].checksum)
 
-	for _, id := range []string{"fetch/skalibs", "unpack/skalibs", "build/skalibs", "fetch/execline", "unpack/execline", "build/execline"} {
+	for _, id := range []string{"fetch/skalibs", "build/skalibs", "fetch/execline", "build/execline"} {
 		assert.Equal(t, curNodes[id].text, oldNodes[id].text, "%s changed with s6 only", id)
 	}
-	for _, id := range []string{"fetch/s6", "unpack/s6", "build/s6", pipeline.IDDist} {
+	for _, id := range []string{"fetch/s6", "build/s6", pipeline.IDDist} {
 		assert.NotEqual(t, curNodes[id].text, oldNodes[id].text, "%s", id)
 	}
 	// The s6 chains differ by version only.

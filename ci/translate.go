@@ -31,10 +31,11 @@ type graph struct {
 //     in a directory (what BuildKit's HTTP source gives), so that the mount
 //     of it can be read-only;
 //   - unpack, build, test (Exec): the toolchain container with the stage's
-//     env, a tmpfs at /tmp, each mount (read-only where the plan says so), an
-//     empty directory at the output unless a mount is there, then
-//     withWorkdir+withExec for each step, and directory(output); a test
-//     stage's AlwaysRun has no withExec equivalent (see alwaysRun);
+//     env, a tmpfs at /tmp, each mount (read-only where the plan says so;
+//     withMountedTemp for a tmpfs), an empty directory at the output unless
+//     a mount is there, then one withWorkdir+withExec running the steps in
+//     sequence (pipeline.Exec.Argv), and directory(output); a test stage's
+//     AlwaysRun has no withExec equivalent (see alwaysRun);
 //   - merge: directory(), then withDirectory("/", input) for each input in
 //     order;
 //   - export: the front end's part (dagger call ... export).
@@ -42,7 +43,9 @@ type graph struct {
 // Only the stages the result needs are translated. A plan field this
 // translation does not know is an error, not something silently dropped.
 // What Dagger cannot express is left to the engine's defaults: every exec
-// has network access and a writable root filesystem.
+// has network access (the v0.21.8 API has no way to deny it; an Exec step
+// the plan gives network to is refused, as no plan does) and a writable
+// root filesystem.
 func translate(p *pipeline.Plan, id string) (*dagger.Directory, error) {
 	g := &graph{plan: p, containers: map[string]*dagger.Container{}, dirs: map[string]*dagger.Directory{}, visiting: map[string]bool{}}
 	if err := g.stage(id); err != nil {
@@ -79,6 +82,9 @@ func (g *graph) stage(id string) error {
 	}
 	if s.Exec != nil {
 		for _, m := range s.Exec.Mounts {
+			if m.Tmpfs {
+				continue
+			}
 			if err := g.stage(m.From); err != nil {
 				return err
 			}
@@ -158,8 +164,15 @@ func (g *graph) exec(s *pipeline.Stage) (*dagger.Directory, error) {
 	ctr = ctr.WithMountedTemp(pipeline.TmpDir)
 	outputMounted := false
 	for _, m := range s.Exec.Mounts {
-		if err := knownFields(m, "target", "from", "subdir", "readonly"); err != nil {
+		if err := knownFields(m, "target", "from", "subdir", "readonly", "tmpfs"); err != nil {
 			return nil, fmt.Errorf("stage %s, mount %s: %w", s.ID, m.Target, err)
+		}
+		if m.Tmpfs {
+			if m.From != "" || m.Target == s.Exec.Output {
+				return nil, fmt.Errorf("stage %s, mount %s: a tmpfs has no source and is not a result", s.ID, m.Target)
+			}
+			ctr = ctr.WithMountedTemp(m.Target)
+			continue
 		}
 		src, ok := g.dirs[m.From]
 		if !ok {
@@ -175,11 +188,14 @@ func (g *graph) exec(s *pipeline.Stage) (*dagger.Directory, error) {
 		ctr = ctr.WithMountedDirectory(s.Exec.Output, dag.Directory())
 	}
 	for _, step := range s.Exec.Steps {
-		if err := knownFields(step, "name", "dir", "args", "network"); err != nil {
+		if err := knownFields(step, "name", "dir", "args"); err != nil {
 			return nil, fmt.Errorf("stage %s, step %s: %w", s.ID, step.Name, err)
 		}
-		ctr = ctr.WithWorkdir(step.Dir).WithExec(step.Args)
 	}
+	// The steps run in one withExec, as in one BuildKit ExecOp
+	// (pipeline.Exec.Argv); a failing one is named in the exec's output.
+	argv, dir := s.Exec.Argv()
+	ctr = ctr.WithWorkdir(dir).WithExec(argv)
 	return ctr.Directory(s.Exec.Output), nil
 }
 

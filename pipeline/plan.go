@@ -88,9 +88,9 @@ type Fetch struct {
 	Digest   string `json:"digest"`
 }
 
-// Exec runs Steps in the toolchain image, with Mounts, a read-only root
-// filesystem (unless WritableRoot), a tmpfs at TmpDir and network only for
-// the steps that say so; its result is Output.
+// Exec runs Steps in sequence in one container of the toolchain image
+// (Argv), with Mounts, a read-only root filesystem (unless WritableRoot), a
+// tmpfs at TmpDir and no network; its result is Output.
 type Exec struct {
 	Env    []string `json:"env"`
 	Mounts []Mount  `json:"mounts"`
@@ -103,11 +103,12 @@ type Exec struct {
 	WritableRoot bool `json:"writable_root,omitempty"`
 }
 
-// Mount places the output of stage From at Target. Writable mounts carry
-// their changes from step to step.
+// Mount places the output of stage From at Target, or an empty tmpfs
+// (Tmpfs, no From): scratch space that is never part of a result.
 type Mount struct {
 	Target   string `json:"target"`
-	From     string `json:"from"`
+	From     string `json:"from,omitempty"`
+	Tmpfs    bool   `json:"tmpfs,omitempty"`
 	Subdir   string `json:"subdir,omitempty"` // only this directory of From's result
 	Readonly bool   `json:"readonly,omitempty"`
 }
@@ -117,7 +118,7 @@ type Step struct {
 	Name    string   `json:"name"`
 	Dir     string   `json:"dir"`
 	Args    []string `json:"args"`
-	Network bool     `json:"network,omitempty"` // only toolchain setup
+	Network bool     `json:"network,omitempty"` // only toolchain setup; an Exec's steps have none
 }
 
 // Plan is the DAG for one request, stages in dependency order.
@@ -178,19 +179,22 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 		p.add(&Stage{ID: fetchID(pkg), Kind: KindFetch, Package: pkg, Version: ver,
 			Fetch: &Fetch{URL: TarballURL(req.Mirror, rel), Filename: rel.Tarball, Digest: rel.Digest.String()}})
 
+		unpack := Step{Name: "unpack", Dir: SrcDir,
+			Args: []string{"tar", "-xzf", InDir + "/" + rel.Tarball, "-C", SrcDir, "--no-same-owner"}}
+		tarball := Mount{Target: InDir, From: fetchID(pkg), Readonly: true}
+		// The unpacked tree as a result of its own, for the sources output
+		// only: the build unpacks again, in memory.
 		p.add(&Stage{ID: unpackID(pkg), Kind: KindUnpack, Package: pkg, Version: ver,
 			Deps: []string{IDToolchain, fetchID(pkg)},
-			Exec: &Exec{
-				Env:    env,
-				Mounts: []Mount{{Target: InDir, From: fetchID(pkg), Readonly: true}},
-				Steps: []Step{{Name: "unpack", Dir: SrcDir,
-					Args: []string{"tar", "-xzf", InDir + "/" + rel.Tarball, "-C", SrcDir, "--no-same-owner"}}},
-				Output: SrcDir,
-			}})
+			Exec: &Exec{Env: env, Mounts: []Mount{tarball}, Steps: []Step{unpack}, Output: SrcDir}})
 
+		// A build is one container: unpack into a tmpfs, configure, make,
+		// strip, install. Its steps have nothing to gain from caches of
+		// their own (a change to one reruns all that follow), and every
+		// container start and snapshot costs time on the critical path.
 		opts := recipe.Options{Static: !req.Dynamic, Extra: req.Configure[pkg], Jobs: req.Jobs, DestDir: OutDir}
-		mounts := []Mount{{Target: SrcDir, From: unpackID(pkg)}}
-		deps := []string{IDToolchain, unpackID(pkg)}
+		mounts := []Mount{tarball, {Target: SrcDir, Tmpfs: true}}
+		deps := []string{IDToolchain, fetchID(pkg)}
 		for _, d := range rel.Links() {
 			root := DepsDir + "/" + d
 			dep, _ := sel.Release(d)
@@ -218,6 +222,7 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 				Env:    buildEnv,
 				Mounts: mounts,
 				Steps: []Step{
+					unpack,
 					{Name: "configure", Dir: dir, Args: r.Configure},
 					{Name: "make", Dir: dir, Args: r.Make},
 					{Name: "strip", Dir: dir, Args: r.Strip},

@@ -116,7 +116,7 @@ func TestExtraConfigureOptionChangesOnlyItsPackage(t *testing.T) {
 	base := plan(t, pipeline.Request{S6: "2.15.1.0"})
 	p := plan(t, pipeline.Request{S6: "2.15.1.0", Configure: map[string][]string{"execline": {"--enable-multicall"}}})
 	assert.Equal(t, []string{"build/execline", "build/s6", "dist", "export", "smoke"}, changed(base, p))
-	assert.Contains(t, p.Stage("build/execline").Exec.Steps[0].Args, "--enable-multicall")
+	assert.Contains(t, p.Stage("build/execline").Exec.Step("configure").Args, "--enable-multicall")
 }
 
 func TestFetchStagesCarryCatalogueDigests(t *testing.T) {
@@ -139,12 +139,16 @@ func TestBuildStepsRunWithoutNetworkAndMountDepsReadOnly(t *testing.T) {
 	}
 	s6 := p.Stage("build/s6").Exec
 	assert.Equal(t, []pipeline.Mount{
-		{Target: "/src", From: "unpack/s6"},
+		{Target: "/in", From: "fetch/s6", Readonly: true},
+		{Target: "/src", Tmpfs: true},
 		{Target: "/deps/skalibs", From: "build/skalibs", Readonly: true},
 		{Target: "/deps/execline", From: "build/execline", Readonly: true},
 	}, s6.Mounts)
 	assert.Equal(t, "/out", s6.Output)
-	assert.Equal(t, []string{"make", "install", "DESTDIR=/out"}, s6.Steps[3].Args)
+	assert.Equal(t, "unpack, configure, make, strip, install", s6.StepNames())
+	assert.Equal(t, []string{"tar", "-xzf", "/in/s6-2.1.6.0.tar.gz", "-C", "/src", "--no-same-owner"}, s6.Steps[0].Args)
+	assert.Equal(t, []string{"make", "install", "DESTDIR=/out"}, s6.Steps[4].Args)
+	assert.NotContains(t, p.Stage("build/s6").Deps, "unpack/s6", "the build unpacks for itself; unpack/s6 is for the sources output")
 }
 
 func TestDefaultToolchainIsPinnedAndSetUpWithNetwork(t *testing.T) {
@@ -162,9 +166,9 @@ func TestDynamicUsesGCCAndSharedFlags(t *testing.T) {
 	p := plan(t, pipeline.Request{S6: "2.15.1.0", Dynamic: true})
 	s6 := p.Stage("build/s6").Exec
 	assert.Contains(t, s6.Env, "CC=gcc")
-	assert.Contains(t, s6.Steps[0].Args, "--enable-shared")
-	assert.Contains(t, s6.Steps[0].Args, "--with-dynlib=/deps/skalibs/lib")
-	assert.NotContains(t, s6.Steps[0].Args, "--enable-static-libc")
+	assert.Contains(t, s6.Step("configure").Args, "--enable-shared")
+	assert.Contains(t, s6.Step("configure").Args, "--with-dynlib=/deps/skalibs/lib")
+	assert.NotContains(t, s6.Step("configure").Args, "--enable-static-libc")
 }
 
 func TestBadInputIsRefusedBeforeAnyWork(t *testing.T) {
@@ -221,7 +225,7 @@ func TestEveryReleasePlansWithOptionsItsConfigureKnows(t *testing.T) {
 		require.NoError(t, err, "s6 %s", r.Version)
 		for _, pkg := range p.Selection.Packages() {
 			s := p.Stage("build/" + pkg)
-			args := s.Exec.Steps[0].Args
+			args := s.Exec.Step("configure").Args
 			require.Equal(t, "./configure", args[0])
 			for _, a := range args[1:] {
 				name, _, _ := strings.Cut(a, "=")

@@ -206,7 +206,8 @@ func TestBuildThroughTheDaemon(t *testing.T) {
 
 	log, code := run(t, env, "build", "--s6", "2.1.6.0", "--output", out, "--progress", "plain")
 	require.Equal(t, 0, code, log)
-	assert.Contains(t, log, "[build/s6] configure", "BuildKit's plain progress shows the named steps")
+	assert.Contains(t, log, "[build/s6] unpack, configure, make, strip, install", "BuildKit's plain progress shows the stage's container")
+	assert.Contains(t, log, "s6builder step configure: ./configure", "and each step as it starts")
 	assert.FileExists(t, filepath.Join(out, "bin", "fixture-s6"))
 	// Every build step ran (its s6 is new); what the summary calls cached
 	// is what the progress marks CACHED (the toolchain image pull).

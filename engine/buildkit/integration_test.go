@@ -149,7 +149,7 @@ func TestFixturesBuildColdThenFullyCached(t *testing.T) {
 	require.NoError(t, err)
 	executed, cached := warm.Counts()
 	assert.Equal(t, 0, executed, "second identical run executed %v", warm.Executed())
-	assert.Greater(t, cached, 10, "every plan vertex reported as cached")
+	assert.GreaterOrEqual(t, cached, len(p.Selection.Packages()), "every build reported as cached")
 	assert.FileExists(t, filepath.Join(out, "bin/fixture-s6"))
 	assert.Equal(t, 1, m.Hits("s6", "2.1.6.0"), "the tarball is downloaded once, then cached by digest")
 }
@@ -178,7 +178,8 @@ func TestS6OnlyChangeRebuildsOnlyS6(t *testing.T) {
 			s6Steps = append(s6Steps, v.Name)
 		}
 	}
-	assert.Len(t, s6Steps, 4, "configure, make, strip, install: %v", s6Steps)
+	require.Len(t, s6Steps, 1, "s6's build is one container: %v", s6Steps)
+	assert.Contains(t, s6Steps[0], "unpack, configure, make, strip, install")
 }
 
 func TestWrongDigestFailsNamingFileAndDigests(t *testing.T) {
@@ -223,7 +224,8 @@ func TestFailingConfigureNamesStageAndLogTail(t *testing.T) {
 	var se *bk.StageError
 	require.ErrorAs(t, err, &se, "%v", err)
 	assert.Equal(t, "build/s6", se.Stage)
-	assert.Contains(t, se.Vertex, "configure")
+	assert.Equal(t, "configure", se.Step, "the failing step of the build's container")
+	assert.Contains(t, err.Error(), "stage build/s6 failed at step configure: exit status 1")
 	assert.Contains(t, err.Error(), "fixture failure requested by version 2.1.6.99", "the log tail is in the error")
 	assertUntouched(t, out)
 }
@@ -272,7 +274,7 @@ func TestMatrixCompilesSharedPackagesOnce(t *testing.T) {
 	makes := map[string]map[string]bool{}
 	for _, rep := range reps {
 		for _, v := range rep.Vertices {
-			if !v.Cached && strings.Contains(v.Name, "] make: ") {
+			if !v.Cached && strings.HasPrefix(v.Stage, "build/") && strings.Contains(v.Name, ", make,") {
 				if makes[v.Stage] == nil {
 					makes[v.Stage] = map[string]bool{}
 				}

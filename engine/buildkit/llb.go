@@ -56,77 +56,78 @@ func States(p *pipeline.Plan) (map[string]llb.State, error) {
 	return st, nil
 }
 
-// execState chains one ExecOp per step on the toolchain image. Writable
-// mounts carry their content from step to step; the stage's result is the
-// output mount after the last step.
+// execState runs the stage's steps as one ExecOp on the toolchain image
+// (pipeline.Exec.Argv); the stage's result is the output mount after it.
 func execState(s *pipeline.Stage, st map[string]llb.State) (llb.State, error) {
 	root, ok := st[pipeline.IDToolchain]
 	if !ok {
 		return llb.State{}, fmt.Errorf("stage %s: no toolchain stage before it", s.ID)
 	}
-	mounts := map[string]llb.State{}
-	for _, m := range s.Exec.Mounts {
-		mounts[m.Target] = st[m.From]
-	}
-	if _, ok := mounts[s.Exec.Output]; !ok {
-		mounts[s.Exec.Output] = llb.Scratch()
-	}
 	for _, step := range s.Exec.Steps {
-		opts := []llb.RunOption{
-			llb.Args(step.Args),
-			llb.Dir(step.Dir),
-			network(step),
-			llb.AddMount(pipeline.TmpDir, llb.Scratch(), llb.Tmpfs()),
-			vertexName(s, step.Name+": "+strings.Join(step.Args, " ")),
-		}
-		if !s.Exec.WritableRoot {
-			opts = append(opts, llb.ReadonlyRootFS())
-		}
-		if s.Exec.AlwaysRun {
-			opts = append(opts, llb.IgnoreCache)
-		}
-		for _, kv := range s.Exec.Env {
-			k, v, _ := strings.Cut(kv, "=")
-			opts = append(opts, llb.AddEnv(k, v))
-		}
-		run := root.Run(opts...)
-		for _, m := range s.Exec.Mounts {
-			if m.Subdir != "" && !m.Readonly {
-				return llb.State{}, fmt.Errorf("stage %s, mount %s: a subdirectory mount must be read-only", s.ID, m.Target)
-			}
-			if m.Readonly {
-				ro := []llb.MountOption{llb.Readonly}
-				if m.Subdir != "" {
-					ro = append(ro, llb.SourcePath("/"+m.Subdir))
-				}
-				run.AddMount(m.Target, mounts[m.Target], ro...)
-				continue
-			}
-			mounts[m.Target] = run.AddMount(m.Target, mounts[m.Target])
-		}
-		if !isMount(s.Exec.Mounts, s.Exec.Output) {
-			mounts[s.Exec.Output] = run.AddMount(s.Exec.Output, mounts[s.Exec.Output])
+		if step.Network {
+			return llb.State{}, fmt.Errorf("stage %s, step %s: the plan gives network to a step of a build container", s.ID, step.Name)
 		}
 	}
-	return mounts[s.Exec.Output], nil
+	argv, dir := s.Exec.Argv()
+	what := s.Exec.StepNames()
+	if len(s.Exec.Steps) == 1 {
+		what += ": " + strings.Join(argv, " ")
+	}
+	opts := []llb.RunOption{
+		llb.Args(argv),
+		llb.Dir(dir),
+		llb.Network(llb.NetModeNone),
+		llb.AddMount(pipeline.TmpDir, llb.Scratch(), llb.Tmpfs()),
+		vertexName(s, what),
+	}
+	if !s.Exec.WritableRoot {
+		opts = append(opts, llb.ReadonlyRootFS())
+	}
+	if s.Exec.AlwaysRun {
+		opts = append(opts, llb.IgnoreCache)
+	}
+	for _, kv := range s.Exec.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		opts = append(opts, llb.AddEnv(k, v))
+	}
+	run := root.Run(opts...)
+	var out llb.State
+	outputMounted := false
+	for _, m := range s.Exec.Mounts {
+		switch {
+		case m.Tmpfs:
+			if m.From != "" || m.Target == s.Exec.Output {
+				return llb.State{}, fmt.Errorf("stage %s, mount %s: a tmpfs has no source and is not a result", s.ID, m.Target)
+			}
+			run.AddMount(m.Target, llb.Scratch(), llb.Tmpfs())
+		case m.Readonly:
+			ro := []llb.MountOption{llb.Readonly}
+			if m.Subdir != "" {
+				ro = append(ro, llb.SourcePath("/"+m.Subdir))
+			}
+			run.AddMount(m.Target, st[m.From], ro...)
+		case m.Subdir != "":
+			return llb.State{}, fmt.Errorf("stage %s, mount %s: a subdirectory mount must be read-only", s.ID, m.Target)
+		default:
+			mounted := run.AddMount(m.Target, st[m.From])
+			if m.Target == s.Exec.Output {
+				out, outputMounted = mounted, true
+			}
+		}
+	}
+	if !outputMounted {
+		out = run.AddMount(s.Exec.Output, llb.Scratch())
+	}
+	return out, nil
 }
 
-// network is the step's network: the sandbox's when the plan gives it
-// one, none otherwise.
+// network is a toolchain setup step's network: the sandbox's when the plan
+// gives it one, none otherwise.
 func network(step pipeline.Step) llb.RunOption {
 	if step.Network {
 		return llb.Network(llb.NetModeSandbox)
 	}
 	return llb.Network(llb.NetModeNone)
-}
-
-func isMount(ms []pipeline.Mount, target string) bool {
-	for _, m := range ms {
-		if m.Target == target {
-			return true
-		}
-	}
-	return false
 }
 
 // vertexName names a vertex "[stage id] what", which is what the progress

@@ -124,6 +124,7 @@ func (e *DaemonGoneError) Unwrap() error { return e.Err }
 // StageError is a failed build step, with the end of its log.
 type StageError struct {
 	Stage   string
+	Step    string // the step that failed, when the stage's log says (pipeline.FailedStep)
 	Vertex  string
 	Err     error
 	LogTail string
@@ -131,7 +132,11 @@ type StageError struct {
 
 func (e *StageError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "stage %s failed: %s: %v", e.Stage, e.Vertex, e.Err)
+	if e.Step != "" {
+		fmt.Fprintf(&b, "stage %s failed at step %s: %v", e.Stage, e.Step, e.Err)
+	} else {
+		fmt.Fprintf(&b, "stage %s failed: %s: %v", e.Stage, e.Vertex, e.Err)
+	}
 	if e.LogTail != "" {
 		fmt.Fprintf(&b, "\n--- last lines of its log ---\n%s", e.LogTail)
 	}
@@ -524,7 +529,13 @@ func (r *recorder) explain(p *pipeline.Plan, err error) error {
 	}
 	sort.SliceStable(failed, func(i, j int) bool { return completed(failed[i]).Before(completed(failed[j])) })
 	v := failed[0]
-	return &StageError{Stage: StageOf(v.Name), Vertex: v.Name, Err: errors.New(v.Error), LogTail: tail(r.logs[v.Digest], logTailLines)}
+	se := &StageError{Stage: StageOf(v.Name), Vertex: v.Name, Err: errors.New(v.Error), LogTail: tail(r.logs[v.Digest], logTailLines)}
+	if b := r.logs[v.Digest]; b != nil {
+		if name, status, ok := pipeline.FailedStep(b.String()); ok {
+			se.Step, se.Err = name, fmt.Errorf("exit status %s", status)
+		}
+	}
+	return se
 }
 
 // running names the plan stages of the vertices that had started and not
