@@ -5,7 +5,8 @@
 // translates that plan into Dagger calls, as engine/buildkit translates it
 // into LLB; it decides nothing of its own. Tarballs are fetched by Dagger's
 // http with the catalogue's checksum; every build step runs in the toolchain
-// image, one withExec per step, so Dagger caches each stage separately.
+// image, one withExec per stage (its steps in sequence), so Dagger caches
+// each stage separately.
 package main
 
 import (

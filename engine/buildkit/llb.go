@@ -1,5 +1,5 @@
 // Package buildkit is the BuildKit adapter: it translates a pipeline.Plan
-// into LLB, one op per step, solves it on a BuildKit daemon and exports the
+// into LLB, one op per stage, solves it on a BuildKit daemon and exports the
 // result. It adds nothing to the plan: what is built, with which argv and
 // which digests, is decided in package pipeline.
 package buildkit
