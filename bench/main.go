@@ -120,7 +120,7 @@ func run(n int, s6s []string, prune bool) error {
 			s6, r.skalibs, r.execline, sec(r.cold), sec(r.warm), sec(r.bump), r.bumpFrom, sec(r.s6Alone),
 			sec(r.dockerfile), sec(r.seed), sec(r.host), float64(r.distSize)/1e6, float64(r.runtimeSize)/1e6)
 		notes = append(notes, fmt.Sprintf("s6 %s: warm/cold %.1f%% (target <= 3%%), bump/s6-compile-alone %.2fx (<= 1.15x), "+
-			"cold/Dockerfile %.2fx (<= 1.10x), cold/host %.2fx (<= 1.25x), runtime part (bin, sbin, libexec) %.1f MB vs s6-overlay's 5.7 MB (%.0f%%; "+
+			"cold/Dockerfile %.2fx (<= 1.00x), cold/host %.2fx (<= 1.25x), runtime part (bin, sbin, libexec) %.1f MB vs s6-overlay's 5.7 MB (%.0f%%; "+
 			"the whole dist, with static libraries and headers, %.1f MB)",
 			s6, 100*ratio(r.warm, r.cold), ratio(r.bump, r.s6Alone), ratio(r.cold, r.dockerfile), ratio(r.cold, r.host),
 			float64(r.runtimeSize)/1e6, 100*float64(r.runtimeSize)/s6OverlayUnpacked, float64(r.distSize)/1e6))
