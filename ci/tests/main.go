@@ -79,9 +79,9 @@ func (m *Tests) Versions(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("versions: %w", err)
 	}
-	// PACKAGE VERSION RELEASED SKALIBS EXECLINE DIGEST; the requested s6
+	// PACKAGE VERSION RELEASED NEEDS DIGEST PUBLISHED BY; the requested s6
 	// names the skalibs and execline it needs, and its digest is known.
-	line := regexp.MustCompile(`(?m)^s6\s+` + regexp.QuoteMeta(m.S6) + `\s+\S+\s+[0-9.]+\s+[0-9.]+\s+sha256:`)
+	line := regexp.MustCompile(`(?m)^s6\s+` + regexp.QuoteMeta(m.S6) + `\s+\S+\s+skalibs [0-9.]+, execline [0-9.]+\s+sha256:`)
 	if !line.MatchString(out) {
 		return fmt.Errorf("versions: no line for s6 %s with its skalibs, execline and digest in:\n%s", m.S6, out)
 	}

@@ -8,6 +8,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/s6builder/s6builder/pipeline/catalog"
 )
 
 func planCmd() *cobra.Command {
@@ -48,6 +50,13 @@ two plans shows which stages a change invalidates. Nothing is built.`,
 			for _, n := range p.Selection.Notes() {
 				fmt.Printf("note: %s\n", n)
 			}
+			dw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+			for _, pkg := range p.Selection.Packages() {
+				rel, _ := p.Selection.Release(pkg)
+				fmt.Fprintf(dw, "digest\t%s\t%s\t%s\n", rel.Tarball, rel.Digest, catalog.Publishers(rel.Digest.String(), rel.DigestPublishers, rel.DigestSource))
+			}
+			dw.Flush()
+			fmt.Println()
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "STAGE\tKEY\tDEPENDS ON")
 			for _, s := range p.Stages {

@@ -14,6 +14,7 @@ import (
 	"embed"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/opencontainers/go-digest"
@@ -32,6 +33,10 @@ type Release struct {
 	Tarball      string        // file name, e.g. s6-2.1.6.0.tar.gz
 	Digest       digest.Digest // "" when nobody published one
 	DigestSource string        // who published Digest
+	// DigestPublishers counts the independent packagers who published
+	// Digest (0: a digest of the user's, from a catalogue or lock file);
+	// two or more is a corroborated digest.
+	DigestPublishers int
 
 	// The oldest release of each package it builds against, where known
 	// (data/<package>-requirements.tsv, or a catalogue file), with how
@@ -252,7 +257,7 @@ func headerOf(name string) ([]string, error) {
 }
 
 func (c *Catalog) loadDigests() error {
-	return eachRow("data/tarball-digests.tsv", 4, func(f []string) error {
+	return eachRow("data/tarball-digests.tsv", 5, func(f []string) error {
 		pkg, v, err := ParseTarball(f[0])
 		if err != nil {
 			return err
@@ -261,8 +266,12 @@ func (c *Catalog) loadDigests() error {
 		if err != nil {
 			return err
 		}
+		n, err := strconv.Atoi(f[4])
+		if err != nil || n < 1 {
+			return fmt.Errorf("%s: publishers %q: want a count of 1 or more", f[0], f[4])
+		}
 		r := c.entry(pkg, v)
-		r.Digest, r.DigestSource = d, f[3]
+		r.Digest, r.DigestSource, r.DigestPublishers = d, f[3], n
 		return nil
 	})
 }

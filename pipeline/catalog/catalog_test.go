@@ -193,3 +193,25 @@ func TestUserCatalogueNeedsOfAFamilyMember(t *testing.T) {
 	assert.Equal(t, version.MustParse("2.15.1.0"), r.Needs["s6"])
 	assert.Equal(t, "test", r.NeedsSource)
 }
+
+// Every embedded digest says how many packagers published it; the table
+// tells corroborated digests from single ones and from the user's.
+func TestDigestPublishersAreShown(t *testing.T) {
+	c, err := catalog.Default()
+	require.NoError(t, err)
+	rc, err := c.Lookup("s6-rc", version.MustParse("0.7.0.0"))
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, rc.DigestPublishers, 2, "s6-rc 0.7.0.0: %s", rc.DigestSource)
+	for _, e := range c.Entries() {
+		if e.Digest != "" {
+			assert.GreaterOrEqual(t, e.DigestPublishers, 1, "%s %s", e.Package, e.Version)
+		}
+	}
+	cf, err := catalog.ParseFile([]byte(`{"releases":[{"package":"s6-rc","version":"0.7.0.0","digest":"sha256:` + strings.Repeat("d", 64) + `"}]}`))
+	require.NoError(t, err)
+	c.Apply(cf, "--catalog mine.json")
+	var b strings.Builder
+	require.NoError(t, c.WriteTable(&b))
+	assert.Regexp(t, `(?m)^s6-rc\s+0\.7\.0\.0\s.*--catalog mine\.json$`, b.String())
+	assert.Regexp(t, `(?m)^s6-rc\s+0\.6\.1\.1\s.*sha256:\S+\s+\d+ packagers? `, b.String()+" ")
+}

@@ -246,7 +246,7 @@ func (c *Catalog) Apply(cf File, source string) {
 			r.Tarball = fr.Tarball
 		}
 		if fr.Digest != "" {
-			r.Digest, r.DigestSource = mustDigest(fr.Digest), source
+			r.Digest, r.DigestSource, r.DigestPublishers = mustDigest(fr.Digest), source, 0
 		}
 		if fr.Released != "" {
 			r.Released = fr.Released

@@ -16,20 +16,23 @@ type Entry struct {
 	Tarball      string `json:"tarball"`
 	Digest       string `json:"digest,omitempty"`
 	DigestSource string `json:"digest_source,omitempty"`
+	// DigestPublishers: independent packagers who published the digest
+	// (2 or more: corroborated); 0 for a digest from a catalogue file.
+	DigestPublishers int `json:"digest_publishers,omitempty"`
 	// Needs is the oldest release of each package it builds against.
 	Needs  map[string]string `json:"needs,omitempty"`
 	Source string            `json:"source,omitempty"`
 }
 
-// Entries lists every release, the packages in reverse build order (s6
-// first), each oldest first.
+// Entries lists every release, the packages in reverse build order (the
+// members that link against the most first), each oldest first.
 func (c *Catalog) Entries() []Entry {
 	var out []Entry
 	for i := len(Packages) - 1; i >= 0; i-- {
 		pkg := Packages[i]
 		for _, r := range c.Releases(pkg) {
 			e := Entry{Package: pkg, Version: r.Version.String(), Released: r.Released, Tarball: r.Tarball,
-				Digest: r.Digest.String(), DigestSource: r.DigestSource, Source: r.Source}
+				Digest: r.Digest.String(), DigestSource: r.DigestSource, DigestPublishers: r.DigestPublishers, Source: r.Source}
 			for dep, v := range r.Needs {
 				if e.Needs == nil {
 					e.Needs = map[string]string{}
@@ -43,23 +46,38 @@ func (c *Catalog) Entries() []Entry {
 }
 
 // WriteTable prints the catalogue as the CLI and the Dagger module show it:
-// a column for each package s6 builds against.
+// what each release needs, its digest and how many packagers published it.
 func (c *Catalog) WriteTable(w io.Writer) error {
-	deps := Links(S6)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "PACKAGE\tVERSION\tRELEASED\t%s\tDIGEST\n", strings.ToUpper(strings.Join(deps, "\t")))
+	fmt.Fprintf(tw, "PACKAGE\tVERSION\tRELEASED\tNEEDS\tDIGEST\tPUBLISHED BY\n")
 	for _, e := range c.Entries() {
+		var needs []string
+		for _, dep := range Packages {
+			if v, ok := e.Needs[dep]; ok {
+				needs = append(needs, dep+" "+v)
+			}
+		}
 		d := "-"
 		if e.Digest != "" {
 			d = e.Digest[:min(len(e.Digest), 19)] + "..."
 		}
-		cols := []string{e.Package, e.Version, dash(e.Released)}
-		for _, dep := range deps {
-			cols = append(cols, dash(e.Needs[dep]))
-		}
-		fmt.Fprintf(tw, "%s\t%s\n", strings.Join(cols, "\t"), d)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Package, e.Version, dash(e.Released), dash(strings.Join(needs, ", ")), d, Publishers(e.Digest, e.DigestPublishers, e.DigestSource))
 	}
 	return tw.Flush()
+}
+
+// Publishers says who vouches for a digest: "3 packagers (corroborated)",
+// "1 packager", the catalogue or lock file that gave it, or "-" for none.
+func Publishers(digest string, n int, source string) string {
+	switch {
+	case digest == "":
+		return "-"
+	case n == 0:
+		return source
+	case n == 1:
+		return "1 packager"
+	}
+	return fmt.Sprintf("%d packagers (corroborated)", n)
 }
 
 // WriteJSON prints the catalogue as JSON entries.
