@@ -620,7 +620,7 @@ func TestVersions(t *testing.T) {
 	catalogJSON := `{"releases": [{"package": "s6", "version": "2.1.5.0", "digest": "` + s6215Digest + `"}]}`
 	cf, err := catalog.ParseFile([]byte(catalogJSON))
 	require.NoError(t, err)
-	cat.Apply(cf, "test")
+	cat.Apply(cf, catalogSource)
 	want.Reset()
 	require.NoError(t, cat.WriteTable(&want))
 	got, err = (&S6Builder{}).Versions(ctx, dag.File("catalog.json", catalogJSON))
