@@ -55,6 +55,21 @@ const (
 const kernelHeadersScript = `set -e; ln -s /usr/include/linux /usr/include/asm-generic ` + OutDir + `/; ` +
 	`ln -s "/usr/include/$(gcc -dumpmachine)/asm" ` + OutDir + `/asm`
 
+// emulates is the platform a stage runs programs of, when it does.
+func emulates(does bool, platform string) string {
+	if does {
+		return platform
+	}
+	return ""
+}
+
+// crossKernelHeadersScript is kernelHeadersScript for a cross build: the
+// target's kernel headers, where Debian's cross packages put them.
+func crossKernelHeadersScript(gnuTriple string) string {
+	inc := "/usr/" + gnuTriple + "/include"
+	return `set -e; ln -s ` + inc + `/linux ` + inc + `/asm-generic ` + inc + `/asm ` + OutDir + `/`
+}
+
 // DefaultPath is the PATH of every step, whatever the image's config says.
 const DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -98,6 +113,9 @@ type Exec struct {
 	Output string   `json:"output"` // the directory whose content is the stage's result
 	// AlwaysRun: a test reruns on every request, cached results or not.
 	AlwaysRun bool `json:"always_run,omitempty"`
+	// Emulates: the steps run programs built for this platform, not the
+	// toolchain's: the daemon's host needs an emulator for it (binfmt_misc).
+	Emulates string `json:"emulates,omitempty"`
 	// WritableRoot: the steps may change the toolchain's root filesystem
 	// (a test that installs the dist at /); the changes are not kept.
 	WritableRoot bool `json:"writable_root,omitempty"`
@@ -165,13 +183,23 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 	}
 
 	p := &Plan{Request: req, Selection: sel}
-	tc := &Stage{ID: IDToolchain, Kind: KindToolchain, Image: &Image{Ref: req.Toolchain.Image, Platform: req.Platform}}
+	// The toolchain runs on the build platform: the target's, or, for a
+	// cross build, the one the cross compiler runs on.
+	tc := &Stage{ID: IDToolchain, Kind: KindToolchain, Image: &Image{Ref: req.Toolchain.Image, Platform: req.BuildPlatform}}
 	for i, argv := range req.Toolchain.Setup {
 		tc.Image.Setup = append(tc.Image.Setup, Step{Name: fmt.Sprintf("setup-%d", i+1), Dir: "/", Args: argv, Network: true})
 	}
 	p.add(tc)
 
 	env := []string{"CC=" + req.CC, "PATH=" + DefaultPath}
+	cross, isCross := req.CrossTarget()
+	headersScript := kernelHeadersScript
+	if isCross {
+		// Older configure scripts take the cross tools' prefix from the
+		// environment only.
+		env = append(env, "CROSS_COMPILE="+cross.GNUTriple+"-")
+		headersScript = crossKernelHeadersScript(cross.GNUTriple)
+	}
 	var builds, unpacks []string
 	for _, pkg := range sel.Packages() {
 		rel, _ := sel.Release(pkg)
@@ -192,7 +220,7 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 		// strip, install. Its steps have nothing to gain from caches of
 		// their own (a change to one reruns all that follow), and every
 		// container start and snapshot costs time on the critical path.
-		opts := recipe.Options{Static: !req.Dynamic, Extra: req.Configure[pkg], Jobs: req.Jobs, DestDir: OutDir}
+		opts := recipe.Options{Static: !req.Dynamic, Extra: req.Configure[pkg], Jobs: req.Jobs, DestDir: OutDir, Target: cross.GNUTriple}
 		mounts := []Mount{tarball, {Target: SrcDir, Tmpfs: true}}
 		deps := []string{IDToolchain, fetchID(pkg)}
 		for _, d := range rel.Links() {
@@ -206,7 +234,7 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 		if recipe.NeedsKernelHeaders(pkg, rel.Version) {
 			if p.Stage(IDKernelHeaders) == nil {
 				p.add(&Stage{ID: IDKernelHeaders, Kind: KindHeaders, Deps: []string{IDToolchain},
-					Exec: &Exec{Env: env, Steps: []Step{{Name: "link", Dir: "/", Args: []string{"sh", "-c", kernelHeadersScript}}}, Output: OutDir}})
+					Exec: &Exec{Env: env, Steps: []Step{{Name: "link", Dir: "/", Args: []string{"sh", "-c", headersScript}}}, Output: OutDir}})
 			}
 			mounts = append(mounts, Mount{Target: KernelHeadersDir, From: IDKernelHeaders, Readonly: true})
 			deps = append(deps, IDKernelHeaders)
@@ -228,7 +256,8 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 					{Name: "strip", Dir: dir, Args: r.Strip},
 					{Name: "install", Dir: dir, Args: r.Install},
 				},
-				Output: OutDir,
+				Output:   OutDir,
+				Emulates: emulates(r.RunsTargetPrograms, req.Platform),
 			}})
 		builds = append(builds, buildID(pkg))
 		unpacks = append(unpacks, unpackID(pkg))
@@ -236,7 +265,11 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 	p.add(&Stage{ID: IDDist, Kind: KindMerge, Deps: builds})
 	p.add(&Stage{ID: IDSources, Kind: KindMerge, Deps: unpacks})
 	p.add(&Stage{ID: IDExport, Kind: KindExport, Deps: []string{IDDist}})
-	p.add(smokeStage(env))
+	smoke := smokeStage(env)
+	if isCross {
+		smoke.Exec.Emulates = req.Platform // the dist's programs run in it
+	}
+	p.add(smoke)
 	return p, nil
 }
 

@@ -38,6 +38,11 @@ type Request struct {
 	Execline string `json:"execline,omitempty"` // "" = what s6 needs
 
 	Platform string `json:"platform,omitempty"` // OCI platform, e.g. linux/arm64; "" = this machine's
+	// BuildPlatform is where the compilers run. "" or Platform: a native
+	// build (emulated, when the daemon's host runs Platform through an
+	// emulator). Another one: a cross build, with the cross compiler of
+	// platforms.tsv for Platform.
+	BuildPlatform string `json:"build_platform,omitempty"`
 	Dynamic  bool   `json:"dynamic,omitempty"`  // shared libraries; the default is static against musl
 
 	Toolchain Toolchain `json:"toolchain"` // zero = DefaultToolchain()
@@ -144,17 +149,40 @@ func (r Request) Normalize() (Request, error) {
 	if r.Platform == "" {
 		r.Platform = platforms.DefaultString()
 	}
-	p, err := platforms.Parse(r.Platform)
-	if err != nil {
-		return r, inputerr.New("platform", r.Platform, "%v", err)
+	if strings.Contains(r.Platform, ",") {
+		// A plan is for one platform; front ends make one per platform.
+		return r, inputerr.New("platform", r.Platform, "one platform per plan")
 	}
-	if p.OS != "linux" {
-		return r, inputerr.New("platform", r.Platform, "s6 builds for linux only")
+	var err error
+	if r.Platform, err = normalPlatform(r.Platform); err != nil {
+		return r, err
 	}
-	r.Platform = platforms.Format(platforms.Normalize(p))
+	if r.BuildPlatform == "" {
+		r.BuildPlatform = r.Platform
+	}
+	if r.BuildPlatform, err = normalPlatform(r.BuildPlatform); err != nil {
+		return r, err
+	}
+	var cross Target
+	if r.Cross() {
+		var ok bool
+		if cross, ok = TargetOf(r.Platform); !ok {
+			return r, inputerr.New("platform", r.Platform, "no cross compiler is known for it (`{cmd:platforms}` lists those that are); build it under emulation instead ({arg:emulate})")
+		}
+	}
 
 	if r.Toolchain.Image == "" {
 		r.Toolchain = DefaultToolchain()
+		if r.Cross() && !cross.InDefaultToolchain {
+			return r, inputerr.New("platform", r.Platform, "the default toolchain's Debian has no musl for it: give a {arg:toolchain} with %s-gcc and musl-dev:%s (Debian trixie has both), or build it under emulation ({arg:emulate})", cross.GNUTriple, cross.DebianArch)
+		}
+		if r.Cross() {
+			// The target's cross compiler and musl, from Debian.
+			r.Toolchain.Setup = append(r.Toolchain.Setup,
+				[]string{"dpkg", "--add-architecture", cross.DebianArch},
+				[]string{"apt-get", "update"},
+				[]string{"apt-get", "install", "-y", "--no-install-recommends", "gcc-" + cross.GNUTriple, "musl-dev:" + cross.DebianArch})
+		}
 	}
 	ref, err := reference.ParseNormalizedNamed(r.Toolchain.Image)
 	if err != nil {
@@ -167,14 +195,21 @@ func (r Request) Normalize() (Request, error) {
 		}
 	}
 
-	if r.CC == "" {
-		r.CC = "musl-gcc"
-		if r.Dynamic {
-			r.CC = "gcc"
-		}
-	}
-	if !ccRE.MatchString(r.CC) {
+	if r.CC != "" && !ccRE.MatchString(r.CC) {
 		return r, inputerr.New("cc", r.CC, "want a compiler command name or path")
+	}
+	switch {
+	case r.CC != "":
+	case r.Cross() && r.Dynamic:
+		r.CC = cross.GNUTriple + "-gcc"
+	case r.Cross():
+		// Debian's musl-dev for the target ships the specs that turn its
+		// cross gcc into a musl-gcc.
+		r.CC = cross.GNUTriple + "-gcc -specs=/usr/lib/" + cross.MuslTriple + "/musl-gcc.specs"
+	case r.Dynamic:
+		r.CC = "gcc"
+	default:
+		r.CC = "musl-gcc"
 	}
 
 	if r.Mirror == "" {
@@ -192,6 +227,17 @@ func (r Request) Normalize() (Request, error) {
 		}
 	}
 	return r, nil
+}
+
+// Cross reports whether the request is a cross build (a normalized one).
+func (r Request) Cross() bool { return r.BuildPlatform != "" && r.BuildPlatform != r.Platform }
+
+// CrossTarget is what platforms.tsv says of a cross build's target.
+func (r Request) CrossTarget() (Target, bool) {
+	if !r.Cross() {
+		return Target{}, false
+	}
+	return TargetOf(r.Platform)
 }
 
 // normalizeMirror accepts an http(s) base URL without query or fragment.

@@ -52,15 +52,11 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 			if err != nil {
 				return err
 			}
-			// --s6 A,B,C builds a matrix in one go: shared stages run once.
-			reqs := []pipeline.Request{req}
-			if strings.Contains(req.S6, ",") {
-				reqs = nil
-				for _, v := range strings.Split(req.S6, ",") {
-					r := req
-					r.S6 = v
-					reqs = append(reqs, r)
-				}
+			// --s6 A,B,C and --platform P,Q build a matrix in one go:
+			// shared stages (a common skalibs, every fetch) run once.
+			reqs, err := matrix(req)
+			if err != nil {
+				return usageError{err}
 			}
 			var unpinned []catalog.Release
 			for _, r := range reqs {
@@ -79,10 +75,7 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 			}
 			var outs []bk.Output
 			for _, r := range reqs {
-				o := bk.Options{Dist: output, Sources: sources}
-				if len(reqs) > 1 {
-					o.Dist, o.Sources = subdir(output, r.S6), subdir(sources, r.S6)
-				}
+				o := bk.Options{Dist: matrixDir(output, req, r), Sources: matrixDir(sources, req, r)}
 				if o.Dist != "" {
 					outs = append(outs, bk.Output{Field: "output", Path: o.Dist})
 				}
@@ -104,6 +97,9 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 					return c.explain(err)
 				}
 			}
+			if err := onDaemon(ctx, c.Client, reqs); err != nil {
+				return err
+			}
 			var plans []*pipeline.Plan
 			var opts []bk.Options
 			for _, r := range reqs {
@@ -111,10 +107,8 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 				if err != nil {
 					return usageError{err}
 				}
-				o := bk.Options{Dist: output, Sources: sources, Force: force}
-				if len(reqs) > 1 { // one output folder per s6 release
-					o.Dist, o.Sources = subdir(output, p.Request.S6), subdir(sources, p.Request.S6)
-				}
+				// One output folder per s6 release and per platform.
+				o := bk.Options{Dist: matrixDir(output, req, r), Sources: matrixDir(sources, req, r), Force: force}
 				plans, opts = append(plans, p), append(opts, o)
 			}
 			start := time.Now()
@@ -227,12 +221,53 @@ func (d *daemon) explain(err error) error {
 	return err
 }
 
-// subdir is dir/s6-<version> for one release of a matrix ("" stays "").
-func subdir(dir, s6 string) string {
+// onDaemon sets the build platform of cross builds to the daemon's own.
+func onDaemon(ctx context.Context, c *client.Client, reqs []pipeline.Request) error {
+	if len(reqs) == 0 || reqs[0].BuildPlatform == "" {
+		return nil // --emulate
+	}
+	native, err := bk.NativePlatform(ctx, c)
+	if err != nil {
+		return err
+	}
+	for i := range reqs {
+		reqs[i].BuildPlatform = native
+	}
+	return nil
+}
+
+// matrix expands a request whose --s6 and --platform are lists into one
+// request per s6 release and platform.
+func matrix(req pipeline.Request) ([]pipeline.Request, error) {
+	plats, err := pipeline.ParsePlatforms(req.Platform)
+	if err != nil {
+		return nil, err
+	}
+	var reqs []pipeline.Request
+	for _, v := range strings.Split(req.S6, ",") {
+		for _, p := range plats {
+			r := req
+			r.S6, r.Platform = v, p
+			reqs = append(reqs, r)
+		}
+	}
+	return reqs, nil
+}
+
+// matrixDir is where one request of a matrix exports: dir/s6-<version>
+// when --s6 is a list, then /<os>_<arch>[_<variant>] when --platform is
+// one (BuildKit's multi-platform layout); "" stays "".
+func matrixDir(dir string, whole, one pipeline.Request) string {
 	if dir == "" {
 		return ""
 	}
-	return filepath.Join(dir, "s6-"+s6)
+	if strings.Contains(whole.S6, ",") {
+		dir = filepath.Join(dir, "s6-"+one.S6)
+	}
+	if strings.Contains(whole.Platform, ",") {
+		dir = filepath.Join(dir, pipeline.PlatformDir(one.Platform))
+	}
+	return dir
 }
 
 // appendNew appends the releases not in rs yet.

@@ -42,8 +42,12 @@ two plans shows which stages a change invalidates. Nothing is built.`,
 			if r.Dynamic {
 				link = "dynamic"
 			}
+			how := link
+			if r.Cross() {
+				how += ", cross-compiled on " + r.BuildPlatform
+			}
 			fmt.Printf("s6 %s, execline %s, skalibs %s for %s (%s, CC=%s)\ntoolchain %s\n\n",
-				r.S6, r.Execline, r.Skalibs, r.Platform, link, r.CC, r.Toolchain.Image)
+				r.S6, r.Execline, r.Skalibs, r.Platform, how, r.CC, r.Toolchain.Image)
 			if len(r.With) > 0 {
 				fmt.Printf("with %s\n", strings.Join(r.With, ", "))
 			}

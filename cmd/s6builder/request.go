@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	"github.com/spf13/pflag"
 
@@ -27,13 +28,14 @@ type requestFlags struct {
 	jobs                  int
 	configure             []string
 	with                  []string
+	emulate               bool
 }
 
 func (f *requestFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.s6, "s6", "", "s6 version (default: the newest in the catalogue)")
 	fs.StringVar(&f.skalibs, "skalibs", "", "skalibs version (default: the one the s6 release needs)")
 	fs.StringVar(&f.execline, "execline", "", "execline version (default: the one the s6 release needs)")
-	fs.StringVar(&f.platform, "platform", "", "target platform, e.g. linux/arm64 (default: this machine's)")
+	fs.StringVar(&f.platform, "platform", "", "target platform, or a comma-separated list (one output folder each), in Docker's names or s6-overlay's (s6builder platforms), e.g. linux/arm64,linux/arm/v7 (default: this machine's)")
 	fs.BoolVar(&f.dynamic, "dynamic", false, "link against shared libraries (default: fully static against musl)")
 	fs.StringVar(&f.toolchain, "toolchain", os.Getenv("S6BUILDER_TOOLCHAIN"), "toolchain image with make and a C compiler; env S6BUILDER_TOOLCHAIN (default: a pinned Debian image plus an install step)")
 	fs.StringVar(&f.cc, "cc", "", "C compiler in the toolchain (default: musl-gcc, or gcc with --dynamic)")
@@ -42,6 +44,7 @@ func (f *requestFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.lock, "lock", os.Getenv("S6BUILDER_LOCK"), "lock file of digests pinned on first fetch (see build --pin), verified on every run; env S6BUILDER_LOCK")
 	fs.IntVar(&f.jobs, "jobs", 0, "parallel make jobs (default: the build container's CPU count)")
 	fs.StringSliceVar(&f.with, "with", nil, "add members of the skaware family: PKG (the newest release that works), PKG=VERSION, or all; repeatable or comma-separated, e.g. s6-rc,s6-linux-init")
+	fs.BoolVar(&f.emulate, "emulate", false, "build a foreign platform with its own toolchain under the daemon's emulator, not with a cross compiler (slower; for targets no cross compiler covers)")
 	fs.StringArrayVar(&f.configure, "configure", nil, "extra configure option for one package, PKG=OPTION (repeatable), e.g. s6=--enable-nsss")
 }
 
@@ -89,6 +92,11 @@ func (f *requestFlags) load() (*catalog.Catalog, pipeline.Request, error) {
 	}
 	if f.toolchain != "" {
 		req.Toolchain = pipeline.Toolchain{Image: f.toolchain}
+	}
+	if !f.emulate {
+		// Compilers run natively: a foreign platform is cross-compiled.
+		// This machine's platform until the daemon says what it runs on.
+		req.BuildPlatform = platforms.DefaultString()
 	}
 	for _, c := range f.configure {
 		pkg, opt, ok := strings.Cut(c, "=")

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
+	"github.com/s6builder/s6builder/pipeline"
 )
 
 func testCmd() *cobra.Command {
@@ -22,27 +23,53 @@ test in a container with the built binaries: s6-svscan -h exits 100, a
 service comes up (s6-svok, s6-svstat), killing it runs finish and restarts
 it, s6-svscanctl -t ends the scan. Each check is printed; a failure names the
 check and shows the service log. The test itself runs every time.`,
-		Example: `  s6builder test --s6 2.1.6.0`,
+		Example: `  s6builder test --s6 2.1.6.0
+  s6builder test --s6 2.15.1.0 --with all --platform linux/amd64,linux/arm64`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := rf.plan()
+			cat, req, err := rf.load()
 			if err != nil {
 				return err
+			}
+			// --platform P,Q: the test runs for each, under the daemon's
+			// emulators for a foreign one (refused up front without).
+			reqs, err := matrix(req)
+			if err != nil {
+				return usageError{err}
+			}
+			for _, r := range reqs {
+				if _, err := pipeline.New(cat, r); err != nil {
+					return usageError{err} // refused before any work
+				}
 			}
 			c, stop, err := connect(cmd, addr, rf.toolchainRef())
 			if err != nil {
 				return err
 			}
 			defer stop()
-			rep, err := bk.Build(cmd.Context(), c.Client, p, bk.Options{Smoke: true, Progress: progress})
-			if err != nil {
-				return fmt.Errorf("smoke test of s6 %s failed: %w", p.Request.S6, c.explain(err))
+			if err := onDaemon(cmd.Context(), c.Client, reqs); err != nil {
+				return err
 			}
-			for _, check := range rep.Smoke {
-				fmt.Printf("ok  %s\n", check)
+			var plans []*pipeline.Plan
+			for _, r := range reqs {
+				p, err := pipeline.New(cat, r)
+				if err != nil {
+					return usageError{err}
+				}
+				plans = append(plans, p)
 			}
-			fmt.Fprintf(os.Stderr, "s6builder: s6 %s (execline %s, skalibs %s): %d checks passed\n",
-				p.Request.S6, p.Request.Execline, p.Request.Skalibs, len(rep.Smoke))
+			for _, p := range plans {
+				r := p.Request
+				rep, err := bk.Build(cmd.Context(), c.Client, p, bk.Options{Smoke: true, Progress: progress})
+				if err != nil {
+					return fmt.Errorf("smoke test of s6 %s for %s failed: %w", r.S6, r.Platform, c.explain(err))
+				}
+				for _, check := range rep.Smoke {
+					fmt.Printf("ok  %s\n", check)
+				}
+				fmt.Fprintf(os.Stderr, "s6builder: s6 %s (execline %s, skalibs %s) for %s: %d checks passed\n",
+					r.S6, r.Execline, r.Skalibs, r.Platform, len(rep.Smoke))
+			}
 			return nil
 		},
 	}

@@ -158,6 +158,22 @@ func Build(ctx context.Context, c *client.Client, p *pipeline.Plan, o Options) (
 	return reps[0], err
 }
 
+// platformsRun are the platforms the daemon must run for p: the build
+// platform, and those of the programs its stages run (a cross build's old
+// skalibs configure; the smoke test of a cross build, when it runs).
+func platformsRun(p *pipeline.Plan, smoke bool) []string {
+	out := []string{p.Request.BuildPlatform}
+	for _, s := range p.Stages {
+		if s.Exec == nil || s.Exec.Emulates == "" || (s.ID == pipeline.IDSmoke && !smoke) {
+			continue
+		}
+		if !slices.Contains(out, s.Exec.Emulates) {
+			out = append(out, s.Exec.Emulates)
+		}
+	}
+	return out
+}
+
 // BuildMany builds several plans at once on one daemon, behind one progress
 // display: identical steps (a skalibs shared by three s6 releases) run once,
 // since the daemon merges equal vertices. Outputs are replaced only when
@@ -180,8 +196,8 @@ func BuildMany(ctx context.Context, c *client.Client, plans []*pipeline.Plan, op
 		jobs[i] = j
 	}
 	var wanted []string
-	for _, p := range plans {
-		wanted = append(wanted, p.Request.Platform)
+	for i, p := range plans {
+		wanted = append(wanted, platformsRun(p, opts[i].Smoke)...)
 	}
 	if err := checkPlatforms(ctx, c, wanted...); err != nil {
 		return reps, err
@@ -308,7 +324,9 @@ func (j *job) run(ctx context.Context, c *client.Client, sess *session) error {
 	if err != nil {
 		return err
 	}
-	spec, err := platforms.Parse(j.plan.Request.Platform)
+	// The ops run on the build platform (a cross build's compilers and
+	// tests); the toolchain image says so for each exec already.
+	spec, err := platforms.Parse(j.plan.Request.BuildPlatform)
 	if err != nil {
 		return err
 	}

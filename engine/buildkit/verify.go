@@ -65,6 +65,20 @@ func verifyDist(dir string, req pipeline.Request) (int, error) {
 	return n, nil
 }
 
+// NativePlatform is the platform the daemon runs natively (its first
+// worker's first platform, as BuildKit lists them): where a cross build's
+// compilers run.
+func NativePlatform(ctx context.Context, c *client.Client) (string, error) {
+	workers, err := c.ListWorkers(ctx)
+	if err != nil {
+		return "", fmt.Errorf("BuildKit: listing the daemon's workers: %w", err)
+	}
+	if len(workers) == 0 || len(workers[0].Platforms) == 0 {
+		return "", fmt.Errorf("BuildKit: the daemon has no worker")
+	}
+	return platforms.Format(platforms.Normalize(workers[0].Platforms[0])), nil
+}
+
 // checkPlatforms refuses, before any solve, a platform that none of
 // the daemon's workers can run (natively or through the emulators the
 // daemon found): its steps would run on the daemon's own platform and

@@ -10,7 +10,9 @@ import (
 
 // data/facts.tsv: fact, package, value, since, until (exclusive; empty means
 // still true), source. Facts: "option" (a configure option the release
-// accepts), "libdir", "sysdepdir", "gnu_make_min".
+// accepts), "libdir", "sysdepdir", "gnu_make_min", "kernel_headers",
+// "cross_sysdep" (K=V given to a cross build as --with-sysdep-K=V),
+// "cross_runs_tests" (a cross build's configure runs target programs).
 //
 //go:embed data/facts.tsv
 var factsTSV string
@@ -80,6 +82,12 @@ func (t factTable) lookup(kind, pkg string, v version.Version) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// has reports whether a kind fact with value "yes" covers pkg at v.
+func (t factTable) has(kind, pkg string, v version.Version) bool {
+	val, ok := t.lookup(kind, pkg, v)
+	return ok && val == "yes"
 }
 
 // accepts reports whether pkg's configure at v knows option (a name such as

@@ -35,6 +35,10 @@ type Options struct {
 	Extra   []string // extra configure options, validated by CheckExtra
 	Jobs    int      // make -jN; 0 means the build container's CPU count
 	DestDir string   // where `make install` writes
+	// Target is the GNU triple of the cross compiler ("" for a native
+	// build): configure gets --target, skalibs the sysdeps it cannot
+	// detect without running target programs.
+	Target string
 }
 
 // Recipe is the argv of each build step, run in the unpacked source tree.
@@ -47,6 +51,10 @@ type Recipe struct {
 	Strip     []string
 	Install   []string
 	MakeMin   string // minimum GNU make, for the record
+	// RunsTargetPrograms: the cross build's configure runs test programs
+	// built for the target (skalibs before 2.9 has no way to be told their
+	// results), so the build container needs an emulator for the target.
+	RunsTargetPrograms bool
 }
 
 // The configure options the recipe wants, in argv order, each passed only to
@@ -100,6 +108,17 @@ func For(pkg string, v version.Version, o Options) (Recipe, error) {
 			args = append(args, opt)
 		}
 	}
+	if o.Target != "" {
+		if !facts.accepts(pkg, v, "--target") {
+			return Recipe{}, fmt.Errorf("no recipe for %s %s: its configure takes no --target", pkg, v)
+		}
+		args = append(args, "--target="+o.Target)
+		for _, f := range facts {
+			if f.kind == "cross_sysdep" && f.covers(pkg, v) {
+				args = append(args, "--with-sysdep-"+f.value)
+			}
+		}
+	}
 	for _, d := range o.Deps {
 		// A package that installs sysdeps (skalibs: what its configure
 		// found out about the target) hands them to those built on it.
@@ -114,6 +133,7 @@ func For(pkg string, v version.Version, o Options) (Recipe, error) {
 		}
 	}
 	r.Configure = append(args, o.Extra...)
+	r.RunsTargetPrograms = o.Target != "" && facts.has("cross_runs_tests", pkg, v)
 	r.Make = MakeArgv(o.Jobs)
 	return r, nil
 }
