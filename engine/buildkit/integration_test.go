@@ -324,7 +324,7 @@ func TestForeignPlatformWithoutEmulationIsRefusedBeforeAnyWork(t *testing.T) {
 		}
 	}
 	foreign := ""
-	for _, p := range []string{"linux/s390x", "linux/ppc64le", "linux/riscv64", "linux/arm64", "linux/amd64"} {
+	for _, p := range []string{"linux/mips64le", "linux/loong64", "linux/s390x", "linux/ppc64le", "linux/riscv64", "linux/arm64", "linux/amd64"} {
 		if !served[p] {
 			foreign = p
 			break

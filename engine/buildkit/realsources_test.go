@@ -1,6 +1,8 @@
 package buildkit_test
 
 import (
+	"context"
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -174,5 +176,61 @@ func TestRealSourcesNewestFamily(t *testing.T) {
 	require.Len(t, rep.Smoke, 14, "supervision (4) and the members' checks (10)")
 	for _, want := range []string{"s6-rc -u change", "s6-rc -d change", "s6-dnsip4 -h", "s6-tcpclient", "s6-linux-init-maker", "s6-echo", "s6-freeramdisk"} {
 		assert.True(t, slices.ContainsFunc(rep.Smoke, func(c string) bool { return strings.Contains(c, want) }), "no smoke check mentions %s: %v", want, rep.Smoke)
+	}
+}
+
+// TestRealSourcesCrossCompiled cross-compiles the newest triplet for
+// linux/arm64 and linux/arm/v7, and the 2015 triplet for linux/arm64 (old
+// configure scripts: skalibs runs its test programs under the host's
+// emulator), on the daemon's own platform, in one go; checks every program's
+// ELF header against its target, and runs the supervision smoke test on each
+// target's binaries under emulation.
+func TestRealSourcesCrossCompiled(t *testing.T) {
+	e := coldEngine(t)
+	m := realSources(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	native, err := bk.NativePlatform(ctx, e.c)
+	require.NoError(t, err)
+	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
+	require.NoError(t, err)
+	type target struct{ s6, platform string }
+	var plans []*pipeline.Plan
+	var opts []bk.Options
+	for _, tg := range []target{{"2.15.1.0", "linux/arm64"}, {"2.15.1.0", "linux/arm/v7"}, {"2.1.6.0", "linux/arm64"}} {
+		if tg.platform == native {
+			continue
+		}
+		p, err := pipeline.New(cat, pipeline.Request{S6: tg.s6, Platform: tg.platform, BuildPlatform: native, Mirror: m.URL,
+			Toolchain: pipeline.Toolchain{Image: e.toolchain}})
+		require.NoError(t, err)
+		require.True(t, p.Request.Cross())
+		plans = append(plans, p)
+		opts = append(opts, bk.Options{Dist: filepath.Join(t.TempDir(), pipeline.PlatformDir(tg.platform))})
+	}
+	start := time.Now()
+	reps, err := bk.BuildMany(ctx, e.c, plans, opts, "quiet", nil)
+	require.NoError(t, err)
+	t.Logf("%d cross builds from real sources on %s, cold, in one go: %.1fs", len(plans), native, time.Since(start).Seconds())
+	for i, p := range plans {
+		r := p.Request
+		want, err := pipeline.ELFTargetOf(r.Platform)
+		require.NoError(t, err, r.Platform)
+		assert.Greater(t, reps[i].Verified, 20, "s6 %s for %s: programs checked", r.S6, r.Platform)
+		for _, prog := range []string{"s6-svscan", "s6-supervise", "execlineb"} {
+			f, err := elf.Open(filepath.Join(opts[i].Dist, "bin", prog))
+			require.NoError(t, err)
+			assert.Equal(t, want.Machine, f.Machine, "%s for %s", prog, r.Platform)
+			assert.Equal(t, want.Class, f.Class, "%s for %s", prog, r.Platform)
+			for _, ph := range f.Progs {
+				assert.NotEqual(t, elf.PT_INTERP, ph.Type, "%s for %s is static", prog, r.Platform)
+			}
+			f.Close()
+		}
+		// The smoke test runs the target's programs under the emulator.
+		rep, err := bk.Build(ctx, e.c, p, bk.Options{Smoke: true, Progress: "quiet"})
+		require.NoError(t, err, "smoke test of s6 %s for %s", r.S6, r.Platform)
+		require.Len(t, rep.Smoke, 4, "s6 %s for %s: %v", r.S6, r.Platform, rep.Smoke)
+		t.Logf("s6 %s for %s: %d programs checked (%s), %d smoke checks passed under emulation", r.S6, r.Platform, reps[i].Verified, want, len(rep.Smoke))
 	}
 }
