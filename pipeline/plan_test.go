@@ -183,7 +183,7 @@ func TestBadInputIsRefusedBeforeAnyWork(t *testing.T) {
 		"unknown version":          {pipeline.Request{S6: "2.1.7.0"}, "nearest known: 2.1.6.0, 2.2.0.0; `versions` lists all", ""},
 		"incompatible skalibs":     {pipeline.Request{S6: "2.1.6.0", Skalibs: "2.4.0.2"}, "needs skalibs 2.3.5.1 or a later 2.3.x", "skalibs"},
 		"older execline":           {pipeline.Request{S6: "2.1.6.0", Execline: "2.1.2.0"}, "needs execline 2.1.2.2", "execline"},
-		"no digest":                {pipeline.Request{S6: "2.2.0.0"}, "no digest is known for s6-2.2.0.0.tar.gz", ""},
+		"no digest":                {pipeline.Request{S6: "2.2.2.1"}, "no digest is known for s6-2.2.2.1.tar.gz", ""},
 		"mirror scheme":            {pipeline.Request{S6: "2.1.6.0", Mirror: "file:///etc"}, "http:// or https://", "mirror"},
 		"mirror credentials":       {pipeline.Request{S6: "2.1.6.0", Mirror: "http://user:s3cret@m.example.org/"}, "credentials in the URL are refused", "mirror"},
 		"mirror query":             {pipeline.Request{S6: "2.1.6.0", Mirror: "http://m/?x=$(id)"}, "no query", "mirror"},
