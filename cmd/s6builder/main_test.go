@@ -137,7 +137,7 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		{[]string{"image", "--s6", "2.1.6.0", "--progress", "fancy"}, `invalid argument "fancy" for "--progress" flag`},
 		{[]string{"build", "--s6", "2.1.6.0"}, "nothing to export"},
 		{[]string{"build", "--s6", "2.1.6.0", "--catalog", "/nonexistent.json", "-o", "x"}, "/nonexistent.json"},
-		{[]string{"plan", "--s6", "2.2.0.0"}, "no digest is known"},
+		{[]string{"plan", "--s6", "2.2.2.1"}, "no digest is known"},
 		{[]string{"build", "--s6", "2.1.6.0", "-o", home}, "is not an s6builder output (it has no .s6builder.json): refusing to replace it (choose a new or empty directory, or give --force"},
 		{[]string{"build", "--s6", "2.1.6.0", "-o", notes}, "exists and is not a directory"},
 		{[]string{"build", "--s6", "2.1.6.0", "-o", "/"}, "refusing to replace /"},
