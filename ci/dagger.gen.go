@@ -381,6 +381,13 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*S6Builder).Image(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, services, base, dist, distPrefix, servicesDir)
+		case "Platforms":
+			var parent S6Builder
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			return (*S6Builder).Platforms(&parent)
 		case "Sources":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)

@@ -256,3 +256,13 @@ func (m *S6Builder) Versions(
 	}
 	return b.String(), nil
 }
+
+// List the platforms the platform argument takes: Docker's name, the names
+// s6-overlay gives the same architecture, Debian's architecture, and notes
+func (m *S6Builder) Platforms() (string, error) {
+	var b strings.Builder
+	if err := pipeline.WritePlatforms(&b); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}

@@ -685,3 +685,15 @@ func TestEveryStageTranslates(t *testing.T) {
 	}
 	assert.Empty(t, fake.recorded(), "translating sends nothing")
 }
+
+// TestPlatforms: the table is pipeline's, and asks the engine nothing.
+func TestPlatforms(t *testing.T) {
+	var want strings.Builder
+	require.NoError(t, pipeline.WritePlatforms(&want))
+	fake.reset()
+	got, err := (&S6Builder{}).Platforms()
+	require.NoError(t, err)
+	assert.Equal(t, want.String(), got)
+	assert.Contains(t, got, "linux/arm/v7")
+	assert.Empty(t, fake.recorded())
+}
