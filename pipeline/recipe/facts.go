@@ -12,7 +12,8 @@ import (
 // still true), source. Facts: "option" (a configure option the release
 // accepts), "libdir", "sysdepdir", "gnu_make_min", "kernel_headers",
 // "cross_sysdep" (K=V given to a cross build as --with-sysdep-K=V),
-// "cross_runs_tests" (a cross build's configure runs target programs).
+// "cross_runs_tests" (a cross build's configure runs target programs),
+// "cross_make" (a make variable a cross build passes to make).
 //
 //go:embed data/facts.tsv
 var factsTSV string

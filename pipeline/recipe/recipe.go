@@ -134,7 +134,17 @@ func For(pkg string, v version.Version, o Options) (Recipe, error) {
 	}
 	r.Configure = append(args, o.Extra...)
 	r.RunsTargetPrograms = o.Target != "" && facts.has("cross_runs_tests", pkg, v)
-	r.Make = MakeArgv(o.Jobs)
+	var vars []string // make variables a cross build needs (facts: cross_make)
+	if o.Target != "" {
+		for _, f := range facts {
+			if f.kind == "cross_make" && f.covers(pkg, v) {
+				vars = append(vars, f.value)
+			}
+		}
+	}
+	r.Make = MakeArgv(o.Jobs, vars...)
+	r.Strip = append(r.Strip, vars...)
+	r.Install = append(r.Install, vars...)
 	return r, nil
 }
 
@@ -157,9 +167,13 @@ func LibDir(pkg string, v version.Version) string { return facts.value("libdir",
 // for its CPU count; the command line is then the same on every client, so
 // the cache key does not depend on the machine that plans the build. The
 // shell string is a constant: nothing from the request reaches it.
-func MakeArgv(jobs int) []string {
+func MakeArgv(jobs int, vars ...string) []string {
 	if jobs > 0 {
-		return []string{"make", "-j" + strconv.Itoa(jobs)}
+		return append([]string{"make", "-j" + strconv.Itoa(jobs)}, vars...)
+	}
+	if len(vars) > 0 {
+		// The variables as sh's positional parameters, never parsed by it.
+		return append([]string{"sh", "-c", `exec make -j"$(nproc)" "$@"`, "make"}, vars...)
 	}
 	return []string{"sh", "-c", `exec make -j"$(nproc)"`}
 }
