@@ -43,7 +43,7 @@ type Request struct {
 	// emulator). Another one: a cross build, with the cross compiler of
 	// platforms.tsv for Platform.
 	BuildPlatform string `json:"build_platform,omitempty"`
-	Dynamic  bool   `json:"dynamic,omitempty"`  // shared libraries; the default is static against musl
+	Dynamic       bool   `json:"dynamic,omitempty"` // shared libraries; the default is static against musl
 
 	Toolchain Toolchain `json:"toolchain"` // zero = DefaultToolchain()
 	CC        string    `json:"cc,omitempty"`

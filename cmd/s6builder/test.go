@@ -25,7 +25,7 @@ it, s6-svscanctl -t ends the scan. Each check is printed; a failure names the
 check and shows the service log. The test itself runs every time.`,
 		Example: `  s6builder test --s6 2.1.6.0
   s6builder test --s6 2.15.1.0 --with all --platform linux/amd64,linux/arm64`,
-		Args:    noArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cat, req, err := rf.load()
 			if err != nil {
