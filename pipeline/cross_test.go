@@ -26,7 +26,7 @@ func TestCrossBuildPlansTheTargetsCompilerOnTheBuildPlatform(t *testing.T) {
 	setup := def.Stage(pipeline.IDToolchain).Image.Setup
 	require.NotEmpty(t, setup)
 	assert.Equal(t, []string{"dpkg", "--add-architecture", "arm64"}, setup[len(setup)-3].Args)
-	assert.Equal(t, []string{"apt-get", "install", "-y", "--no-install-recommends", "gcc-aarch64-linux-gnu", "musl-dev:arm64"}, setup[len(setup)-1].Args)
+	assert.Equal(t, []string{"apt-get", "install", "-y", "--no-install-recommends", "gcc-aarch64-linux-gnu", "musl-dev:arm64", "linux-libc-dev:arm64"}, setup[len(setup)-1].Args)
 
 	sk := p.Stage("build/skalibs").Exec
 	conf := sk.Step("configure").Args

@@ -63,11 +63,11 @@ func emulates(does bool, platform string) string {
 	return ""
 }
 
-// crossKernelHeadersScript is kernelHeadersScript for a cross build: the
-// target's kernel headers, where Debian's cross packages put them.
-func crossKernelHeadersScript(gnuTriple string) string {
-	inc := "/usr/" + gnuTriple + "/include"
-	return `set -e; ln -s ` + inc + `/linux ` + inc + `/asm-generic ` + inc + `/asm ` + OutDir + `/`
+// crossKernelHeadersScript is kernelHeadersScript for a cross build: asm/
+// of the target, from its linux-libc-dev (Debian multiarch).
+func crossKernelHeadersScript(multiarch string) string {
+	return `set -e; ln -s /usr/include/linux /usr/include/asm-generic ` + OutDir + `/; ` +
+		`ln -s /usr/include/` + multiarch + `/asm ` + OutDir + `/asm`
 }
 
 // DefaultPath is the PATH of every step, whatever the image's config says.
@@ -198,7 +198,7 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 		// Older configure scripts take the cross tools' prefix from the
 		// environment only.
 		env = append(env, "CROSS_COMPILE="+cross.GNUTriple+"-")
-		headersScript = crossKernelHeadersScript(cross.GNUTriple)
+		headersScript = crossKernelHeadersScript(cross.Multiarch)
 	}
 	var builds, unpacks []string
 	for _, pkg := range sel.Packages() {

@@ -22,6 +22,7 @@ type Target struct {
 	DebianArch string   // Debian's architecture, e.g. armhf
 	GNUTriple  string   // the cross compiler's prefix, e.g. arm-linux-gnueabihf
 	MuslTriple string   // musl's multiarch directory, e.g. arm-linux-musleabihf
+	Multiarch  string   // Debian's multiarch directory, e.g. i386-linux-gnu (where linux-libc-dev:ARCH puts asm/)
 	// InDefaultToolchain: the default toolchain's Debian release has the
 	// target's cross compiler and musl.
 	InDefaultToolchain bool
@@ -42,11 +43,11 @@ func mustTargets(b []byte) []Target {
 		if line == 0 {
 			continue
 		}
-		if len(f) != 7 {
-			panic(fmt.Sprintf("pipeline/platforms.tsv:%d: want 7 fields, have %d", line+1, len(f)))
+		if len(f) != 8 {
+			panic(fmt.Sprintf("pipeline/platforms.tsv:%d: want 8 fields, have %d", line+1, len(f)))
 		}
 		out = append(out, Target{Platform: f[0], S6Overlay: strings.Split(f[1], ","), DebianArch: f[2], GNUTriple: f[3], MuslTriple: f[4],
-			InDefaultToolchain: f[5] == "yes", Note: f[6]})
+			Multiarch: f[5], InDefaultToolchain: f[6] == "yes", Note: f[7]})
 	}
 	return out
 }

@@ -181,7 +181,7 @@ func (r Request) Normalize() (Request, error) {
 			r.Toolchain.Setup = append(r.Toolchain.Setup,
 				[]string{"dpkg", "--add-architecture", cross.DebianArch},
 				[]string{"apt-get", "update"},
-				[]string{"apt-get", "install", "-y", "--no-install-recommends", "gcc-" + cross.GNUTriple, "musl-dev:" + cross.DebianArch})
+				[]string{"apt-get", "install", "-y", "--no-install-recommends", "gcc-" + cross.GNUTriple, "musl-dev:" + cross.DebianArch, "linux-libc-dev:" + cross.DebianArch})
 		}
 	}
 	ref, err := reference.ParseNormalizedNamed(r.Toolchain.Image)
