@@ -107,7 +107,6 @@ type mountNode struct {
 	Target   string
 	Tmpfs    bool // withMountedTemp
 	ReadOnly bool
-	Subdir   string // a directory of the source, mounted alone
 	Source   *node
 }
 
@@ -193,19 +192,6 @@ func decode(t *testing.T, c chain) *node {
 	return n
 }
 
-// splitSubdir separates a trailing .directory(path: SUB) from a merge's or
-// an exec output's chain: a mount of one directory of that stage's result.
-func splitSubdir(t *testing.T, src chain) (chain, string) {
-	t.Helper()
-	n := len(src)
-	if n > 1 && src[n-1].Field == "directory" && (src[0].Field == "directory" || src[n-2].Field == "directory") {
-		if _, ok := src[n-1].Args["path"]; ok {
-			return src[:n-1], str(t, src[n-1], "path")
-		}
-	}
-	return src, ""
-}
-
 // decodeExec reads container(platform).from(address) [withWorkdir.withExec]*
 // withEnvVariable* withMountedTemp withMountedDirectory* [withWorkdir.withExec]*
 // directory(path).
@@ -243,8 +229,7 @@ func decodeExec(t *testing.T, c chain, n *node) {
 			n.mounts = append(n.mounts, mountNode{Target: str(t, c[i], "path"), Tmpfs: true})
 			continue
 		}
-		src, subdir := splitSubdir(t, sub(t, c[i], "source"))
-		m := mountNode{Target: str(t, c[i], "path"), Subdir: subdir, Source: decode(t, src)}
+		m := mountNode{Target: str(t, c[i], "path"), Source: decode(t, sub(t, c[i], "source"))}
 		if _, ok := c[i].Args["readOnly"]; ok {
 			onlyArgs(t, c[i], "path", "source", "readOnly")
 			m.ReadOnly = c[i].Args["readOnly"] == true
@@ -350,7 +335,6 @@ func checkStages(t *testing.T, p *pipeline.Plan, root string, n *node) map[strin
 				for i, m := range s.Exec.Mounts {
 					assert.Equal(t, m.Target, n.mounts[i].Target, "mount %d", i)
 					assert.Equal(t, m.Readonly, n.mounts[i].ReadOnly, "mount %s read-only", m.Target)
-					assert.Equal(t, m.Subdir, n.mounts[i].Subdir, "mount %s subdirectory", m.Target)
 					assert.Equal(t, m.Tmpfs, n.mounts[i].Tmpfs, "mount %s tmpfs", m.Target)
 				}
 				if !mounted(s) {

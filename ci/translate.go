@@ -164,7 +164,7 @@ func (g *graph) exec(s *pipeline.Stage) (*dagger.Directory, error) {
 	ctr = ctr.WithMountedTemp(pipeline.TmpDir)
 	outputMounted := false
 	for _, m := range s.Exec.Mounts {
-		if err := knownFields(m, "target", "from", "subdir", "readonly", "tmpfs"); err != nil {
+		if err := knownFields(m, "target", "from", "readonly", "tmpfs"); err != nil {
 			return nil, fmt.Errorf("stage %s, mount %s: %w", s.ID, m.Target, err)
 		}
 		if m.Tmpfs {
@@ -177,9 +177,6 @@ func (g *graph) exec(s *pipeline.Stage) (*dagger.Directory, error) {
 		src, ok := g.dirs[m.From]
 		if !ok {
 			return nil, fmt.Errorf("stage %s, mount %s: stage %s has no directory result", s.ID, m.Target, m.From)
-		}
-		if m.Subdir != "" {
-			src = src.Directory(m.Subdir)
 		}
 		ctr = ctr.WithMountedDirectory(m.Target, src, dagger.ContainerWithMountedDirectoryOpts{ReadOnly: m.Readonly})
 		outputMounted = outputMounted || m.Target == s.Exec.Output

@@ -127,7 +127,6 @@ type Mount struct {
 	Target   string `json:"target"`
 	From     string `json:"from,omitempty"`
 	Tmpfs    bool   `json:"tmpfs,omitempty"`
-	Subdir   string `json:"subdir,omitempty"` // only this directory of From's result
 	Readonly bool   `json:"readonly,omitempty"`
 }
 

@@ -101,13 +101,7 @@ func execState(s *pipeline.Stage, st map[string]llb.State) (llb.State, error) {
 			}
 			run.AddMount(m.Target, llb.Scratch(), llb.Tmpfs())
 		case m.Readonly:
-			ro := []llb.MountOption{llb.Readonly}
-			if m.Subdir != "" {
-				ro = append(ro, llb.SourcePath("/"+m.Subdir))
-			}
-			run.AddMount(m.Target, st[m.From], ro...)
-		case m.Subdir != "":
-			return llb.State{}, fmt.Errorf("stage %s, mount %s: a subdirectory mount must be read-only", s.ID, m.Target)
+			run.AddMount(m.Target, st[m.From], llb.Readonly)
 		default:
 			mounted := run.AddMount(m.Target, st[m.From])
 			if m.Target == s.Exec.Output {
