@@ -268,7 +268,21 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
 				}
 			}
-			return (*S6Builder).Build(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with)
+			var platforms []string
+			if inputArgs["platforms"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["platforms"]), &platforms)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platforms", err))
+				}
+			}
+			var emulate bool
+			if inputArgs["emulate"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["emulate"]), &emulate)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg emulate", err))
+				}
+			}
+			return (*S6Builder).Build(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, platforms, emulate)
 		case "Image":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)
@@ -380,7 +394,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg servicesDir", err))
 				}
 			}
-			return (*S6Builder).Image(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, services, base, dist, distPrefix, servicesDir)
+			var emulate bool
+			if inputArgs["emulate"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["emulate"]), &emulate)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg emulate", err))
+				}
+			}
+			return (*S6Builder).Image(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, services, base, dist, distPrefix, servicesDir, emulate)
 		case "Platforms":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)
@@ -541,7 +562,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
 				}
 			}
-			return (*S6Builder).Test(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with)
+			var emulate bool
+			if inputArgs["emulate"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["emulate"]), &emulate)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg emulate", err))
+				}
+			}
+			return (*S6Builder).Test(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, emulate)
 		case "Versions":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)

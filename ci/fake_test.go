@@ -38,6 +38,8 @@ import (
 //   - `entries`, `glob`, `exists` and stat(path).permissions of a directory
 //     made by directory().withNewFile(...).withNewDirectory(...) answer from
 //     the files those calls make (fakeFS), so a test can pass a service tree;
+//   - `defaultPlatform` answers the plan's default platform (this
+//     machine's), as the engine's platform;
 //   - `platform` of a container answers container(platform: P)'s P, or the
 //     plan's default platform (this machine's) when the chain sets none;
 //   - any other leaf answers null.
@@ -328,6 +330,10 @@ func (e *fakeEngine) leaf(object chain, c call) (any, error) {
 				return nil, errors.New(file.err)
 			}
 			return file.contents, nil
+		}
+	case "defaultPlatform":
+		if n == 0 {
+			return fakePlatform, nil
 		}
 	case "platform":
 		if n > 0 && object[0].Field == "container" {

@@ -64,6 +64,8 @@ func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, err
 		if cat, req, err = r.load(ctx); err != nil {
 			return nil, err
 		}
+		// Refuses what needs no engine to refuse; planned again below for
+		// the base's platform and the engine's (newPlan).
 		if p, err = pipeline.New(cat, req); err != nil {
 			return nil, err
 		}
@@ -83,11 +85,13 @@ func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, err
 		switch want, _ := normalPlatform(string(r.platform)); {
 		case r.platform != "" && want != basePlatform:
 			return nil, inputerr.New("platform", want, "the base container is %s; give a {arg:base} for %s, or leave {arg:platform} out to build for the base's", basePlatform, want)
-		case p != nil && p.Request.Platform != basePlatform:
+		case p != nil:
 			req.Platform = basePlatform
-			if p, err = pipeline.New(cat, req); err != nil {
-				return nil, fmt.Errorf("base container's platform: %w", err)
-			}
+		}
+	}
+	if p != nil {
+		if p, err = r.newPlan(ctx, cat, req); err != nil {
+			return nil, fmt.Errorf("base container's platform: %w", err)
 		}
 	}
 

@@ -32,7 +32,7 @@ type imageCall struct {
 func (c imageCall) image(ctx context.Context) (*dagger.Container, error) {
 	a := c.args
 	return (&S6Builder{}).Image(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with,
-		c.services, c.base, c.dist, c.distPrefix, c.servicesDir)
+		c.services, c.base, c.dist, c.distPrefix, c.servicesDir, a.emulate)
 }
 
 var executable = dagger.DirectoryWithNewFileOpts{Permissions: 0o755}
@@ -219,7 +219,22 @@ func TestImagePlatform(t *testing.T) {
 	want := a
 	want.platform = "linux/s390x"
 	checkStages(t, cliPlan(t, want, ""), pipeline.IDDist, decode(t, n.dist))
+	// Cross-compiled on the engine's platform...
+	assert.Contains(t, n.dist.String(), `container(platform: "`+fakePlatform+`")`)
+	assert.Contains(t, n.dist.String(), `"gcc-s390x-linux-gnu"`)
+	assert.NotContains(t, n.dist.String(), `container(platform: "linux/s390x")`)
+
+	// ... or built under emulation when asked.
+	emulated := a
+	emulated.emulate = true
+	fake.reset()
+	ctr, err = imageCall{args: emulated, services: serviceTree(true), base: s390x}.image(ctx)
+	require.NoError(t, err)
+	n = decodeImage(t, fake.chainOf(t, idOf(t, ctx, ctr)))
+	want.emulate = true
+	checkStages(t, cliPlan(t, want, ""), pipeline.IDDist, decode(t, n.dist))
 	assert.Contains(t, n.dist.String(), `container(platform: "linux/s390x")`)
+	assert.NotContains(t, n.dist.String(), `gcc-s390x-linux-gnu`)
 
 	a.platform = "linux/s390x"
 	_, err = imageCall{args: a, services: serviceTree(true), base: s390x}.image(ctx)

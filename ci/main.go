@@ -34,14 +34,16 @@ func (m *S6Builder) Build(
 	// execline release (default: the one the s6 release needs)
 	// +optional
 	execline string,
-	// Target platform, e.g. linux/arm64 (default: the engine's)
+	// Target platform, e.g. linux/arm64 (default: the engine's); a foreign
+	// one is cross-compiled on the engine's platform unless emulate is set
 	// +optional
 	platform dagger.Platform,
 	// Link fully statically against musl; false links against shared libraries
 	// +default=true
 	static bool,
 	// Toolchain image with make and a C compiler, used as is (default: a
-	// pinned Debian image plus an install of build-essential and musl-tools)
+	// pinned Debian image plus an install of build-essential and musl-tools,
+	// and of the target's cross compiler and musl for a foreign platform)
 	// +optional
 	toolchain string,
 	// Base URL that replaces https://skarnet.org/software; tarballs are
@@ -60,9 +62,24 @@ func (m *S6Builder) Build(
 	// release that works with the rest)
 	// +optional
 	with []string,
+	// Several target platforms at once, in Docker's names or s6-overlay's
+	// (`dagger call platforms` lists them): the result then holds one
+	// <os>_<arch>[_<variant>]/ tree per platform, e.g. linux_arm_v7/
+	// +optional
+	platforms []string,
+	// Build a foreign platform with its own toolchain under the engine's
+	// emulator instead of cross-compiling on the engine's platform (slower;
+	// for a target no cross compiler covers)
+	// +optional
+	emulate bool,
 ) (*dagger.Directory, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
-		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with}
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, emulate: emulate}
+	if len(platforms) > 0 {
+		return inWords(r.forEachPlatform(ctx, platforms, func(one request) (*dagger.Directory, error) {
+			return one.output(ctx, exported)
+		}))
+	}
 	return inWords(r.output(ctx, exported))
 }
 
@@ -175,9 +192,13 @@ func (m *S6Builder) Image(
 	// Where the service tree goes in the image (default: /etc/s6)
 	// +optional
 	servicesDir string,
+	// Build a foreign platform under the engine's emulator instead of
+	// cross-compiling it
+	// +optional
+	emulate bool,
 ) (*dagger.Container, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
-		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with}
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, emulate: emulate}
 	return inWords(r.image(ctx, imageArgs{services: services, base: base, dist: dist, distPrefix: distPrefix, servicesDir: servicesDir}))
 }
 
@@ -232,9 +253,13 @@ func (m *S6Builder) Test(
 	// release that works with the rest)
 	// +optional
 	with []string,
+	// Build a foreign platform under the engine's emulator instead of
+	// cross-compiling it (the test itself runs on the target platform)
+	// +optional
+	emulate bool,
 ) (string, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
-		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with}
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, emulate: emulate}
 	return inWords(r.smoke(ctx))
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -35,13 +36,15 @@ type args struct {
 	catalog               *dagger.File
 	jobs                  int
 	with                  []string
+	platforms             []string
+	emulate               bool
 }
 
 // defaults are the arguments `dagger call build --s6 2.1.6.0` passes.
 func defaults(s6 string) args { return args{s6: s6, static: true} }
 
 func (a args) build(ctx context.Context) (*dagger.Directory, error) {
-	return (&S6Builder{}).Build(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with)
+	return (&S6Builder{}).Build(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with, a.platforms, a.emulate)
 }
 
 func (a args) sources(ctx context.Context) (*dagger.Directory, error) {
@@ -62,6 +65,9 @@ func cliPlan(t *testing.T, a args, catalogJSON string) *pipeline.Plan {
 	require.NoError(t, err)
 	req := pipeline.Request{S6: a.s6, Skalibs: a.skalibs, Execline: a.execline, Platform: string(a.platform),
 		Dynamic: !a.static, Mirror: a.mirror, Jobs: a.jobs}
+	if !a.emulate {
+		req.BuildPlatform = fakePlatform // the engine's, as the fake answers it
+	}
 	if a.toolchain != "" {
 		req.Toolchain = pipeline.Toolchain{Image: a.toolchain}
 	}
@@ -569,7 +575,9 @@ func TestCatalogueErrors(t *testing.T) {
 			_, err := a.build(ctx)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
-			q := fake.recorded()
+			// A catalogue that parses is planned, and a plan asks the
+			// engine's platform (newPlan): not a read of anything.
+			q := slices.DeleteFunc(fake.recorded(), func(q string) bool { return q == "query Query {defaultPlatform}" })
 			require.Len(t, q, 1)
 			assert.Contains(t, q[0], "file(")
 			assert.Contains(t, q[0], "{contents}")
@@ -680,4 +688,64 @@ func TestPlatforms(t *testing.T) {
 	assert.Equal(t, want.String(), got)
 	assert.Contains(t, got, "linux/arm/v7")
 	assert.Empty(t, fake.recorded())
+}
+
+// TestBuildPlatforms: a list of platforms gives one directory holding each
+// platform's dist at <os>_<arch>[_<variant>]/ (s6-overlay's names taken),
+// each the dist the CLI's plan for that platform describes, cross-compiled
+// on the engine's platform; emulate builds each on its own platform.
+func TestBuildPlatforms(t *testing.T) {
+	ctx := context.Background()
+	for _, emulate := range []bool{false, true} {
+		a := defaults("2.1.6.0")
+		a.toolchain, a.platforms, a.emulate = testToolchain, []string{"aarch64", "linux/arm/v7"}, emulate
+		fake.reset()
+		all, err := a.build(ctx)
+		require.NoError(t, err)
+		text := chainText(t, ctx, all)
+		for _, p := range []string{"linux/arm64", "linux/arm/v7"} {
+			one := a
+			one.platforms, one.platform = nil, dagger.Platform(p)
+			dist, err := one.build(ctx)
+			require.NoError(t, err)
+			assert.Contains(t, text, `withDirectory(path: "`+pipeline.PlatformDir(p)+`", source: {`+chainText(t, ctx, dist)+`})`, p)
+
+			plan := cliPlan(t, one, "")
+			checkStages(t, plan, exported(plan), decode(t, fake.chainOf(t, idOf(t, ctx, dist))))
+			assert.Equal(t, !emulate, plan.Request.Cross(), p)
+			build := plan.Stage("build/s6").Exec.Step("configure").Args
+			assert.Equal(t, !emulate, slices.ContainsFunc(build, func(s string) bool { return strings.HasPrefix(s, "--target=") }), "%s: %v", p, build)
+		}
+	}
+
+	// A list of one is that platform's dist itself, as in the CLI.
+	a := defaults("2.1.6.0")
+	a.platforms = []string{"armhf"}
+	one, err := a.build(ctx)
+	require.NoError(t, err)
+	b := defaults("2.1.6.0")
+	b.platform = "linux/arm/v7"
+	same, err := b.build(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, chainText(t, ctx, same), chainText(t, ctx, one))
+
+	// Refused before the engine is asked anything.
+	for name, tc := range map[string]struct {
+		a    func(*args)
+		want string
+	}{
+		"both":      {func(a *args) { a.platform, a.platforms = "linux/arm64", []string{"linux/arm64", "linux/amd64"} }, "give either --platform or --platforms, not both"},
+		"twice":     {func(a *args) { a.platforms = []string{"aarch64", "linux/arm64"} }, "linux/arm64 is given twice"},
+		"i486":      {func(a *args) { a.platforms = []string{"x86_64", "i486"} }, "i686 and up"},
+		"not linux": {func(a *args) { a.platforms = []string{"linux/amd64", "windows/amd64"} }, "s6 builds for linux only"},
+	} {
+		a := defaults("2.1.6.0")
+		tc.a(&a)
+		fake.reset()
+		d, err := a.build(ctx)
+		require.Error(t, err, name)
+		assert.Nil(t, d)
+		assert.Contains(t, err.Error(), tc.want, name)
+		assert.Empty(t, fake.recorded(), name)
+	}
 }

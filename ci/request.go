@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"dagger/s-6-builder/internal/dagger"
 
@@ -25,6 +26,10 @@ type request struct {
 	catalog               *dagger.File
 	jobs                  int
 	with                  []string
+	// emulate builds a foreign platform with its own toolchain under the
+	// engine's emulator; otherwise its compilers run on the engine's
+	// platform and cross-compile (the plan's BuildPlatform).
+	emulate bool
 }
 
 // pipelineRequest maps the arguments onto the plan's request: static=false
@@ -53,6 +58,24 @@ func (r request) plan(ctx context.Context) (*pipeline.Plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	return r.newPlan(ctx, cat, req)
+}
+
+// newPlan makes the plan of req and, unless the request emulates, makes it
+// again with the engine's platform as the build platform: compilers run
+// natively and a foreign platform is cross-compiled, as in the CLI. The
+// engine is asked its platform only once the first plan has refused what
+// needs no engine to refuse.
+func (r request) newPlan(ctx context.Context, cat *catalog.Catalog, req pipeline.Request) (*pipeline.Plan, error) {
+	p, err := pipeline.New(cat, req)
+	if err != nil || r.emulate {
+		return p, err
+	}
+	native, err := dag.DefaultPlatform(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("the engine's platform: %w", err)
+	}
+	req.BuildPlatform = string(native)
 	return pipeline.New(cat, req)
 }
 
@@ -84,6 +107,39 @@ func (r request) output(ctx context.Context, pick func(*pipeline.Plan) string) (
 		return nil, err
 	}
 	return translate(p, pick(p))
+}
+
+// forEachPlatform returns, for a list of target platforms, one directory
+// holding the result of each at <os>_<arch>[_<variant>]/ (BuildKit's
+// multi-platform layout, as `s6builder build --platform a,b` exports);
+// a list of one is that platform's result itself, as in the CLI.
+func (r request) forEachPlatform(ctx context.Context, list []string, result func(request) (*dagger.Directory, error)) (*dagger.Directory, error) {
+	plats, err := pipeline.ParsePlatforms(strings.Join(list, ","))
+	if err != nil {
+		return nil, err
+	}
+	if r.platform != "" {
+		return nil, inputerr.New("platform", string(r.platform), "give either {arg:platform} or {arg:platforms}, not both")
+	}
+	if len(plats) == 1 {
+		r.platform = dagger.Platform(plats[0])
+		return result(r)
+	}
+	// Every plan is checked before any result is asked for: a bad
+	// combination for the last platform refuses the whole call.
+	outs := make([]*dagger.Directory, len(plats))
+	for i, p := range plats {
+		one := r
+		one.platform = dagger.Platform(p)
+		if outs[i], err = result(one); err != nil {
+			return nil, fmt.Errorf("%s: %w", p, err)
+		}
+	}
+	d := dag.Directory()
+	for i, p := range plats {
+		d = d.WithDirectory(pipeline.PlatformDir(p), outs[i])
+	}
+	return d, nil
 }
 
 // exported is the stage the plan's export stage hands to the front end:

@@ -146,7 +146,12 @@ func (g *graph) stage(id string) error {
 func (g *graph) exec(s *pipeline.Stage) (*dagger.Directory, error) {
 	// writable_root: every withExec's root filesystem is writable, and a
 	// stage's result is its output directory only.
-	known := []string{"env", "mounts", "steps", "output", "writable_root"}
+	// emulates: the steps run programs of another platform (an old skalibs'
+	// configure in a cross build, the smoke test of one); the engine runs
+	// them through its host's emulator as any foreign binary. Its API
+	// cannot check for that emulator beforehand, as the CLI does; without
+	// one the step fails with the kernel's "exec format error".
+	known := []string{"env", "mounts", "steps", "output", "writable_root", "emulates"}
 	if s.Kind == pipeline.KindTest {
 		known = append(known, alwaysRun)
 	}
