@@ -29,6 +29,8 @@ type Tests struct {
 	Catalog   *dagger.File
 	Toolchain string
 	Base      string
+	// CrossToolchain: the toolchain of the cross-compiling check
+	CrossToolchain string
 }
 
 func New(
@@ -47,13 +49,21 @@ func New(
 	// Base image of the image check
 	// +default="debian:bookworm-slim"
 	base string,
+	// Passed to the module as --toolchain by the cross-compiling check: an
+	// image with the arm64 and armhf cross compilers and musl (default:
+	// toolchain, or the module's own, which installs them)
+	// +optional
+	crossToolchain string,
 ) *Tests {
-	return &Tests{S6: s6, Mirror: mirror, Catalog: catalog, Toolchain: toolchain, Base: base}
+	if crossToolchain == "" {
+		crossToolchain = toolchain
+	}
+	return &Tests{S6: s6, Mirror: mirror, Catalog: catalog, Toolchain: toolchain, Base: base, CrossToolchain: crossToolchain}
 }
 
 // Run every check, concurrently; the call fails with every failure
 func (m *Tests) All(ctx context.Context) error {
-	checks := []func(context.Context) error{m.Versions, m.Build, m.Sources, m.Test, m.Image, m.Refusals}
+	checks := []func(context.Context) error{m.Versions, m.Build, m.Sources, m.Test, m.Image, m.Refusals, m.Cross}
 	errs := make([]error, len(checks))
 	var wg sync.WaitGroup
 	for i, check := range checks {
@@ -122,6 +132,55 @@ func (m *Tests) Build(ctx context.Context) error {
 	}
 	if err := expectExit(ctx, empty, []string{"/bin/execlineb", "-Pc", "exit 7"}, 7); err != nil {
 		return fmt.Errorf("build: execlineb in an empty container: %w", err)
+	}
+	return nil
+}
+
+// crossTargets are the platforms the cross check builds, with the ELF
+// machine (e_machine) their binaries must carry.
+var crossTargets = []struct {
+	platform, dir string
+	machine       string // e_machine, little-endian bytes as od -tx1 prints them
+}{
+	{"linux/arm64", "linux_arm64", "b7 00"}, // EM_AARCH64
+	{"linux/arm/v7", "linux_arm_v7", "28 00"}, // EM_ARM
+}
+
+// cross builds two foreign platforms in one call (cross-compiled on the
+// engine's platform): one tree per platform, whose s6-svscan is an ELF for
+// that machine and runs, static, in an empty container of that platform
+// (under the engine host's emulator)
+func (m *Tests) Cross(ctx context.Context) error {
+	plats := make([]string, len(crossTargets))
+	for i, t := range crossTargets {
+		plats[i] = t.platform
+	}
+	all := m.module().Build(m.S6, dagger.S6BuilderBuildOpts{
+		Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.CrossToolchain, Platforms: plats,
+	})
+	entries, err := all.Entries(ctx)
+	if err != nil {
+		return fmt.Errorf("cross: %w", err)
+	}
+	for _, t := range crossTargets {
+		if !slices.Contains(entries, t.dir+"/") && !slices.Contains(entries, t.dir) {
+			return fmt.Errorf("cross: no %s/ in the result (%s)", t.dir, strings.Join(entries, " "))
+		}
+		dist := all.Directory(t.dir)
+		// e_machine is at offset 18 of the ELF header.
+		got, err := dag.Container().From(m.Base).WithMountedDirectory("/dist", dist).
+			WithExec([]string{"od", "-An", "-tx1", "-j18", "-N2", "/dist/bin/s6-svscan"}).Stdout(ctx)
+		if err != nil {
+			return fmt.Errorf("cross: %s: %w", t.platform, err)
+		}
+		if strings.TrimSpace(got) != t.machine {
+			return fmt.Errorf("cross: %s: bin/s6-svscan has ELF machine %q, want %q", t.platform, strings.TrimSpace(got), t.machine)
+		}
+		empty := dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(t.platform)}).
+			WithDirectory("/", dist).WithEnvVariable("PATH", "/bin")
+		if err := expectExit(ctx, empty, []string{"/bin/s6-svscan", "-h"}, 100); err != nil {
+			return fmt.Errorf("cross: %s: s6-svscan -h in an empty %s container: %w", t.platform, t.platform, err)
+		}
 	}
 	return nil
 }
