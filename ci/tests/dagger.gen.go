@@ -61,27 +61,30 @@ func convertSlice[I any, O any](in []I, f func(I) O) []O {
 
 func (r Tests) MarshalJSON() ([]byte, error) {
 	var concrete struct {
-		S6        string
-		Mirror    string
-		Catalog   *dagger.File
-		Toolchain string
-		Base      string
+		S6             string
+		Mirror         string
+		Catalog        *dagger.File
+		Toolchain      string
+		Base           string
+		CrossToolchain string
 	}
 	concrete.S6 = r.S6
 	concrete.Mirror = r.Mirror
 	concrete.Catalog = r.Catalog
 	concrete.Toolchain = r.Toolchain
 	concrete.Base = r.Base
+	concrete.CrossToolchain = r.CrossToolchain
 	return json.Marshal(&concrete)
 }
 
 func (r *Tests) UnmarshalJSON(bs []byte) error {
 	var concrete struct {
-		S6        string
-		Mirror    string
-		Catalog   *dagger.File
-		Toolchain string
-		Base      string
+		S6             string
+		Mirror         string
+		Catalog        *dagger.File
+		Toolchain      string
+		Base           string
+		CrossToolchain string
 	}
 	err := json.Unmarshal(bs, &concrete)
 	if err != nil {
@@ -92,6 +95,7 @@ func (r *Tests) UnmarshalJSON(bs []byte) error {
 	r.Catalog = concrete.Catalog
 	r.Toolchain = concrete.Toolchain
 	r.Base = concrete.Base
+	r.CrossToolchain = concrete.CrossToolchain
 	return nil
 }
 
@@ -228,6 +232,13 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			return nil, (*Tests).Build(&parent, ctx)
+		case "Cross":
+			var parent Tests
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			return nil, (*Tests).Cross(&parent, ctx)
 		case "Image":
 			var parent Tests
 			err = json.Unmarshal(parentJSON, &parent)
@@ -304,7 +315,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg base", err))
 				}
 			}
-			return New(s6, mirror, catalog, toolchain, base), nil
+			var crossToolchain string
+			if inputArgs["crossToolchain"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["crossToolchain"]), &crossToolchain)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg crossToolchain", err))
+				}
+			}
+			return New(s6, mirror, catalog, toolchain, base, crossToolchain), nil
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

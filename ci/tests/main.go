@@ -142,7 +142,7 @@ var crossTargets = []struct {
 	platform, dir string
 	machine       string // e_machine, little-endian bytes as od -tx1 prints them
 }{
-	{"linux/arm64", "linux_arm64", "b7 00"}, // EM_AARCH64
+	{"linux/arm64", "linux_arm64", "b7 00"},   // EM_AARCH64
 	{"linux/arm/v7", "linux_arm_v7", "28 00"}, // EM_ARM
 }
 

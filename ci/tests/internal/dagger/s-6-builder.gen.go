@@ -10,7 +10,7 @@ import (
 )
 
 // Retrieve the binding value, as type S6Builder
-func (r *Binding) AsS6Builder() *S6Builder { // s6builder (../../../../ci/main.go:21:6)
+func (r *Binding) AsS6Builder() *S6Builder { // s6builder (../../../../ci/main.go:22:6)
 	q := r.query.Select("asS6Builder")
 
 	return &S6Builder{
@@ -19,7 +19,7 @@ func (r *Binding) AsS6Builder() *S6Builder { // s6builder (../../../../ci/main.g
 }
 
 // Create or update a binding of type S6Builder in the environment
-func (r *Env) WithS6BuilderInput(name string, value *S6Builder, description string) *Env { // s6builder (../../../../ci/main.go:21:6)
+func (r *Env) WithS6BuilderInput(name string, value *S6Builder, description string) *Env { // s6builder (../../../../ci/main.go:22:6)
 	assertNotNil("value", value)
 	q := r.query.Select("withS6BuilderInput")
 	q = q.Arg("name", name)
@@ -32,7 +32,7 @@ func (r *Env) WithS6BuilderInput(name string, value *S6Builder, description stri
 }
 
 // Declare a desired S6Builder output to be assigned in the environment
-func (r *Env) WithS6BuilderOutput(name string, description string) *Env { // s6builder (../../../../ci/main.go:21:6)
+func (r *Env) WithS6BuilderOutput(name string, description string) *Env { // s6builder (../../../../ci/main.go:22:6)
 	q := r.query.Select("withS6BuilderOutput")
 	q = q.Arg("name", name)
 	q = q.Arg("description", description)
@@ -43,7 +43,7 @@ func (r *Env) WithS6BuilderOutput(name string, description string) *Env { // s6b
 }
 
 // S6Builder builds skalibs, execline and s6 from source.
-func (r *Query) S6Builder() *S6Builder { // s6builder (../../../../ci/main.go:21:6)
+func (r *Query) S6Builder() *S6Builder { // s6builder (../../../../ci/main.go:22:6)
 	q := r.query.Select("s6Builder")
 
 	return &S6Builder{
@@ -52,12 +52,13 @@ func (r *Query) S6Builder() *S6Builder { // s6builder (../../../../ci/main.go:21
 }
 
 // S6Builder builds skalibs, execline and s6 from source.
-type S6Builder struct { // s6builder (../../../../ci/main.go:21:6)
+type S6Builder struct { // s6builder (../../../../ci/main.go:22:6)
 	query *querybuilder.Selection
 
-	id       *ID
-	test     *string
-	versions *string
+	id        *ID
+	platforms *string
+	test      *string
+	versions  *string
 }
 
 func (r *S6Builder) WithGraphQLQuery(q *querybuilder.Selection) *S6Builder {
@@ -71,52 +72,66 @@ type S6BuilderBuildOpts struct {
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:32:2)
+	Skalibs string // s6builder (../../../../ci/main.go:33:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:35:2)
+	Execline string // s6builder (../../../../ci/main.go:36:2)
 	//
-	// Target platform, e.g. linux/arm64 (default: the engine's)
+	// Target platform, e.g. linux/arm64 (default: the engine's); a foreign
+	// one is cross-compiled on the engine's platform unless emulate is set
 	//
-	Platform Platform // s6builder (../../../../ci/main.go:38:2)
+	Platform Platform // s6builder (../../../../ci/main.go:40:2)
 	//
 	// Link fully statically against musl; false links against shared libraries
 	//
 	//
 	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:41:2)
+	Static bool // s6builder (../../../../ci/main.go:43:2)
 	//
 	// Toolchain image with make and a C compiler, used as is (default: a
-	// pinned Debian image plus an install of build-essential and musl-tools)
+	// pinned Debian image plus an install of build-essential and musl-tools,
+	// and of the target's cross compiler and musl for a foreign platform)
 	//
-	Toolchain string // s6builder (../../../../ci/main.go:45:2)
+	Toolchain string // s6builder (../../../../ci/main.go:48:2)
 	//
 	// Base URL that replaces https://skarnet.org/software; tarballs are
 	// fetched from MIRROR/<pkg>/<tarball>
 	//
-	Mirror string // s6builder (../../../../ci/main.go:49:2)
+	Mirror string // s6builder (../../../../ci/main.go:52:2)
 	//
 	// JSON catalogue file that adds or overrides releases and digests
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:52:2)
+	Catalog *File // s6builder (../../../../ci/main.go:55:2)
 	//
 	// Parallel make jobs (default: the build container's CPU count)
 	//
-	Jobs int // s6builder (../../../../ci/main.go:55:2)
+	Jobs int // s6builder (../../../../ci/main.go:58:2)
 	//
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,
 	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
 	// s6-networking, or all; PKG=VERSION pins one (default: the newest
 	// release that works with the rest)
 	//
-	With []string // s6builder (../../../../ci/main.go:61:2)
+	With []string // s6builder (../../../../ci/main.go:64:2)
+	//
+	// Several target platforms at once, in Docker's names or s6-overlay's
+	// (`dagger call platforms` lists them): the result then holds one
+	// <os>_<arch>[_<variant>]/ tree per platform, e.g. linux_arm_v7/
+	//
+	Platforms []string // s6builder (../../../../ci/main.go:69:2)
+	//
+	// Build a foreign platform with its own toolchain under the engine's
+	// emulator instead of cross-compiling on the engine's platform (slower;
+	// for a target no cross compiler covers)
+	//
+	Emulate bool // s6builder (../../../../ci/main.go:74:2)
 }
 
 // Build skalibs, execline and s6 and return the merged install tree
 // (bin, sbin, libexec, lib, include), e.g.
 // `dagger call build --s6 2.1.6.0 export --path ./s6dist`
-func (r *S6Builder) Build(s6 string, opts ...S6BuilderBuildOpts) *Directory { // s6builder (../../../../ci/main.go:26:1)
+func (r *S6Builder) Build(s6 string, opts ...S6BuilderBuildOpts) *Directory { // s6builder (../../../../ci/main.go:27:1)
 	q := r.query.Select("build")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `skalibs` optional argument
@@ -154,6 +169,14 @@ func (r *S6Builder) Build(s6 string, opts ...S6BuilderBuildOpts) *Directory { //
 		// `with` optional argument
 		if !querybuilder.IsZeroValue(opts[i].With) {
 			q = q.Arg("with", opts[i].With)
+		}
+		// `platforms` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Platforms) {
+			q = q.Arg("platforms", opts[i].Platforms)
+		}
+		// `emulate` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Emulate) {
+			q = q.Arg("emulate", opts[i].Emulate)
 		}
 	}
 	q = q.Arg("s6", s6)
@@ -217,66 +240,71 @@ type S6BuilderImageOpts struct {
 	//
 	// s6 release to build, e.g. 2.1.6.0 (required unless dist is given)
 	//
-	S6 string // s6builder (../../../../ci/main.go:126:2)
+	S6 string // s6builder (../../../../ci/main.go:144:2)
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:129:2)
+	Skalibs string // s6builder (../../../../ci/main.go:147:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:132:2)
+	Execline string // s6builder (../../../../ci/main.go:150:2)
 	//
 	// Target platform of the build, e.g. linux/arm64; it must be the base
 	// container's (default: the base container's)
 	//
-	Platform Platform // s6builder (../../../../ci/main.go:136:2)
+	Platform Platform // s6builder (../../../../ci/main.go:154:2)
 	//
 	// Link fully statically against musl; false links against shared libraries
 	// (then the base needs the toolchain's libc)
 	//
 	//
 	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:140:2)
+	Static bool // s6builder (../../../../ci/main.go:158:2)
 	//
 	// Toolchain image with make and a C compiler, used as is (default: a
 	// pinned Debian image plus an install of build-essential and musl-tools)
 	//
-	Toolchain string // s6builder (../../../../ci/main.go:144:2)
+	Toolchain string // s6builder (../../../../ci/main.go:162:2)
 	//
 	// Base URL that replaces https://skarnet.org/software; tarballs are
 	// fetched from MIRROR/<pkg>/<tarball>
 	//
-	Mirror string // s6builder (../../../../ci/main.go:148:2)
+	Mirror string // s6builder (../../../../ci/main.go:166:2)
 	//
 	// JSON catalogue file that adds or overrides releases and digests
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:151:2)
+	Catalog *File // s6builder (../../../../ci/main.go:169:2)
 	//
 	// Parallel make jobs (default: the build container's CPU count)
 	//
-	Jobs int // s6builder (../../../../ci/main.go:154:2)
+	Jobs int // s6builder (../../../../ci/main.go:172:2)
 	//
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,
 	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
 	// s6-networking, or all; PKG=VERSION pins one (default: the newest
 	// release that works with the rest)
 	//
-	With []string // s6builder (../../../../ci/main.go:160:2)
+	With []string // s6builder (../../../../ci/main.go:178:2)
 	//
 	// Your own s6 and execline install tree (with bin/s6-svscan) instead of
 	// a build; give no other request argument than platform with it
 	//
-	Dist *Directory // s6builder (../../../../ci/main.go:169:2)
+	Dist *Directory // s6builder (../../../../ci/main.go:187:2)
 	//
 	// Where the dist goes in the image, e.g. / for a tree with usr/bin
 	// (default: /usr/local)
 	//
-	DistPrefix string // s6builder (../../../../ci/main.go:173:2)
+	DistPrefix string // s6builder (../../../../ci/main.go:191:2)
 	//
 	// Where the service tree goes in the image (default: /etc/s6)
 	//
-	ServicesDir string // s6builder (../../../../ci/main.go:176:2)
+	ServicesDir string // s6builder (../../../../ci/main.go:194:2)
+	//
+	// Build a foreign platform under the engine's emulator instead of
+	// cross-compiling it
+	//
+	Emulate bool // s6builder (../../../../ci/main.go:198:2)
 }
 
 // A container image with s6-svscan as PID 1 over a service tree, e.g.
@@ -290,7 +318,7 @@ type S6BuilderImageOpts struct {
 // The image sets no stop signal (Dagger cannot set one): runtimes send
 // SIGTERM, which ends s6-svscan cleanly; a base with a stop signal of its
 // own keeps it.
-func (r *S6Builder) Image(services *Directory, base *Container, opts ...S6BuilderImageOpts) *Container { // s6builder (../../../../ci/main.go:122:1)
+func (r *S6Builder) Image(services *Directory, base *Container, opts ...S6BuilderImageOpts) *Container { // s6builder (../../../../ci/main.go:140:1)
 	assertNotNil("services", services)
 	assertNotNil("base", base)
 	q := r.query.Select("image")
@@ -347,6 +375,10 @@ func (r *S6Builder) Image(services *Directory, base *Container, opts ...S6Builde
 		if !querybuilder.IsZeroValue(opts[i].ServicesDir) {
 			q = q.Arg("servicesDir", opts[i].ServicesDir)
 		}
+		// `emulate` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Emulate) {
+			q = q.Arg("emulate", opts[i].Emulate)
+		}
 	}
 	q = q.Arg("services", services)
 	q = q.Arg("base", base)
@@ -356,55 +388,69 @@ func (r *S6Builder) Image(services *Directory, base *Container, opts ...S6Builde
 	}
 }
 
+// List the platforms the platform argument takes: Docker's name, the names
+// s6-overlay gives the same architecture, Debian's architecture, and notes
+func (r *S6Builder) Platforms(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:287:1)
+	if r.platforms != nil {
+		return *r.platforms, nil
+	}
+	q := r.query.Select("platforms")
+
+	var response string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
 // S6BuilderSourcesOpts contains options for S6Builder.Sources
 type S6BuilderSourcesOpts struct {
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:76:2)
+	Skalibs string // s6builder (../../../../ci/main.go:94:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:79:2)
+	Execline string // s6builder (../../../../ci/main.go:97:2)
 	//
 	// Platform of the toolchain container that unpacks (default: the engine's)
 	//
-	Platform Platform // s6builder (../../../../ci/main.go:82:2)
+	Platform Platform // s6builder (../../../../ci/main.go:100:2)
 	//
 	// Plan a static build (the sources are the same either way)
 	//
 	//
 	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:85:2)
+	Static bool // s6builder (../../../../ci/main.go:103:2)
 	//
 	// Toolchain image that runs tar, used as is (default: a pinned Debian
 	// image plus an install of build-essential and musl-tools)
 	//
-	Toolchain string // s6builder (../../../../ci/main.go:89:2)
+	Toolchain string // s6builder (../../../../ci/main.go:107:2)
 	//
 	// Base URL that replaces https://skarnet.org/software
 	//
-	Mirror string // s6builder (../../../../ci/main.go:92:2)
+	Mirror string // s6builder (../../../../ci/main.go:110:2)
 	//
 	// JSON catalogue file that adds or overrides releases and digests
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:95:2)
+	Catalog *File // s6builder (../../../../ci/main.go:113:2)
 	//
 	// Parallel make jobs (part of the plan; unused by unpacking)
 	//
-	Jobs int // s6builder (../../../../ci/main.go:98:2)
+	Jobs int // s6builder (../../../../ci/main.go:116:2)
 	//
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,
 	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
 	// s6-networking, or all; PKG=VERSION pins one (default: the newest
 	// release that works with the rest)
 	//
-	With []string // s6builder (../../../../ci/main.go:104:2)
+	With []string // s6builder (../../../../ci/main.go:122:2)
 }
 
 // Unpacked sources of skalibs, execline and s6, one <pkg>-<version>/ folder
 // each, exactly as the build compiles them
-func (r *S6Builder) Sources(s6 string, opts ...S6BuilderSourcesOpts) *Directory { // s6builder (../../../../ci/main.go:70:1)
+func (r *S6Builder) Sources(s6 string, opts ...S6BuilderSourcesOpts) *Directory { // s6builder (../../../../ci/main.go:88:1)
 	q := r.query.Select("sources")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `skalibs` optional argument
@@ -456,47 +502,52 @@ type S6BuilderTestOpts struct {
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:203:2)
+	Skalibs string // s6builder (../../../../ci/main.go:225:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:206:2)
+	Execline string // s6builder (../../../../ci/main.go:228:2)
 	//
 	// Target platform, e.g. linux/arm64 (default: the engine's); the test runs
 	// on it
 	//
-	Platform Platform // s6builder (../../../../ci/main.go:210:2)
+	Platform Platform // s6builder (../../../../ci/main.go:232:2)
 	//
 	// Link fully statically against musl; false links against shared libraries
 	//
 	//
 	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:213:2)
+	Static bool // s6builder (../../../../ci/main.go:235:2)
 	//
 	// Toolchain image with make and a C compiler, used as is (default: a
 	// pinned Debian image plus an install of build-essential and musl-tools)
 	//
-	Toolchain string // s6builder (../../../../ci/main.go:217:2)
+	Toolchain string // s6builder (../../../../ci/main.go:239:2)
 	//
 	// Base URL that replaces https://skarnet.org/software; tarballs are
 	// fetched from MIRROR/<pkg>/<tarball>
 	//
-	Mirror string // s6builder (../../../../ci/main.go:221:2)
+	Mirror string // s6builder (../../../../ci/main.go:243:2)
 	//
 	// JSON catalogue file that adds or overrides releases and digests
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:224:2)
+	Catalog *File // s6builder (../../../../ci/main.go:246:2)
 	//
 	// Parallel make jobs (default: the build container's CPU count)
 	//
-	Jobs int // s6builder (../../../../ci/main.go:227:2)
+	Jobs int // s6builder (../../../../ci/main.go:249:2)
 	//
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,
 	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
 	// s6-networking, or all; PKG=VERSION pins one (default: the newest
 	// release that works with the rest)
 	//
-	With []string // s6builder (../../../../ci/main.go:233:2)
+	With []string // s6builder (../../../../ci/main.go:255:2)
+	//
+	// Build a foreign platform under the engine's emulator instead of
+	// cross-compiling it (the test itself runs on the target platform)
+	//
+	Emulate bool // s6builder (../../../../ci/main.go:259:2)
 }
 
 // Run the supervision smoke test on the build and return its checks, one
@@ -511,7 +562,7 @@ type S6BuilderTestOpts struct {
 // holds its result; a passing result for the same inputs is reused (a
 // failure is not). The CLI reruns it on every request; Dagger has no way to
 // ask that of one step without adding an input the plan does not have.
-func (r *S6Builder) Test(ctx context.Context, s6 string, opts ...S6BuilderTestOpts) (string, error) { // s6builder (../../../../ci/main.go:197:1)
+func (r *S6Builder) Test(ctx context.Context, s6 string, opts ...S6BuilderTestOpts) (string, error) { // s6builder (../../../../ci/main.go:219:1)
 	if r.test != nil {
 		return *r.test, nil
 	}
@@ -553,6 +604,10 @@ func (r *S6Builder) Test(ctx context.Context, s6 string, opts ...S6BuilderTestOp
 		if !querybuilder.IsZeroValue(opts[i].With) {
 			q = q.Arg("with", opts[i].With)
 		}
+		// `emulate` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Emulate) {
+			q = q.Arg("emulate", opts[i].Emulate)
+		}
 	}
 	q = q.Arg("s6", s6)
 
@@ -567,12 +622,12 @@ type S6BuilderVersionsOpts struct {
 	//
 	// JSON catalogue file that adds or overrides releases and digests
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:246:2)
+	Catalog *File // s6builder (../../../../ci/main.go:272:2)
 }
 
 // List the releases s6builder knows: release date, for s6 the skalibs and
 // execline it needs, and the tarball digest (- when none is known)
-func (r *S6Builder) Versions(ctx context.Context, opts ...S6BuilderVersionsOpts) (string, error) { // s6builder (../../../../ci/main.go:242:1)
+func (r *S6Builder) Versions(ctx context.Context, opts ...S6BuilderVersionsOpts) (string, error) { // s6builder (../../../../ci/main.go:268:1)
 	if r.versions != nil {
 		return *r.versions, nil
 	}
