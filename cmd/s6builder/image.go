@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/distribution/reference"
@@ -12,6 +13,7 @@ import (
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
 	"github.com/s6builder/s6builder/pipeline"
+	"github.com/s6builder/s6builder/pipeline/catalog"
 	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
@@ -29,8 +31,12 @@ func imageCmd() *cobra.Command {
 		Long: `Build an image from --base with the s6 and execline binaries (built from the
 request, or taken from --dist), the service tree --services at /etc/s6, an
 .s6-svscan/finish when the tree has none, PATH set so s6-svscan finds
-s6-supervise, s6-svscan as the entrypoint and SIGTERM as the stop signal.`,
+s6-supervise, s6-svscan as the entrypoint and SIGTERM as the stop signal.
+With --platform P,Q the image is multi-platform (an OCI index, one image per
+platform, each with that platform's base and its cross-compiled dist): the
+base must offer every platform.`,
 		Example: `  s6builder image --s6 2.1.6.0 --services ./etc/s6 --base debian:bookworm-slim --output image.tar
+  s6builder image --s6 2.15.1.0 --platform linux/amd64,linux/arm64 --services ./etc/s6 --base debian:bookworm-slim --push registry.example.com/app:s6
   s6builder image --dist ./debian-s6 --dist-prefix / --services ./etc/s6 --base REF --push registry.example.com/app:s6`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -46,12 +52,29 @@ s6-supervise, s6-svscan as the entrypoint and SIGTERM as the stop signal.`,
 				return usageError{err}
 			}
 			in := bk.ImageInput{Spec: spec, Services: services, DistDir: dist, Platform: rf.platform}
+			var cat *catalog.Catalog
+			var reqs []pipeline.Request
 			if dist == "" {
-				if in.Plan, err = rf.plan(); err != nil {
+				// --platform P,Q: one image per platform, in an OCI index.
+				var req pipeline.Request
+				if cat, req, err = rf.load(); err != nil {
 					return err
+				}
+				if reqs, err = matrix(req); err != nil {
+					return usageError{err}
+				}
+				if strings.Contains(req.S6, ",") {
+					return usageError{inputerr.New("s6", req.S6, "an image holds one s6 release: give one")}
+				}
+				for _, r := range reqs {
+					if _, err := pipeline.New(cat, r); err != nil {
+						return usageError{err} // refused before any work
+					}
 				}
 			} else if fi, err := os.Stat(filepath.Join(dist)); err != nil || !fi.IsDir() {
 				return usageError{fmt.Errorf("--dist %q: not a directory", dist)}
+			} else if strings.Contains(rf.platform, ",") {
+				return usageError{inputerr.New("platform", rf.platform, "a --dist directory is one platform's: give one, or build the dists (leave --dist out)")}
 			}
 			if push != "" {
 				if _, err := reference.ParseNormalizedNamed(push); err != nil {
@@ -68,6 +91,16 @@ s6-supervise, s6-svscan as the entrypoint and SIGTERM as the stop signal.`,
 				return err
 			}
 			defer stop()
+			if err := onDaemon(cmd.Context(), c.Client, reqs); err != nil {
+				return err
+			}
+			for _, r := range reqs {
+				p, err := pipeline.New(cat, r)
+				if err != nil {
+					return usageError{err}
+				}
+				in.Plans = append(in.Plans, p)
+			}
 			start := time.Now()
 			rep, err := bk.BuildImage(cmd.Context(), c.Client, in, bk.ImageOptions{OCIArchive: output, Push: push, Force: force,
 				InsecurePush: loopbackRegistry(push) != "", Progress: progress})

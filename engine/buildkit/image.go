@@ -23,14 +23,43 @@ import (
 )
 
 // ImageInput is what goes into an image: the spec, the service tree (a
-// local directory) and the dist: the plan's dist stage, or a local directory
-// for users who bring their own s6 (DistDir).
+// local directory) and the dist: the plans' dist stages, one image per plan
+// (an OCI index when there are several platforms), or a local directory for
+// users who bring their own s6 (DistDir).
 type ImageInput struct {
 	Spec     pipeline.ImageSpec
-	Plan     *pipeline.Plan // its dist stage is built; nil when DistDir is set
+	Plans    []*pipeline.Plan // one per platform; none when DistDir is set
 	DistDir  string
 	Services string
-	Platform string // "" = Plan's platform, or this machine's
+	Platform string // DistDir's platform ("" = this machine's)
+}
+
+// imageTarget is one platform of an image: its dist's plan (nil for
+// DistDir) and its platform.
+type imageTarget struct {
+	plan *pipeline.Plan
+	spec ocispecs.Platform
+}
+
+// targets are the platforms the image is made for, in the plans' order.
+func (in ImageInput) targets() ([]imageTarget, error) {
+	if len(in.Plans) == 0 {
+		plat := firstNonEmpty(in.Platform, platforms.DefaultString())
+		spec, err := platforms.Parse(plat)
+		if err != nil {
+			return nil, err
+		}
+		return []imageTarget{{spec: platforms.Normalize(spec)}}, nil
+	}
+	out := make([]imageTarget, len(in.Plans))
+	for i, p := range in.Plans {
+		spec, err := platforms.Parse(p.Request.Platform)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = imageTarget{plan: p, spec: platforms.Normalize(spec)}
+	}
+	return out, nil
 }
 
 // ImageOptions say where the image goes: an OCI archive file (written
@@ -52,10 +81,11 @@ const (
 
 // imageState merges the base image, the dist at its prefix, the service tree
 // and the added .s6-svscan/finish: one Merge over single-purpose layers.
-func imageState(in ImageInput, spec ocispecs.Platform) (llb.State, error) {
+func imageState(in ImageInput, t imageTarget) (llb.State, error) {
+	spec := t.spec
 	var dist llb.State
-	if in.Plan != nil {
-		st, err := States(in.Plan)
+	if t.plan != nil {
+		st, err := States(t.plan)
 		if err != nil {
 			return llb.State{}, err
 		}
@@ -116,36 +146,28 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 			return nil, err
 		}
 	}
-	plat := in.Platform
-	if plat == "" && in.Plan != nil {
-		plat = in.Plan.Request.Platform
-	}
-	if plat == "" {
-		plat = platforms.DefaultString()
-	}
-	spec, err := platforms.Parse(plat)
+	targets, err := in.targets()
 	if err != nil {
 		return nil, err
 	}
-	if err := checkPlatforms(ctx, c, platforms.Format(platforms.Normalize(spec))); err != nil {
+	if len(in.Plans) == 0 {
+		// A local dist is copied, not built: nothing runs for its platform
+		// but the base's pull, which a daemon does for any platform.
+	} else if err := checkPlanDists(ctx, c, in.Plans, o); err != nil {
+		// The dists go into the image only after their programs are checked
+		// against the requests, as an exported dist is (the solves are
+		// cached, so the image build below reuses them).
 		return nil, err
 	}
-	spec = platforms.Normalize(spec)
-	if in.Plan != nil {
-		// The dist goes into the image only after its programs are checked
-		// against the request, as an exported dist is (the solve is cached,
-		// so the image build below reuses it).
-		if err := checkPlanDist(ctx, c, in.Plan, o); err != nil {
+	defs := make([]*llb.Definition, len(targets))
+	for i, t := range targets {
+		st, err := imageState(in, t)
+		if err != nil {
 			return nil, err
 		}
-	}
-	st, err := imageState(in, spec)
-	if err != nil {
-		return nil, err
-	}
-	def, err := st.Marshal(ctx, llb.Platform(spec))
-	if err != nil {
-		return nil, err
+		if defs[i], err = st.Marshal(ctx, llb.Platform(t.spec)); err != nil {
+			return nil, err
+		}
 	}
 
 	mounts := map[string]fsutil.FS{}
@@ -185,29 +207,52 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 		opt.Exports = append(opt.Exports, client.ExportEntry{Type: client.ExporterImage, Attrs: attrs})
 	}
 
+	// One image per platform; several make an OCI index, as BuildKit's
+	// own frontends return a multi-platform result.
 	build := func(ctx context.Context, gc gateway.Client) (*gateway.Result, error) {
-		_, _, baseCfg, err := gc.ResolveImageConfig(ctx, in.Spec.Base, sourceresolver.Opt{
-			ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &spec}})
-		if err != nil {
-			return nil, fmt.Errorf("base image %s: %w", in.Spec.Base, err)
+		res := gateway.NewResult()
+		var index exptypes.Platforms
+		for i, t := range targets {
+			_, _, baseCfg, err := gc.ResolveImageConfig(ctx, in.Spec.Base, sourceresolver.Opt{
+				ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &t.spec}})
+			if err != nil {
+				return nil, fmt.Errorf("base image %s for %s: %w", in.Spec.Base, platforms.Format(t.spec), err)
+			}
+			cfg, err := imageConfig(baseCfg, in.Spec, t.spec)
+			if err != nil {
+				return nil, err
+			}
+			r, err := gc.Solve(ctx, gateway.SolveRequest{Definition: defs[i].ToPB()})
+			if err != nil {
+				return nil, err
+			}
+			ref, err := r.SingleRef()
+			if err != nil {
+				return nil, err
+			}
+			if len(targets) == 1 {
+				res.SetRef(ref)
+				res.AddMeta(exptypes.ExporterImageConfigKey, cfg)
+				return res, nil
+			}
+			id := platforms.FormatAll(t.spec)
+			res.AddRef(id, ref)
+			res.AddMeta(exptypes.ExporterImageConfigKey+"/"+id, cfg)
+			index.Platforms = append(index.Platforms, exptypes.Platform{ID: id, Platform: t.spec})
 		}
-		cfg, err := imageConfig(baseCfg, in.Spec, spec)
+		b, err := json.Marshal(index)
 		if err != nil {
 			return nil, err
 		}
-		r, err := gc.Solve(ctx, gateway.SolveRequest{Definition: def.ToPB()})
-		if err != nil {
-			return nil, err
-		}
-		r.AddMeta(exptypes.ExporterImageConfigKey, cfg)
-		return r, nil
+		res.AddMeta(exptypes.ExporterPlatformsKey, b)
+		return res, nil
 	}
 	sess, err := newSession(ctx, o.Progress, o.ProgressOut)
 	if err != nil {
 		return nil, err
 	}
 	rec := newRecorder()
-	err = sess.run(in.Plan, rec, func(ch chan *client.SolveStatus) error {
+	err = sess.run(targets[0].plan, rec, func(ch chan *client.SolveStatus) error {
 		_, err := c.Build(ctx, opt, "s6builder", build, ch)
 		return err
 	})
@@ -236,14 +281,18 @@ func firstNonEmpty(s ...string) string {
 	return ""
 }
 
-// checkPlanDist builds the plan's dist into a temporary directory, which
-// BuildMany checks (verifyDist) before it would commit it, and removes it.
-func checkPlanDist(ctx context.Context, c *client.Client, p *pipeline.Plan, o ImageOptions) error {
+// checkPlanDists builds the plans' dists into a temporary directory, which
+// BuildMany checks (verifyDist) before it would commit them, and removes it.
+func checkPlanDists(ctx context.Context, c *client.Client, plans []*pipeline.Plan, o ImageOptions) error {
 	tmp, err := os.MkdirTemp("", "s6builder-image-dist-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	_, err = BuildMany(ctx, c, []*pipeline.Plan{p}, []Options{{Dist: filepath.Join(tmp, "dist")}}, o.Progress, o.ProgressOut)
+	opts := make([]Options, len(plans))
+	for i := range plans {
+		opts[i] = Options{Dist: filepath.Join(tmp, strconv.Itoa(i))}
+	}
+	_, err = BuildMany(ctx, c, plans, opts, o.Progress, o.ProgressOut)
 	return err
 }

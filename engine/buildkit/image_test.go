@@ -1,8 +1,12 @@
 package buildkit_test
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
+	"debug/elf"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -79,7 +90,7 @@ func TestSshdImageUnderRunc(t *testing.T) {
 		m := realSources(t)
 		spec, err := pipeline.NewImage(pipeline.ImageRequest{Base: base, HasScanFinish: true})
 		require.NoError(t, err)
-		runImage(t, e, bk.ImageInput{Spec: spec, Plan: planFor(t, e, m, m.Catalog(), "2.1.6.0"), Services: serviceTree(t)})
+		runImage(t, e, bk.ImageInput{Spec: spec, Plans: []*pipeline.Plan{planFor(t, e, m, m.Catalog(), "2.1.6.0")}, Services: serviceTree(t)})
 	})
 }
 
@@ -197,4 +208,137 @@ func waitFor(t *testing.T, what string, f func() error, log *syncLog) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// TestRealSourcesMultiPlatformImage builds one image for linux/amd64 and
+// linux/arm64 (an OCI index) over a two-platform base: each platform's
+// image has that platform's base and config, and the dist cross-compiled
+// for it (the ELF machine of s6-svscan); the archive and the pushed index
+// list the same two platforms.
+func TestRealSourcesMultiPlatformImage(t *testing.T) {
+	e, m := engine(t), realSources(t)
+	registry := os.Getenv("S6BUILDER_REGISTRY")
+	require.NotEmpty(t, registry, "S6BUILDER_REGISTRY comes from scripts/testenv env")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+
+	plats := []string{"linux/amd64", "linux/arm64"}
+	base := pushBaseIndex(t, registry+"/s6builder-test/base:multi", plats)
+	native, err := bk.NativePlatform(ctx, e.c)
+	require.NoError(t, err)
+	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
+	require.NoError(t, err)
+	spec, err := pipeline.NewImage(pipeline.ImageRequest{Base: base, HasScanFinish: true})
+	require.NoError(t, err)
+	in := bk.ImageInput{Spec: spec, Services: serviceTree(t)}
+	for _, p := range plats {
+		plan, err := pipeline.New(cat, pipeline.Request{S6: "2.15.1.0", Platform: p, BuildPlatform: native, Mirror: m.URL,
+			Toolchain: pipeline.Toolchain{Image: e.toolchain}})
+		require.NoError(t, err)
+		in.Plans = append(in.Plans, plan)
+	}
+	archive := filepath.Join(t.TempDir(), "image.tar")
+	pushed := registry + "/s6builder-test/multi:" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	_, err = bk.BuildImage(ctx, e.c, in, bk.ImageOptions{OCIArchive: archive, Push: pushed, InsecurePush: true, Progress: "quiet"})
+	require.NoError(t, err)
+
+	dir := t.TempDir()
+	out, err := exec.Command("tar", "-xf", archive, "-C", dir).CombinedOutput()
+	require.NoError(t, err, string(out))
+	lp, err := layout.ImageIndexFromPath(dir)
+	require.NoError(t, err)
+	top, err := lp.IndexManifest()
+	require.NoError(t, err)
+	require.Len(t, top.Manifests, 1, "the archive holds one index")
+	idx, err := lp.ImageIndex(top.Manifests[0].Digest)
+	require.NoError(t, err)
+	checkPlatformImages(t, idx, plats)
+
+	ref, err := name.ParseReference(pushed, name.Insecure)
+	require.NoError(t, err)
+	remoteIdx, err := remote.Index(ref)
+	require.NoError(t, err)
+	checkPlatformImages(t, remoteIdx, plats)
+}
+
+// checkPlatformImages: idx has one image per platform, in order, each
+// with that platform's config, the base's marker file for it, and
+// /usr/local/bin/s6-svscan built for its machine.
+func checkPlatformImages(t *testing.T, idx v1.ImageIndex, plats []string) {
+	t.Helper()
+	im, err := idx.IndexManifest()
+	require.NoError(t, err)
+	var got []string
+	for _, d := range im.Manifests {
+		if d.Platform == nil || d.Platform.OS == "unknown" {
+			continue // an attestation manifest
+		}
+		p := d.Platform.OS + "/" + d.Platform.Architecture
+		got = append(got, p)
+		img, err := idx.Image(d.Digest)
+		require.NoError(t, err)
+		cfg, err := img.ConfigFile()
+		require.NoError(t, err)
+		assert.Equal(t, d.Platform.Architecture, cfg.Architecture, p)
+		assert.Equal(t, []string{"/usr/local/bin/s6-svscan", "/etc/s6"}, cfg.Config.Entrypoint, p)
+
+		files := map[string][]byte{}
+		tr := tar.NewReader(mutate.Extract(img))
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+			switch h.Name {
+			case "etc/s6builder-test-platform", "usr/local/bin/s6-svscan":
+				b, err := io.ReadAll(tr)
+				require.NoError(t, err)
+				files[h.Name] = b
+			}
+		}
+		assert.Equal(t, p, string(files["etc/s6builder-test-platform"]), "the base for %s", p)
+		f, err := elf.NewFile(bytes.NewReader(files["usr/local/bin/s6-svscan"]))
+		require.NoError(t, err, "%s: s6-svscan", p)
+		want, err := pipeline.ELFTargetOf(p)
+		require.NoError(t, err)
+		assert.Equal(t, want.Machine, f.Machine, "%s: s6-svscan", p)
+	}
+	assert.Equal(t, plats, got)
+}
+
+// pushBaseIndex pushes a base image for each platform, holding only
+// /etc/s6builder-test-platform naming it, as one index, and returns its
+// reference by digest.
+func pushBaseIndex(t *testing.T, to string, plats []string) string {
+	t.Helper()
+	var idx v1.ImageIndex = empty.Index
+	for _, p := range plats {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "etc/", Typeflag: tar.TypeDir, Mode: 0o755}))
+		require.NoError(t, tw.WriteHeader(&tar.Header{Name: "etc/s6builder-test-platform", Mode: 0o644, Size: int64(len(p))}))
+		_, err := tw.Write([]byte(p))
+		require.NoError(t, err)
+		require.NoError(t, tw.Close())
+		layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf.Bytes())), nil })
+		require.NoError(t, err)
+		img, err := mutate.AppendLayers(empty.Image, layer)
+		require.NoError(t, err)
+		goos, arch, _ := strings.Cut(p, "/")
+		cfg, err := img.ConfigFile()
+		require.NoError(t, err)
+		cfg = cfg.DeepCopy()
+		cfg.OS, cfg.Architecture = goos, arch
+		img, err = mutate.ConfigFile(img, cfg)
+		require.NoError(t, err)
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img,
+			Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: goos, Architecture: arch}}})
+	}
+	ref, err := name.ParseReference(to, name.Insecure)
+	require.NoError(t, err)
+	require.NoError(t, remote.WriteIndex(ref, idx))
+	d, err := idx.Digest()
+	require.NoError(t, err)
+	return ref.Context().Digest(d.String()).String()
 }
