@@ -53,7 +53,7 @@ func (m *S6Builder) Build(
 	// JSON catalogue file that adds or overrides releases and digests
 	// +optional
 	catalog *dagger.File,
-	// Parallel make jobs (default: the build container's CPU count plus one)
+	// Parallel make jobs (default: the build container's CPU count)
 	// +optional
 	jobs int,
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,
@@ -167,7 +167,7 @@ func (m *S6Builder) Image(
 	// JSON catalogue file that adds or overrides releases and digests
 	// +optional
 	catalog *dagger.File,
-	// Parallel make jobs (default: the build container's CPU count plus one)
+	// Parallel make jobs (default: the build container's CPU count)
 	// +optional
 	jobs int,
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,
@@ -244,7 +244,7 @@ func (m *S6Builder) Test(
 	// JSON catalogue file that adds or overrides releases and digests
 	// +optional
 	catalog *dagger.File,
-	// Parallel make jobs (default: the build container's CPU count plus one)
+	// Parallel make jobs (default: the build container's CPU count)
 	// +optional
 	jobs int,
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,

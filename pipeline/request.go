@@ -219,7 +219,7 @@ func (r Request) Normalize() (Request, error) {
 		return r, err
 	}
 	if r.Jobs < 0 || r.Jobs > MaxJobs {
-		return r, inputerr.New("jobs", strconv.Itoa(r.Jobs), "want 0 (the build container's CPU count plus one) to %d", MaxJobs)
+		return r, inputerr.New("jobs", strconv.Itoa(r.Jobs), "want 0 (the build container's CPU count) to %d", MaxJobs)
 	}
 	for pkg := range r.Configure {
 		if !catalog.IsPackage(pkg) {

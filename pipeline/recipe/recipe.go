@@ -164,11 +164,8 @@ func NeedsKernelHeaders(pkg string, v version.Version) bool {
 func LibDir(pkg string, v version.Version) string { return facts.value("libdir", pkg, v) }
 
 // MakeArgv runs make with jobs jobs. With jobs 0 it asks the build container
-// for its CPU count and runs one job more than that: skarnet's packages are
-// hundreds of small compilations, and the extra job keeps every CPU busy
-// while another job starts, writes its object or waits on the archiver
-// (BENCHMARKS.md measures it). The command line is the same on every client,
-// so the cache key does not depend on the machine that plans the build. The
+// for its CPU count; the command line is then the same on every client, so
+// the cache key does not depend on the machine that plans the build. The
 // shell string is a constant: nothing from the request reaches it.
 func MakeArgv(jobs int, vars ...string) []string {
 	if jobs > 0 {
@@ -176,13 +173,10 @@ func MakeArgv(jobs int, vars ...string) []string {
 	}
 	if len(vars) > 0 {
 		// The variables as sh's positional parameters, never parsed by it.
-		return append([]string{"sh", "-c", makeAuto + ` "$@"`, "make"}, vars...)
+		return append([]string{"sh", "-c", `exec make -j"$(nproc)" "$@"`, "make"}, vars...)
 	}
-	return []string{"sh", "-c", makeAuto}
+	return []string{"sh", "-c", `exec make -j"$(nproc)"`}
 }
-
-// makeAuto is make with the container's CPU count plus one jobs.
-const makeAuto = `exec make -j"$(($(nproc) + 1))"`
 
 func join(root, rel string) string { return strings.TrimSuffix(root, "/") + "/" + rel }
 
