@@ -147,7 +147,7 @@ func TestBuildStepsRunWithoutNetworkAndMountDepsReadOnly(t *testing.T) {
 	assert.Equal(t, "/out", s6.Output)
 	assert.Equal(t, "unpack, configure, make, strip, install", s6.StepNames())
 	assert.Equal(t, []string{"tar", "-xzf", "/in/s6-2.1.6.0.tar.gz", "-C", "/src", "--no-same-owner"}, s6.Steps[0].Args)
-	assert.Equal(t, []string{"make", "install", "DESTDIR=/out"}, s6.Steps[4].Args)
+	assert.Equal(t, []string{"sh", "-c", `exec make -j"$(nproc)" "$@"`, "make", "install", "DESTDIR=/out"}, s6.Steps[4].Args)
 	assert.NotContains(t, p.Stage("build/s6").Deps, "unpack/s6", "the build unpacks for itself; unpack/s6 is for the sources output")
 }
 

@@ -94,7 +94,6 @@ func For(pkg string, v version.Version, o Options) (Recipe, error) {
 		SourceDir: pkg + "-" + v.String(),
 		MakeMin:   facts.value("gnu_make_min", pkg, v),
 		Strip:     []string{"make", "strip"},
-		Install:   []string{"make", "install", "DESTDIR=" + o.DestDir},
 	}
 	args := []string{"./configure", "--prefix=" + Prefix}
 	want := append([]string{}, always...)
@@ -144,7 +143,11 @@ func For(pkg string, v version.Version, o Options) (Recipe, error) {
 	}
 	r.Make = MakeArgv(o.Jobs, vars...)
 	r.Strip = append(r.Strip, vars...)
-	r.Install = append(r.Install, vars...)
+	// make -j for install too: skarnet's install rules are one independent
+	// target per file (tools/install.sh writes a temporary name of its own
+	// and renames it; mkdir -p), in every release, and hundreds of small
+	// installs in sequence cost a second or more of a cold build.
+	r.Install = MakeArgv(o.Jobs, append([]string{"install", "DESTDIR=" + o.DestDir}, vars...)...)
 	return r, nil
 }
 

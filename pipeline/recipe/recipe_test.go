@@ -26,7 +26,7 @@ func TestRecipe2015Triplet(t *testing.T) {
 	assert.Equal(t, []string{"./configure", "--prefix=/", "--enable-force-devr", "--disable-shared"}, sk.Configure)
 	assert.Equal(t, []string{"make", "-j2"}, sk.Make)
 	assert.Equal(t, []string{"make", "strip"}, sk.Strip)
-	assert.Equal(t, []string{"make", "install", "DESTDIR=/out"}, sk.Install)
+	assert.Equal(t, []string{"make", "-j2", "install", "DESTDIR=/out"}, sk.Install, "make -j for install too")
 	assert.Equal(t, "skalibs-2.3.5.1", sk.SourceDir)
 
 	s6, err := recipe.For("s6", v("2.1.6.0"), recipe.Options{Static: true, Deps: deps2015(), DestDir: "/out"})
