@@ -1,6 +1,7 @@
 package buildkit_test
 
 import (
+	"bytes"
 	"context"
 	"debug/elf"
 	"os"
@@ -186,7 +187,18 @@ func TestRealSourcesNewestFamily(t *testing.T) {
 // ELF header against its target, and runs the supervision smoke test on each
 // target's binaries under emulation.
 func TestRealSourcesCrossCompiled(t *testing.T) {
-	crossCompile(t, coldEngine(t), realSources(t), []crossTarget{{"2.15.1.0", "linux/arm64"}, {"2.15.1.0", "linux/arm/v7"}, {"2.1.6.0", "linux/arm64"}})
+	crossCompile(t, coldEngine(t), realSources(t), []crossTarget{{"2.15.1.0", "linux/arm64", ""}, {"2.15.1.0", "linux/arm/v7", ""}, {"2.1.6.0", "linux/arm64", ""}})
+}
+
+// TestRealSourcesCrossCompiledRISCV cross-compiles the newest triplet for
+// linux/riscv64, which Debian bookworm has no musl for, with the test
+// environment's toolchain image from Debian trixie (gcc 14, musl 1.2.5),
+// as a user gives --toolchain; smoke-tested under emulation.
+func TestRealSourcesCrossCompiledRISCV(t *testing.T) {
+	e, m := engine(t), realSources(t)
+	next := os.Getenv("S6BUILDER_TOOLCHAIN_NEXT")
+	require.NotEmpty(t, next, "S6BUILDER_TOOLCHAIN_NEXT comes from scripts/testenv env")
+	crossCompile(t, e, m, []crossTarget{{"2.15.1.0", "linux/riscv64", next}})
 }
 
 // TestRealSourcesEveryTarget cross-compiles the newest triplet for every
@@ -201,13 +213,15 @@ func TestRealSourcesEveryTarget(t *testing.T) {
 	var targets []crossTarget
 	for _, tg := range pipeline.Targets {
 		if tg.InDefaultToolchain {
-			targets = append(targets, crossTarget{"2.15.1.0", tg.Platform})
+			targets = append(targets, crossTarget{"2.15.1.0", tg.Platform, ""})
 		}
 	}
 	crossCompile(t, engine(t), m, targets)
 }
 
-type crossTarget struct{ s6, platform string }
+// crossTarget is an s6 release for a platform, built with toolchain
+// ("" = the test environment's default one).
+type crossTarget struct{ s6, platform, toolchain string }
 
 // crossCompile builds each target's s6 release on the daemon's own
 // platform (the native one is skipped), in one go, checks the programs' ELF
@@ -225,8 +239,12 @@ func crossCompile(t *testing.T, e env, m *fixtures.Mirror, targets []crossTarget
 		if tg.platform == native {
 			continue
 		}
+		tc := tg.toolchain
+		if tc == "" {
+			tc = e.toolchain
+		}
 		p, err := pipeline.New(cat, pipeline.Request{S6: tg.s6, Platform: tg.platform, BuildPlatform: native, Mirror: m.URL,
-			Toolchain: pipeline.Toolchain{Image: e.toolchain}})
+			Toolchain: pipeline.Toolchain{Image: tc}})
 		require.NoError(t, err)
 		require.True(t, p.Request.Cross())
 		plans = append(plans, p)
@@ -256,5 +274,55 @@ func crossCompile(t *testing.T, e env, m *fixtures.Mirror, targets []crossTarget
 		require.NoError(t, err, "smoke test of s6 %s for %s", r.S6, r.Platform)
 		require.Len(t, rep.Smoke, 4, "s6 %s for %s: %v", r.S6, r.Platform, rep.Smoke)
 		t.Logf("s6 %s for %s: %d programs checked (%s), %d smoke checks passed under emulation", r.S6, r.Platform, reps[i].Verified, want, len(rep.Smoke))
+	}
+}
+
+// TestRealSourcesReleaseIsReproducible: the release of s6 2.1.6.0 from
+// real sources, made twice on two daemons that share nothing (each a
+// private buildkitd with its own, empty state: a cold build each), is the
+// same bytes: tarball, manifest, SBOM, SHA256SUMS. Its time is the day the
+// newest of its sources was tagged.
+func TestRealSourcesReleaseIsReproducible(t *testing.T) {
+	m := realSources(t)
+	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
+	require.NoError(t, err)
+	var dirs []string
+	for i := 0; i < 2; i++ {
+		e := coldEngine(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+		native, err := bk.NativePlatform(ctx, e.c)
+		require.NoError(t, err)
+		p, err := pipeline.New(cat, pipeline.Request{S6: "2.1.6.0", BuildPlatform: native, Mirror: m.URL,
+			Toolchain: pipeline.Toolchain{Image: e.toolchain}})
+		require.NoError(t, err)
+		dir := filepath.Join(t.TempDir(), "release")
+		start := time.Now()
+		man, _, err := bk.Release(ctx, e.c, []*pipeline.Plan{p}, bk.ReleaseOptions{Dir: dir, Version: "test", Progress: "quiet"})
+		cancel()
+		require.NoError(t, err)
+		t.Logf("release %d on a fresh daemon, cold: %.1fs, %s %s", i+1, time.Since(start).Seconds(), man.Artifacts[0].SHA256, man.Artifacts[0].File)
+		// 2015-06-25: s6 2.1.6.0's tag, the newest of the three.
+		assert.Equal(t, int64(1435190400), man.SourceDateEpoch)
+		dirs = append(dirs, dir)
+	}
+	files := func(dir string) map[string][]byte {
+		out := map[string][]byte{}
+		require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			require.NoError(t, err)
+			if d.Type().IsRegular() {
+				b, err := os.ReadFile(path)
+				require.NoError(t, err)
+				rel, _ := filepath.Rel(dir, path)
+				out[rel] = b
+			}
+			return nil
+		}))
+		return out
+	}
+	first, second := files(dirs[0]), files(dirs[1])
+	assert.Len(t, first, 5, "tarball, manifest.json, sbom.spdx.json, SHA256SUMS, marker: %v", first)
+	require.Equal(t, len(first), len(second))
+	for name, b := range first {
+		assert.True(t, bytes.Equal(b, second[name]), "%s differs between the two daemons", name)
 	}
 }
