@@ -49,41 +49,32 @@ type bench struct {
 	mirror    *fixtures.Mirror
 	toolchain string
 	sources   string
+	real      bool // real upstream sources, not fixtures
 	n         int
 	prune     bool
 }
 
-func main() {
-	n := flag.Int("n", 3, "runs per measurement (the median is shown)")
-	s6list := flag.String("s6", "2.1.6.0,2.15.1.0", "s6 releases to measure, comma-separated")
-	prune := flag.Bool("prune", true, "prune the daemon's cache before each cold run")
-	flag.Parse()
-	if err := run(*n, strings.Split(*s6list, ","), *prune); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
-	}
-}
-
-func run(n int, s6s []string, prune bool) error {
+// newBench connects to the test environment's daemon and serves the
+// sources: S6BUILDER_REAL_SOURCES's tarballs, or the test fixtures.
+func newBench(n int, prune bool) (*bench, error) {
 	addr, tc := os.Getenv("BUILDKIT_HOST"), os.Getenv("S6BUILDER_TOOLCHAIN")
 	if addr == "" || tc == "" {
-		return fmt.Errorf("needs BUILDKIT_HOST and S6BUILDER_TOOLCHAIN: scripts/testenv up && eval \"$(scripts/testenv env)\"")
+		return nil, fmt.Errorf("needs BUILDKIT_HOST and S6BUILDER_TOOLCHAIN: scripts/testenv up && eval \"$(scripts/testenv env)\"")
 	}
 	ctx := context.Background()
 	c, err := bk.Connect(ctx, addr)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer c.Close()
 	b := &bench{ctx: ctx, c: c, toolchain: tc, n: n, prune: prune, mirror: fixtures.NewMirror()}
-	defer b.mirror.Close()
 	if dir := os.Getenv("S6BUILDER_REAL_SOURCES"); dir != "" {
-		b.sources = "real upstream sources (" + dir + ")"
+		b.sources, b.real = "real upstream sources ("+dir+")", true
 		files, _ := filepath.Glob(filepath.Join(dir, "*.tar.gz"))
 		for _, f := range files {
 			if _, _, err := catalog.ParseTarball(filepath.Base(f)); err == nil {
 				if _, err := b.mirror.AddFile(f); err != nil {
-					return err
+					b.close()
+					return nil, err
 				}
 			}
 		}
@@ -92,14 +83,49 @@ func run(n int, s6s []string, prune bool) error {
 		for pkg, vers := range map[string][]string{"skalibs": {"2.3.5.1"}, "execline": {"2.1.2.2"}, "s6": {"2.1.4.0", "2.1.5.0", "2.1.6.0"}} {
 			for _, v := range vers {
 				if _, err := b.mirror.AddFixture(pkg, v, ""); err != nil {
-					return err
+					b.close()
+					return nil, err
 				}
 			}
 		}
-		s6s = []string{"2.1.6.0"}
 	}
 	if b.cat, err = pipeline.LoadCatalog(pipeline.Layer{Source: "bench mirror", File: b.mirror.Catalog()}); err != nil {
+		b.close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *bench) close() {
+	b.mirror.Close()
+	b.c.Close()
+}
+
+func main() {
+	n := flag.Int("n", 3, "runs per measurement (the median is shown)")
+	s6list := flag.String("s6", "2.1.6.0,2.15.1.0", "s6 releases to measure, comma-separated")
+	prune := flag.Bool("prune", true, "prune the daemon's cache before each cold run")
+	cross := flag.Bool("cross", false, "measure cross-compilation instead: native, cross and emulated builds of the newest s6, and each target's dist size")
+	flag.Parse()
+	run := run
+	if *cross {
+		run = runCross
+	}
+	if err := run(*n, strings.Split(*s6list, ","), *prune); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(n int, s6s []string, prune bool) error {
+	b, err := newBench(n, prune)
+	if err != nil {
 		return err
+	}
+	defer b.close()
+	ctx, c, tc := b.ctx, b.c, b.toolchain
+	if !b.real {
+		s6s = []string{"2.1.6.0"}
 	}
 
 	workers, err := c.ListWorkers(ctx)
@@ -262,7 +288,21 @@ func (b *bench) coldStart() error {
 			return err
 		}
 	}
-	def, err := llb.Image(b.toolchain).Run(llb.Args([]string{"true"}), llb.IgnoreCache).Root().Marshal(b.ctx)
+	return b.pull(b.toolchain, "")
+}
+
+// pull has the daemon pull ref for platform ("" = its own) and run a
+// program of it, so that no measurement pays for the pull.
+func (b *bench) pull(ref, platform string) error {
+	var opts []llb.ConstraintsOpt
+	if platform != "" {
+		spec, err := platforms.Parse(platform)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, llb.Platform(spec))
+	}
+	def, err := llb.Image(ref).Run(llb.Args([]string{"true"}), llb.IgnoreCache).Root().Marshal(b.ctx, opts...)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client"
+	buildctl "github.com/moby/buildkit/cmd/buildctl/build"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -27,6 +28,7 @@ func buildCmd() *cobra.Command {
 		output, sources, addr string
 		progress              string
 		pin, force            bool
+		cache                 bk.Cache
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -108,7 +110,7 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 					return usageError{err}
 				}
 				// One output folder per s6 release and per platform.
-				o := bk.Options{Dist: matrixDir(output, req, r), Sources: matrixDir(sources, req, r), Force: force}
+				o := bk.Options{Dist: matrixDir(output, req, r), Sources: matrixDir(sources, req, r), Force: force, Cache: cache}
 				plans, opts = append(plans, p), append(opts, o)
 			}
 			start := time.Now()
@@ -146,6 +148,7 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 	cmd.Flags().BoolVar(&force, "force", false, "replace --output and --sources even when they hold something that is not an s6builder output")
 	cmd.Flags().BoolVar(&pin, "pin", false, "fetch releases that have no known digest, record their sha256 in --lock and build them (trust on first use)")
 	progressVar(cmd.Flags(), &progress)
+	cacheVars(cmd.Flags(), &cache)
 	return cmd
 }
 
@@ -316,4 +319,36 @@ func (v progressValue) Set(s string) error {
 func progressVar(fs *pflag.FlagSet, mode *string) {
 	*mode = "auto"
 	fs.Var(progressValue{mode}, "progress", "progress display: "+strings.Join(progressModes, ", "))
+}
+
+// cacheValue is --cache-to or --cache-from: BuildKit's cache syntax,
+// parsed as buildctl parses it (and refused, when malformed, as the flags
+// are read: before any work).
+type cacheValue struct {
+	entries *[]client.CacheOptionsEntry
+	given   []string
+	parse   func([]string) ([]client.CacheOptionsEntry, error)
+}
+
+func (v *cacheValue) String() string { return strings.Join(v.given, " ") }
+func (v *cacheValue) Type() string   { return "spec" }
+func (v *cacheValue) Set(s string) error {
+	if !strings.Contains(s, "type=") {
+		return fmt.Errorf("want BuildKit's syntax: type=registry,ref=NAME[,mode=max] or type=local,dest=DIR (src=DIR to import)")
+	}
+	e, err := v.parse([]string{s})
+	if err != nil {
+		return err
+	}
+	*v.entries = append(*v.entries, e...)
+	v.given = append(v.given, s)
+	return nil
+}
+
+// cacheVars registers --cache-to and --cache-from into c.
+func cacheVars(fs *pflag.FlagSet, c *bk.Cache) {
+	fs.Var(&cacheValue{entries: &c.Exports, parse: buildctl.ParseExportCache}, "cache-to",
+		"export the build cache for other machines, in BuildKit's syntax, e.g. type=registry,ref=REGISTRY/s6builder-cache,mode=max or type=local,dest=DIR (repeatable)")
+	fs.Var(&cacheValue{entries: &c.Imports, parse: buildctl.ParseImportCache}, "cache-from",
+		"use a build cache exported by --cache-to, e.g. type=registry,ref=REGISTRY/s6builder-cache or type=local,src=DIR (repeatable)")
 }

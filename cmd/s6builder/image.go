@@ -24,6 +24,7 @@ func imageCmd() *cobra.Command {
 		dist, distPrefix, servicesDir string
 		addr, progress                string
 		force                         bool
+		cache                         bk.Cache
 	)
 	cmd := &cobra.Command{
 		Use:   "image",
@@ -103,7 +104,7 @@ base must offer every platform.`,
 			}
 			start := time.Now()
 			rep, err := bk.BuildImage(cmd.Context(), c.Client, in, bk.ImageOptions{OCIArchive: output, Push: push, Force: force,
-				InsecurePush: loopbackRegistry(push) != "", Progress: progress})
+				InsecurePush: loopbackRegistry(push) != "", Progress: progress, Cache: cache})
 			if err != nil {
 				return c.explain(err)
 			}
@@ -125,6 +126,7 @@ base must offer every platform.`,
 	f.StringVar(&servicesDir, "services-dir", pipeline.DefaultServicesDir, "where the service tree goes in the image")
 	f.StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address; env BUILDKIT_HOST")
 	progressVar(f, &progress)
+	cacheVars(f, &cache)
 	return cmd
 }
 

@@ -1,8 +1,13 @@
 package main_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
+	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,12 +19,14 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/containerd/platforms"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/s6builder/s6builder/internal/fixtures"
 	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/catalog"
+	"github.com/s6builder/s6builder/pipeline/release"
 )
 
 var bin string
@@ -146,6 +153,9 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		{[]string{"build", "--s6", "2.1.6.0", "--sources", "y/src", "-o", "y"}, `overlaps --output "y"`},
 		{[]string{"image", "--s6", "2.1.6.0", "--services", services, "--base", "debian:bookworm-slim", "-o", notes}, "is not an OCI archive"},
 		{[]string{"image", "--s6", "2.1.6.0", "--services", services, "--base", "debian:bookworm-slim", "--push", "Bad Name;id"}, `--push "Bad Name;id": not an image name`},
+		{[]string{"build", "--s6", "2.1.6.0", "--cache-to", "registry.example/cache", "-o", "x"}, `invalid argument "registry.example/cache" for "--cache-to" flag: want BuildKit's syntax`},
+		{[]string{"build", "--s6", "2.1.6.0", "--cache-from", "type=registry,ref", "-o", "x"}, `invalid argument "type=registry,ref" for "--cache-from" flag`},
+		{[]string{"test", "--s6", "2.1.6.0", "--cache-to", "mode=max"}, `for "--cache-to" flag: want BuildKit's syntax`},
 		{[]string{"image", "--s6", "2.1.6.0,2.1.5.0", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, `--s6 "2.1.6.0,2.1.5.0": an image holds one s6 release`},
 		{[]string{"image", "--s6", "2.1.6.0", "--platform", "linux/amd64,i486", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "i686 and up"},
 		{[]string{"image", "--dist", home, "--platform", "linux/amd64,linux/arm64", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "a --dist directory is one platform's"},
@@ -394,4 +404,127 @@ func TestTwoRunsWithAPrivateDaemonAtOnceBothSucceed(t *testing.T) {
 		assert.NotContains(t, logs[i], "goroutine", "no stack trace")
 	}
 	assert.Contains(t, logs[0]+logs[1], "waiting for another s6builder run (pid ", "one run waited for the other")
+}
+
+// TestReleaseThenVerify: `release` writes the tarball (sorted entries,
+// owner 0:0, every time SOURCE_DATE_EPOCH), manifest.json with the source
+// digests and the toolchain's inventory, an SPDX SBOM and SHA256SUMS over
+// them; `verify` rebuilds it identical; a tarball changed afterwards is
+// reported as differing, naming the first differing entry, exit status 1.
+func TestReleaseThenVerify(t *testing.T) {
+	addr, tc := engineEnv(t)
+	m, cat, all := fixtureMirror(t, fixtures.Nonce(), "2.1.6.0")
+	env := []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
+	dir := filepath.Join(t.TempDir(), "release")
+	log, code := run(t, env, "release", "--s6", "2.1.6.0", "-o", dir, "--source-date-epoch", "1700000000", "--progress", "quiet")
+	require.Equal(t, 0, code, log)
+
+	tarball := "s6-2.1.6.0-" + strings.ReplaceAll(platforms.DefaultString(), "/", "_") + ".tar.gz"
+	sums, err := release.ReadSums(filepath.Join(dir, release.SumsFile))
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{tarball, release.ManifestFile, release.SBOMFile}, slices.Collect(maps.Keys(sums)))
+	for name, sum := range sums {
+		got, err := release.Sha256File(filepath.Join(dir, name))
+		require.NoError(t, err)
+		assert.Equal(t, sum, got, name)
+	}
+	assert.Contains(t, log, sums[tarball]+"  "+tarball)
+
+	// The tarball: the dist, sorted, normalized.
+	f, err := os.Open(filepath.Join(dir, tarball))
+	require.NoError(t, err)
+	zr, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	assert.Equal(t, "", zr.Header.Name)
+	assert.True(t, zr.Header.ModTime.IsZero() || zr.Header.ModTime.Unix() == 0, "no time in the gzip header")
+	tr := tar.NewReader(zr)
+	var names []string
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		names = append(names, h.Name)
+		assert.Equal(t, int64(1700000000), h.ModTime.Unix(), h.Name)
+		assert.Equal(t, 0, h.Uid, h.Name)
+		assert.Equal(t, "", h.Uname, h.Name)
+	}
+	f.Close()
+	assert.True(t, slices.IsSorted(names), "entries sorted: %v", names)
+	assert.Contains(t, names, "bin/fixture-s6")
+	assert.NotContains(t, names, ".s6builder.json")
+
+	man, err := release.ReadManifest(dir)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1700000000), man.SourceDateEpoch)
+	require.Len(t, man.Artifacts, 1)
+	a := man.Artifacts[0]
+	assert.Equal(t, sums[tarball], a.SHA256)
+	for _, r := range all.Releases {
+		assert.True(t, slices.ContainsFunc(a.Sources, func(s release.Source) bool {
+			return s.Package == r.Package && s.Version == r.Version && s.Digest == r.Digest
+		}), "%s %s with its digest in the manifest", r.Package, r.Version)
+	}
+	require.Len(t, man.Toolchains, 1)
+	assert.Equal(t, tc, man.Toolchains[0].Image)
+	assert.True(t, slices.ContainsFunc(man.Toolchains[0].Packages, func(l string) bool { return strings.HasPrefix(l, "musl-tools ") }),
+		"the toolchain's packages: %v", man.Toolchains[0].Packages)
+	assert.Contains(t, man.Toolchains[0].Compilers["musl-gcc"], "gcc")
+	sbom, err := os.ReadFile(filepath.Join(dir, release.SBOMFile))
+	require.NoError(t, err)
+	assert.Contains(t, string(sbom), `"spdxVersion": "SPDX-2.3"`)
+	assert.Contains(t, string(sbom), strings.TrimPrefix(all.Releases[0].Digest, "sha256:"))
+
+	log, code = run(t, env, "verify", dir, "--progress", "quiet")
+	require.Equal(t, 0, code, log)
+	for name := range sums {
+		assert.Contains(t, log, "identical  "+sums[name]+"  "+name)
+	}
+
+	// A tarball changed after the release: verify names it and its first
+	// differing entry.
+	changeEntry(t, filepath.Join(dir, tarball), "bin/fixture-s6")
+	sum, err := release.Sha256File(filepath.Join(dir, tarball))
+	require.NoError(t, err)
+	b, err := os.ReadFile(filepath.Join(dir, release.SumsFile))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, release.SumsFile), []byte(strings.ReplaceAll(string(b), sums[tarball], sum)), 0o644))
+	log, code = run(t, env, "verify", dir, "--progress", "quiet")
+	assert.Equal(t, 1, code, log)
+	assert.Contains(t, log, "DIFFERS    "+sum+"  "+tarball+" (rebuilt as "+sums[tarball]+"; first differing entry: bin/fixture-s6)")
+	assert.Contains(t, log, "identical  "+sums[release.ManifestFile])
+}
+
+// changeEntry rewrites a gzip'd tarball with one more byte in entry name.
+func changeEntry(t *testing.T, path, name string) {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	zr, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	tr := tar.NewReader(zr)
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		body, err := io.ReadAll(tr)
+		require.NoError(t, err)
+		if h.Name == name {
+			body = append(body, 0)
+			h.Size = int64(len(body))
+		}
+		require.NoError(t, tw.WriteHeader(h))
+		_, err = tw.Write(body)
+		require.NoError(t, err)
+	}
+	f.Close()
+	require.NoError(t, tw.Close())
+	require.NoError(t, zw.Close())
+	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
 }

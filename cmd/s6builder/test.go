@@ -14,6 +14,7 @@ func testCmd() *cobra.Command {
 	var (
 		rf             requestFlags
 		addr, progress string
+		cache          bk.Cache
 	)
 	cmd := &cobra.Command{
 		Use:   "test",
@@ -60,7 +61,7 @@ check and shows the service log. The test itself runs every time.`,
 			}
 			for _, p := range plans {
 				r := p.Request
-				rep, err := bk.Build(cmd.Context(), c.Client, p, bk.Options{Smoke: true, Progress: progress})
+				rep, err := bk.Build(cmd.Context(), c.Client, p, bk.Options{Smoke: true, Progress: progress, Cache: cache})
 				if err != nil {
 					return fmt.Errorf("smoke test of s6 %s for %s failed: %w", r.S6, r.Platform, c.explain(err))
 				}
@@ -76,5 +77,6 @@ check and shows the service log. The test itself runs every time.`,
 	rf.register(cmd.Flags())
 	cmd.Flags().StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address; env BUILDKIT_HOST")
 	progressVar(cmd.Flags(), &progress)
+	cacheVars(cmd.Flags(), &cache)
 	return cmd
 }

@@ -71,6 +71,7 @@ type ImageOptions struct {
 	Force        bool   // overwrite OCIArchive even when it is not an OCI archive
 	Progress     string
 	ProgressOut  io.Writer
+	Cache        Cache // for the builds of the dists
 }
 
 // Local mount names of the image build.
@@ -291,7 +292,7 @@ func checkPlanDists(ctx context.Context, c *client.Client, plans []*pipeline.Pla
 	defer os.RemoveAll(tmp)
 	opts := make([]Options, len(plans))
 	for i := range plans {
-		opts[i] = Options{Dist: filepath.Join(tmp, strconv.Itoa(i))}
+		opts[i] = Options{Dist: filepath.Join(tmp, strconv.Itoa(i)), Cache: o.Cache}
 	}
 	_, err = BuildMany(ctx, c, plans, opts, o.Progress, o.ProgressOut)
 	return err

@@ -588,3 +588,51 @@ func TestTheSummaryCountsWhatTheProgressShows(t *testing.T) {
 		assert.Equal(t, len(shown), cached, "run %d: CACHED lines in the progress vs the summary:\n%s", run+1, log.String())
 	}
 }
+
+// TestACacheExportedByOneDaemonIsUsedByAFreshOne: a build that exports its
+// cache to the test registry (type=registry, mode=max), then the same
+// request on a second daemon with its own, empty state that imports it:
+// the second compiles nothing (no build stage executed) and exports the
+// same dist. Without the import, the fresh daemon compiles everything.
+func TestACacheExportedByOneDaemonIsUsedByAFreshOne(t *testing.T) {
+	e := engine(t)
+	registry := os.Getenv("S6BUILDER_REGISTRY")
+	require.NotEmpty(t, registry, "S6BUILDER_REGISTRY comes from scripts/testenv env")
+	nonce := fixtures.Nonce()
+	m := fixtureMirror(t, map[string]string{"skalibs": nonce, "execline": nonce, "s6": nonce}, "2.1.6.0")
+	p := planFor(t, e, m, m.Catalog(), "2.1.6.0")
+	ref := registry + "/s6builder-test/cache:" + nonce
+	builds := func(r *bk.Report) []string {
+		var out []string
+		for s := range executedStages(r) {
+			if strings.HasPrefix(s, "build/") {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+
+	first := filepath.Join(t.TempDir(), "s6dist")
+	rep, err := build(t, e, p, bk.Options{Dist: first, Cache: bk.Cache{
+		Exports: []client.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": ref, "mode": "max"}}}}})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"build/skalibs", "build/execline", "build/s6"}, builds(rep), "the first daemon compiles")
+
+	_, start := privateRoot(t, e)
+	c, _ := start()
+	fresh := env{c: c, toolchain: e.toolchain}
+	second := filepath.Join(t.TempDir(), "s6dist")
+	rep, err = build(t, fresh, p, bk.Options{Dist: second, Cache: bk.Cache{
+		Imports: []client.CacheOptionsEntry{{Type: "registry", Attrs: map[string]string{"ref": ref}}}}})
+	require.NoError(t, err)
+	assert.Empty(t, builds(rep), "a fresh daemon with the exported cache compiles nothing")
+	out, err := exec.Command("diff", "-r", first, second).CombinedOutput()
+	assert.NoError(t, err, "the same dist from the cache: %s", out)
+
+	// The control: a fresh daemon without the cache compiles everything.
+	_, start = privateRoot(t, e)
+	c, _ = start()
+	rep, err = build(t, env{c: c, toolchain: e.toolchain}, p, bk.Options{})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"build/skalibs", "build/execline", "build/s6"}, builds(rep), "a fresh daemon without the cache")
+}

@@ -36,6 +36,15 @@ type Options struct {
 	Smoke       bool      // also run the supervision smoke test on the dist, in a container
 	Progress    string    // auto, tty, plain, quiet or rawjson (progressui modes)
 	ProgressOut io.Writer // default os.Stderr
+	Cache       Cache     // the same for every plan of a BuildMany
+}
+
+// Cache says where the daemon exports its build cache to and imports it
+// from, in BuildKit's own terms (type=registry,ref=...,mode=max;
+// type=local,dest=...), passed through as they are: a second machine that
+// imports what the first exported runs none of the steps again.
+type Cache struct {
+	Exports, Imports []client.CacheOptionsEntry
 }
 
 // Vertex is what the daemon reported about one vertex of the solve.
@@ -236,6 +245,13 @@ func BuildMany(ctx context.Context, c *client.Client, plans []*pipeline.Plan, op
 			reps[i].Verified = n
 		}
 	}
+	if len(plans) > 0 && len(opts[0].Cache.Exports) > 0 {
+		// Before any output is committed: a failed export leaves them as
+		// they were.
+		if err := exportCache(ctx, c, plans, opts[0].Cache.Exports, progress, out); err != nil {
+			return reps, fmt.Errorf("cache export: %w", err)
+		}
+	}
 	for _, j := range jobs {
 		for i, s := range j.staged {
 			if err := s.mark(j.marker(j.targets[i].id)); err != nil {
@@ -261,11 +277,13 @@ type job struct {
 	staged  []*stagedDir
 	rec     *recorder
 	checks  []string
+	// cacheImports: caches the daemon may take results from
+	cacheImports []client.CacheOptionsEntry
 }
 
 // newJob checks the outputs (before any work) and stages their exports.
 func newJob(p *pipeline.Plan, o Options) (*job, error) {
-	j := &job{plan: p, smoke: o.Smoke, rec: newRecorder()}
+	j := &job{plan: p, smoke: o.Smoke, rec: newRecorder(), cacheImports: o.Cache.Imports}
 	var outs []Output
 	if o.Dist != "" {
 		outs = append(outs, Output{Field: "output", Path: o.Dist})
@@ -335,7 +353,7 @@ func (j *job) run(ctx context.Context, c *client.Client, sess *session) error {
 		if err != nil {
 			return err
 		}
-		opt := client.SolveOpt{}
+		opt := client.SolveOpt{CacheImports: j.cacheImports}
 		var recv *receiver
 		if t.tmp != "" {
 			recv = receive(t.tmp)
@@ -424,7 +442,7 @@ func smoke(ctx context.Context, c *client.Client, sess *session, j *job, st llb.
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	opt := client.SolveOpt{Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir}}}
+	opt := client.SolveOpt{Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir}}, CacheImports: j.cacheImports}
 	if err := sess.run(j.plan, j.rec, func(ch chan *client.SolveStatus) error {
 		_, err := c.Solve(ctx, def, opt, ch)
 		return err
@@ -609,4 +627,47 @@ func httpStatus(url string) string {
 		return ""
 	}
 	return resp.Status
+}
+
+// exportCache exports the build cache of every plan's dist in one solve of
+// a merge of them: every vertex is in the daemon's cache by now, so nothing
+// runs again, and one export holds them all (several solves exporting to
+// one ref would each replace the last). The ops are marshalled for the
+// build platform, as the builds were, so they are the same vertices: plans
+// built on different platforms (--emulate with several) would need one
+// export each, and are refused.
+func exportCache(ctx context.Context, c *client.Client, plans []*pipeline.Plan, exports []client.CacheOptionsEntry, progress string, out io.Writer) error {
+	build := plans[0].Request.BuildPlatform
+	var dists []llb.State
+	for _, p := range plans {
+		if p.Request.BuildPlatform != build {
+			return fmt.Errorf("the builds run on %s and %s: one cache export holds the builds of one build platform (cross-compile, or export each platform's build on its own)", build, p.Request.BuildPlatform)
+		}
+		st, err := States(p)
+		if err != nil {
+			return err
+		}
+		dists = append(dists, st[pipeline.IDDist])
+	}
+	spec, err := platforms.Parse(build)
+	if err != nil {
+		return err
+	}
+	all := dists[0]
+	if len(dists) > 1 {
+		all = llb.Merge(dists, llb.WithCustomName("[cache] every build"))
+	}
+	def, err := all.Marshal(ctx, llb.Platform(spec))
+	if err != nil {
+		return err
+	}
+	sess, err := newSession(ctx, progress, out)
+	if err != nil {
+		return err
+	}
+	defer sess.close()
+	return sess.run(nil, newRecorder(), func(ch chan *client.SolveStatus) error {
+		_, err := c.Solve(ctx, def, client.SolveOpt{CacheExports: exports}, ch)
+		return err
+	})
 }

@@ -1,0 +1,142 @@
+package buildkit
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/containerd/platforms"
+	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
+
+	"github.com/s6builder/s6builder/pipeline"
+	"github.com/s6builder/s6builder/pipeline/release"
+)
+
+// ReleaseOptions say where a release goes and what it records.
+type ReleaseOptions struct {
+	Dir             string // the release directory (replaced atomically)
+	Force           bool   // replace Dir even when it is not an s6builder output
+	Version         string // s6builder's version, recorded in the manifest
+	SourceDateEpoch int64  // 0 = release.SourceDateEpoch of the plans
+	Progress        string
+	ProgressOut     io.Writer
+	Cache           Cache
+}
+
+// Release builds the plans (one per platform), inventories their
+// toolchains, and writes the release (package release: tarballs,
+// manifest.json, sbom.spdx.json, SHA256SUMS) into a staged directory that
+// replaces Dir only when everything succeeded.
+func Release(ctx context.Context, c *client.Client, plans []*pipeline.Plan, o ReleaseOptions) (*release.Manifest, []*Report, error) {
+	if err := CheckOutputs([]Output{{Field: "output", Path: o.Dir}}, o.Force); err != nil {
+		return nil, nil, err
+	}
+	epoch := o.SourceDateEpoch
+	if epoch == 0 {
+		var err error
+		if epoch, err = release.SourceDateEpoch(plans); err != nil {
+			return nil, nil, err
+		}
+	}
+	staged, err := stageDir(o.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer staged.discard()
+	work, err := os.MkdirTemp("", "s6builder-release-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(work)
+
+	opts := make([]Options, len(plans))
+	dists := make([]string, len(plans))
+	for i, p := range plans {
+		dists[i] = filepath.Join(work, pipeline.PlatformDir(p.Request.Platform))
+		opts[i] = Options{Dist: dists[i], Cache: o.Cache}
+	}
+	reps, err := BuildMany(ctx, c, plans, opts, o.Progress, o.ProgressOut)
+	if err != nil {
+		return nil, reps, err
+	}
+	inv := map[string]release.Inventory{}
+	for _, p := range plans {
+		key := release.ToolchainKey(p)
+		if _, done := inv[key]; done {
+			continue
+		}
+		if inv[key], err = inventory(ctx, c, p, o.Progress, o.ProgressOut); err != nil {
+			return nil, reps, fmt.Errorf("inventory of the toolchain %s: %w", key, err)
+		}
+	}
+	m, err := release.Write(staged.tmp, o.Version, epoch, plans, dists, inv, MarkerName)
+	if err != nil {
+		return nil, reps, err
+	}
+	if err := staged.mark(Marker{S6builder: "release", Releases: releasesOf(plans[0]), Platform: plans[0].Request.Platform}); err != nil {
+		return nil, reps, err
+	}
+	return m, reps, staged.commit()
+}
+
+// releasesOf names the package versions of a plan.
+func releasesOf(p *pipeline.Plan) map[string]string {
+	out := map[string]string{}
+	for _, pkg := range p.Selection.Packages() {
+		rel, _ := p.Selection.Release(pkg)
+		out[pkg] = rel.Version.String()
+	}
+	return out
+}
+
+// inventory runs the plan's inventory stage (release.InventoryStage) on
+// its toolchain and reads what it found.
+func inventory(ctx context.Context, c *client.Client, p *pipeline.Plan, progress string, out io.Writer) (release.Inventory, error) {
+	states, err := States(p)
+	if err != nil {
+		return release.Inventory{}, err
+	}
+	st, err := execState(release.InventoryStage(p), states)
+	if err != nil {
+		return release.Inventory{}, err
+	}
+	// On the build platform, as the builds ran: the toolchain's vertices
+	// are the cached ones.
+	spec, err := platforms.Parse(p.Request.BuildPlatform)
+	if err != nil {
+		return release.Inventory{}, err
+	}
+	def, err := st.Marshal(ctx, llb.Platform(spec))
+	if err != nil {
+		return release.Inventory{}, err
+	}
+	dir, err := os.MkdirTemp("", "s6builder-inventory-")
+	if err != nil {
+		return release.Inventory{}, err
+	}
+	defer os.RemoveAll(dir)
+	sess, err := newSession(ctx, progress, out)
+	if err != nil {
+		return release.Inventory{}, err
+	}
+	err = sess.run(p, newRecorder(), func(ch chan *client.SolveStatus) error {
+		_, err := c.Solve(ctx, def, client.SolveOpt{Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir}}}, ch)
+		return err
+	})
+	sess.close()
+	if err != nil {
+		return release.Inventory{}, err
+	}
+	pkgs, err := os.ReadFile(filepath.Join(dir, release.InventoryPackages))
+	if err != nil {
+		return release.Inventory{}, err
+	}
+	ccs, err := os.ReadFile(filepath.Join(dir, release.InventoryCompilers))
+	if err != nil {
+		return release.Inventory{}, err
+	}
+	return release.ParseInventory(pkgs, ccs), nil
+}
