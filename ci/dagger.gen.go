@@ -409,6 +409,97 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			return (*S6Builder).Platforms(&parent)
+		case "Release":
+			var parent S6Builder
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var s6 string
+			if inputArgs["s6"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["s6"]), &s6)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg s6", err))
+				}
+			}
+			var skalibs string
+			if inputArgs["skalibs"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["skalibs"]), &skalibs)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg skalibs", err))
+				}
+			}
+			var execline string
+			if inputArgs["execline"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["execline"]), &execline)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg execline", err))
+				}
+			}
+			var platforms []string
+			if inputArgs["platforms"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["platforms"]), &platforms)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platforms", err))
+				}
+			}
+			var static bool
+			if inputArgs["static"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["static"]), &static)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg static", err))
+				}
+			}
+			var toolchain string
+			if inputArgs["toolchain"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["toolchain"]), &toolchain)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg toolchain", err))
+				}
+			}
+			var mirror string
+			if inputArgs["mirror"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["mirror"]), &mirror)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg mirror", err))
+				}
+			}
+			var catalog *dagger.File
+			if inputArgs["catalog"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["catalog"]), &catalog)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg catalog", err))
+				}
+			}
+			var jobs int
+			if inputArgs["jobs"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["jobs"]), &jobs)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
+				}
+			}
+			var with []string
+			if inputArgs["with"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
+				}
+			}
+			var emulate bool
+			if inputArgs["emulate"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["emulate"]), &emulate)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg emulate", err))
+				}
+			}
+			var sourceDateEpoch int
+			if inputArgs["sourceDateEpoch"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["sourceDateEpoch"]), &sourceDateEpoch)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceDateEpoch", err))
+				}
+			}
+			return (*S6Builder).Release(&parent, ctx, s6, skalibs, execline, platforms, static, toolchain, mirror, catalog, jobs, with, emulate, sourceDateEpoch)
 		case "Sources":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)

@@ -263,6 +263,68 @@ func (m *S6Builder) Test(
 	return inWords(r.smoke(ctx))
 }
 
+// Release artifacts of the request, one tarball per platform, as
+// `s6builder release` writes them: s6-<version>-<os>_<arch>[_<variant>].tar.gz
+// (the dist, to extract at /), manifest.json (every input), sbom.spdx.json
+// and SHA256SUMS, e.g.
+// `dagger call release --s6 2.15.1.0 --platforms linux/amd64,linux/arm64 export --path ./release`
+//
+// The tarballs are reproducible as the CLI's are (sorted entries, owner
+// 0:0, every time sourceDateEpoch, gzip without a name or a time), whatever
+// times Dagger gives the dist's files. Unlike the CLI's, the release has no
+// provenance attestation: Dagger's API does not expose BuildKit's.
+func (m *S6Builder) Release(
+	ctx context.Context,
+	// s6 release to build, e.g. 2.15.1.0 (`dagger call versions` lists them)
+	s6 string,
+	// skalibs release (default: the one the s6 release needs)
+	// +optional
+	skalibs string,
+	// execline release (default: the one the s6 release needs)
+	// +optional
+	execline string,
+	// Target platforms, in Docker's names or s6-overlay's (default: the
+	// engine's); a foreign one is cross-compiled unless emulate is set
+	// +optional
+	platforms []string,
+	// Link fully statically against musl; false links against shared libraries
+	// +default=true
+	static bool,
+	// Toolchain image with make and a C compiler, used as is (default: a
+	// pinned Debian image plus an install of build-essential and musl-tools,
+	// and of the target's cross compiler and musl for a foreign platform)
+	// +optional
+	toolchain string,
+	// Base URL that replaces https://skarnet.org/software; tarballs are
+	// fetched from MIRROR/<pkg>/<tarball>
+	// +optional
+	mirror string,
+	// JSON catalogue file that adds or overrides releases and digests
+	// +optional
+	catalog *dagger.File,
+	// Parallel make jobs (default: the build container's CPU count)
+	// +optional
+	jobs int,
+	// Members of the family to add beside skalibs, execline and s6: s6-rc,
+	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
+	// s6-networking, or all; PKG=VERSION pins one (default: the newest
+	// release that works with the rest)
+	// +optional
+	with []string,
+	// Build foreign platforms under the engine's emulator instead of
+	// cross-compiling them
+	// +optional
+	emulate bool,
+	// Time of every file in the tarballs, in seconds since 1970 (default:
+	// midnight UTC of the day the newest source release was tagged)
+	// +optional
+	sourceDateEpoch int,
+) (*dagger.Directory, error) {
+	r := request{s6: s6, skalibs: skalibs, execline: execline, static: static,
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, emulate: emulate}
+	return inWords(r.release(ctx, platforms, int64(sourceDateEpoch)))
+}
+
 // List the releases s6builder knows: release date, for s6 the skalibs and
 // execline it needs, and the tarball digest (- when none is known)
 func (m *S6Builder) Versions(

@@ -80,3 +80,34 @@ func TestCrossBuildRefusals(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "riscv64-linux-gnu-gcc -specs=/usr/lib/riscv64-linux-musl/musl-gcc.specs", r.CC)
 }
+
+// TestAPlatformToolchainReplacesTheToolchainForItsPlatformOnly: a request
+// for several platforms carries per-platform toolchains; each platform's
+// plan uses its own, the others the request's toolchain.
+func TestAPlatformToolchainReplacesTheToolchainForItsPlatformOnly(t *testing.T) {
+	base := pipeline.Request{S6: "2.15.1.0", BuildPlatform: "linux/amd64", Toolchain: pipeline.Toolchain{Image: "registry.example/toolchain:bookworm"},
+		PlatformToolchains: map[string]pipeline.Toolchain{"riscv64": {Image: "registry.example/toolchain:trixie"}}}
+	for platform, want := range map[string]string{
+		"linux/riscv64": "registry.example/toolchain:trixie",
+		"linux/arm64":   "registry.example/toolchain:bookworm",
+	} {
+		r := base
+		r.Platform = platform
+		n, err := r.Normalize()
+		require.NoError(t, err, platform)
+		assert.Equal(t, want, n.Toolchain.Image, platform)
+		assert.Nil(t, n.PlatformToolchains, "applied, then dropped: the plan does not depend on other platforms' toolchains")
+	}
+	// Without it, riscv64 is refused with the bookworm default toolchain,
+	// saying what would work.
+	_, err := pipeline.Request{S6: "2.15.1.0", Platform: "linux/riscv64", BuildPlatform: "linux/amd64"}.Normalize()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "Debian trixie has both")
+
+	bad := base
+	bad.Platform = "linux/arm64"
+	bad.PlatformToolchains = map[string]pipeline.Toolchain{"windows/amd64": {Image: "x"}}
+	_, err = bad.Normalize()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "s6 builds for linux only")
+}

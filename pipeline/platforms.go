@@ -94,6 +94,10 @@ func normalPlatform(name string) (string, error) {
 	case "i486", "i386", "i586":
 		// s6-overlay's i486: no toolchain here targets a baseline below i686.
 		return "", inputerr.New("platform", name, "not built: the toolchains s6builder uses target i686 and up; linux/386 (i686) is")
+	case "powerpc64":
+		// s6-overlay's big-endian POWER: Debian has no musl for it (ppc64
+		// is only in its unofficial ports archive), so no cross compiler.
+		return "", inputerr.New("platform", name, "not cross-compiled: no Debian release has musl for big-endian POWER (ppc64 is only in Debian's unofficial ports); give linux/ppc64 with {arg:emulate} and a {arg:toolchain} image for ppc64 of your own, or build linux/ppc64le")
 	}
 	for _, t := range Targets {
 		for _, alias := range t.S6Overlay {

@@ -30,6 +30,7 @@ func TestPlatformListsTakeDockerAndS6OverlayNames(t *testing.T) {
 		"linux/amd64,":        "an empty platform name",
 		"bogus-arch/x/y/z":    "`platforms` lists the names",
 		"i486":                "linux/386 (i686) is",
+		"powerpc64":           "no Debian release has musl for big-endian POWER",
 	} {
 		_, err := pipeline.ParsePlatforms(value)
 		var ie *inputerr.Error

@@ -46,7 +46,11 @@ type Request struct {
 	Dynamic       bool   `json:"dynamic,omitempty"` // shared libraries; the default is static against musl
 
 	Toolchain Toolchain `json:"toolchain"` // zero = DefaultToolchain()
-	CC        string    `json:"cc,omitempty"`
+	// PlatformToolchains replaces Toolchain for the platforms it names (a
+	// toolchain with a cross compiler the others lack); Normalize applies
+	// the entry of the request's platform and drops the map.
+	PlatformToolchains map[string]Toolchain `json:"platform_toolchains,omitempty"`
+	CC                 string               `json:"cc,omitempty"`
 
 	Mirror string `json:"mirror,omitempty"` // base URL; "" = DefaultMirror
 	Jobs   int    `json:"jobs,omitempty"`   // make -jN; 0 = the build container's CPU count
@@ -162,6 +166,18 @@ func (r Request) Normalize() (Request, error) {
 	}
 	if r.BuildPlatform, err = normalPlatform(r.BuildPlatform); err != nil {
 		return r, err
+	}
+	if len(r.PlatformToolchains) > 0 {
+		for p, t := range r.PlatformToolchains {
+			np, err := normalPlatform(p)
+			if err != nil {
+				return r, err
+			}
+			if np == r.Platform {
+				r.Toolchain = t
+			}
+		}
+		r.PlatformToolchains = nil
 	}
 	var cross Target
 	if r.Cross() {

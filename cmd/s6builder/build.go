@@ -89,7 +89,7 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 				return usageError{err} // refused before any work
 			}
 			ctx := cmd.Context()
-			c, stop, err := connect(cmd, addr, rf.toolchainRef())
+			c, stop, err := connect(cmd, addr, rf.toolchainRefs()...)
 			if err != nil {
 				return err
 			}

@@ -87,7 +87,7 @@ base must offer every platform.`,
 					return usageError{err} // refused before any work
 				}
 			}
-			c, stop, err := connect(cmd, addr, rf.toolchainRef(), base, push)
+			c, stop, err := connect(cmd, addr, append(rf.toolchainRefs(), base, push)...)
 			if err != nil {
 				return err
 			}

@@ -153,6 +153,9 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		{[]string{"build", "--s6", "2.1.6.0", "--sources", "y/src", "-o", "y"}, `overlaps --output "y"`},
 		{[]string{"image", "--s6", "2.1.6.0", "--services", services, "--base", "debian:bookworm-slim", "-o", notes}, "is not an OCI archive"},
 		{[]string{"image", "--s6", "2.1.6.0", "--services", services, "--base", "debian:bookworm-slim", "--push", "Bad Name;id"}, `--push "Bad Name;id": not an image name`},
+		{[]string{"build", "--s6", "2.1.6.0", "--platform-toolchain", "linux/riscv64", "-o", "x"}, `--platform-toolchain "linux/riscv64": want PLATFORM=IMAGE`},
+		{[]string{"build", "--s6", "2.1.6.0", "--platform-toolchain", "linux/riscv64=Bad Ref", "-o", "x"}, "not an image reference"},
+		{[]string{"build", "--s6", "2.1.6.0", "--platform-toolchain", "linux/arm64,linux/arm/v7=r.example/t", "-o", "x"}, `"linux/arm64": want PLATFORM=IMAGE`},
 		{[]string{"build", "--s6", "2.1.6.0", "--cache-to", "registry.example/cache", "-o", "x"}, `invalid argument "registry.example/cache" for "--cache-to" flag: want BuildKit's syntax`},
 		{[]string{"build", "--s6", "2.1.6.0", "--cache-from", "type=registry,ref", "-o", "x"}, `invalid argument "type=registry,ref" for "--cache-from" flag`},
 		{[]string{"test", "--s6", "2.1.6.0", "--cache-to", "mode=max"}, `for "--cache-to" flag: want BuildKit's syntax`},
@@ -475,6 +478,11 @@ func TestReleaseThenVerify(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(sbom), `"spdxVersion": "SPDX-2.3"`)
 	assert.Contains(t, string(sbom), strings.TrimPrefix(all.Releases[0].Digest, "sha256:"))
+
+	prov, err := os.ReadFile(filepath.Join(dir, tarball+".provenance.json"))
+	require.NoError(t, err, "BuildKit's provenance attestation, beside the tarball")
+	assert.Contains(t, string(prov), `"predicateType": "https://slsa.dev/provenance/`)
+	assert.Contains(t, string(prov), `"name": "bin/fixture-s6"`, "its subjects are the dist's files")
 
 	log, code = run(t, env, "verify", dir, "--progress", "quiet")
 	require.Equal(t, 0, code, log)

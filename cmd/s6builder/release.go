@@ -86,7 +86,7 @@ rebuilds what DIR/manifest.json describes and compares.`,
 			if err := bk.CheckOutputs([]bk.Output{{Field: "output", Path: output}}, force); err != nil {
 				return usageError{err}
 			}
-			c, stop, err := connect(cmd, addr, rf.toolchainRef())
+			c, stop, err := connect(cmd, addr, rf.toolchainRefs()...)
 			if err != nil {
 				return err
 			}

@@ -29,6 +29,7 @@ type requestFlags struct {
 	configure             []string
 	with                  []string
 	emulate               bool
+	platformToolchains    []string // PLATFORM=REF
 }
 
 func (f *requestFlags) register(fs *pflag.FlagSet) {
@@ -45,6 +46,8 @@ func (f *requestFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.jobs, "jobs", 0, "parallel make jobs (default: the build container's CPU count)")
 	fs.StringSliceVar(&f.with, "with", nil, "add members of the skaware family: PKG (the newest release that works), PKG=VERSION, or all; repeatable or comma-separated, e.g. s6-rc,s6-linux-init")
 	fs.BoolVar(&f.emulate, "emulate", false, "build a foreign platform with its own toolchain under the daemon's emulator, not with a cross compiler (slower; for targets no cross compiler covers)")
+	fs.StringSliceVar(&f.platformToolchains, "platform-toolchain", splitEnv("S6BUILDER_PLATFORM_TOOLCHAINS"),
+		"toolchain image for one platform, PLATFORM=REF (repeatable or comma-separated), e.g. linux/riscv64=REF for a cross compiler the --toolchain lacks; env S6BUILDER_PLATFORM_TOOLCHAINS")
 	fs.StringArrayVar(&f.configure, "configure", nil, "extra configure option for one package, PKG=OPTION (repeatable), e.g. s6=--enable-nsss")
 }
 
@@ -93,6 +96,23 @@ func (f *requestFlags) load() (*catalog.Catalog, pipeline.Request, error) {
 	if f.toolchain != "" {
 		req.Toolchain = pipeline.Toolchain{Image: f.toolchain}
 	}
+	for _, pt := range f.platformToolchains {
+		p, ref, ok := strings.Cut(pt, "=")
+		if !ok || p == "" || ref == "" {
+			return nil, req, usageError{inputerr.New("platform-toolchain", pt, "want PLATFORM=IMAGE, e.g. linux/riscv64=registry.example/toolchain:trixie")}
+		}
+		plats, err := pipeline.ParsePlatforms(p)
+		if err != nil || len(plats) != 1 {
+			return nil, req, usageError{inputerr.New("platform-toolchain", pt, "%s is not one platform (`{cmd:platforms}` lists them)", p)}
+		}
+		if _, err := reference.ParseNormalizedNamed(ref); err != nil {
+			return nil, req, usageError{inputerr.New("platform-toolchain", pt, "not an image reference: %v", err)}
+		}
+		if req.PlatformToolchains == nil {
+			req.PlatformToolchains = map[string]pipeline.Toolchain{}
+		}
+		req.PlatformToolchains[plats[0]] = pipeline.Toolchain{Image: ref}
+	}
 	if !f.emulate {
 		// Compilers run natively: a foreign platform is cross-compiled.
 		// This machine's platform until the daemon says what it runs on.
@@ -111,12 +131,30 @@ func (f *requestFlags) load() (*catalog.Catalog, pipeline.Request, error) {
 	return cat, req, nil
 }
 
-// toolchainRef is the toolchain image the request will use.
-func (f *requestFlags) toolchainRef() string {
+// toolchainRefs are the toolchain images the request may use: --toolchain
+// (or the default one) and those of --platform-toolchain.
+func (f *requestFlags) toolchainRefs() []string {
+	refs := []string{pipeline.DefaultToolchain().Image}
 	if f.toolchain != "" {
-		return f.toolchain
+		refs[0] = f.toolchain
 	}
-	return pipeline.DefaultToolchain().Image
+	for _, pt := range f.platformToolchains {
+		if _, ref, ok := strings.Cut(pt, "="); ok {
+			refs = append(refs, ref)
+		}
+	}
+	return refs
+}
+
+// splitEnv is a comma-separated environment variable's values.
+func splitEnv(name string) []string {
+	var out []string
+	for _, v := range strings.Split(os.Getenv(name), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // loopbackRegistry returns the registry host of ref when it is on this

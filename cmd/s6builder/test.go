@@ -43,7 +43,7 @@ check and shows the service log. The test itself runs every time.`,
 					return usageError{err} // refused before any work
 				}
 			}
-			c, stop, err := connect(cmd, addr, rf.toolchainRef())
+			c, stop, err := connect(cmd, addr, rf.toolchainRefs()...)
 			if err != nil {
 				return err
 			}

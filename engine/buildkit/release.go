@@ -76,6 +76,11 @@ func Release(ctx context.Context, c *client.Client, plans []*pipeline.Plan, o Re
 	if err != nil {
 		return nil, reps, err
 	}
+	for _, p := range plans {
+		if err := provenance(ctx, c, p, filepath.Join(staged.tmp, release.ProvenanceName(p)), o.Progress, o.ProgressOut); err != nil {
+			return nil, reps, fmt.Errorf("provenance of %s: %w", release.TarballName(p), err)
+		}
+	}
 	if err := staged.mark(Marker{S6builder: "release", Releases: releasesOf(plans[0]), Platform: plans[0].Request.Platform}); err != nil {
 		return nil, reps, err
 	}
@@ -139,4 +144,49 @@ func inventory(ctx context.Context, c *client.Client, p *pipeline.Plan, progress
 		return release.Inventory{}, err
 	}
 	return release.ParseInventory(pkgs, ccs), nil
+}
+
+// provenance writes BuildKit's SLSA provenance attestation of p's dist
+// (attest:provenance, mode=max: every step's definition and its sources)
+// to path. The dist is in the daemon's cache by now: nothing runs again.
+// It carries the solve's times, so it is kept out of SHA256SUMS.
+func provenance(ctx context.Context, c *client.Client, p *pipeline.Plan, path, progress string, out io.Writer) error {
+	states, err := States(p)
+	if err != nil {
+		return err
+	}
+	spec, err := platforms.Parse(p.Request.BuildPlatform)
+	if err != nil {
+		return err
+	}
+	def, err := states[pipeline.IDDist].Marshal(ctx, llb.Platform(spec))
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp("", "s6builder-provenance-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	sess, err := newSession(ctx, progress, out)
+	if err != nil {
+		return err
+	}
+	err = sess.run(p, newRecorder(), func(ch chan *client.SolveStatus) error {
+		_, err := c.Solve(ctx, def, client.SolveOpt{
+			FrontendAttrs: map[string]string{"attest:provenance": "mode=max"},
+			Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir,
+				Attrs: map[string]string{"attestation-prefix": "s6builder-attestation."}}},
+		}, ch)
+		return err
+	})
+	sess.close()
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "s6builder-attestation.provenance.json"))
+	if err != nil {
+		return fmt.Errorf("the daemon wrote no provenance: %w", err)
+	}
+	return os.WriteFile(path, b, 0o644)
 }

@@ -54,6 +54,13 @@ func SourceDateEpoch(plans []*pipeline.Plan) (int64, error) {
 	return t.Unix(), nil
 }
 
+// ProvenanceName is the file of BuildKit's provenance attestation of a
+// plan's tarball: <tarball>.provenance.json. It holds the solve's times, so
+// SHA256SUMS leaves it out.
+func ProvenanceName(p *pipeline.Plan) string {
+	return TarballName(p) + ".provenance.json"
+}
+
 // TarballName is the file name of a plan's dist tarball:
 // s6-<version>-<os>_<arch>[_<variant>].tar.gz.
 func TarballName(p *pipeline.Plan) string {
