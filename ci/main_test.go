@@ -749,3 +749,27 @@ func TestBuildPlatforms(t *testing.T) {
 		assert.Empty(t, fake.recorded(), name)
 	}
 }
+
+// TestReleaseRefusesBadArgumentsBeforeAnyQuery: release's request is
+// checked as build's, and its own arguments too, before the engine is asked
+// anything.
+func TestReleaseRefusesBadArgumentsBeforeAnyQuery(t *testing.T) {
+	ctx := context.Background()
+	for name, tc := range map[string]struct {
+		s6        string
+		platforms []string
+		epoch     int
+		want      string
+	}{
+		"unknown release": {"9.9.9.9", []string{"linux/amd64"}, 0, "unknown s6 release 9.9.9.9"},
+		"bad platform":    {"2.1.6.0", []string{"linux/amd64", "i486"}, 0, "i686 and up"},
+		"negative epoch":  {"2.1.6.0", []string{"linux/amd64"}, -1, `--source-date-epoch "-1": want seconds since 1970`},
+	} {
+		fake.reset()
+		d, err := (&S6Builder{}).Release(ctx, tc.s6, "", "", tc.platforms, true, testToolchain, "", nil, 0, nil, false, tc.epoch)
+		require.Error(t, err, name)
+		assert.Nil(t, d)
+		assert.Contains(t, err.Error(), tc.want, name)
+		assert.Empty(t, slices.DeleteFunc(fake.recorded(), func(q string) bool { return q == "query Query {defaultPlatform}" }), name)
+	}
+}
