@@ -99,19 +99,14 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 					return c.explain(err)
 				}
 			}
-			if err := onDaemon(ctx, c.Client, reqs); err != nil {
+			plans, err := plansOnDaemon(ctx, c.Client, cat, reqs)
+			if err != nil {
 				return err
 			}
-			var plans []*pipeline.Plan
-			var opts []bk.Options
-			for _, r := range reqs {
-				p, err := pipeline.New(cat, r)
-				if err != nil {
-					return usageError{err}
-				}
+			opts := make([]bk.Options, len(reqs))
+			for i, r := range reqs {
 				// One output folder per s6 release and per platform.
-				o := bk.Options{Dist: matrixDir(output, req, r), Sources: matrixDir(sources, req, r), Force: force, Cache: cache}
-				plans, opts = append(plans, p), append(opts, o)
+				opts[i] = bk.Options{Dist: matrixDir(output, req, r), Sources: matrixDir(sources, req, r), Force: force, Cache: cache}
 			}
 			start := time.Now()
 			reps, err := bk.BuildMany(ctx, c.Client, plans, opts, progress, nil)
@@ -237,6 +232,23 @@ func onDaemon(ctx context.Context, c *client.Client, reqs []pipeline.Request) er
 		reqs[i].BuildPlatform = native
 	}
 	return nil
+}
+
+// plansOnDaemon sets the requests' build platform to the daemon's
+// (onDaemon) and plans each, in order.
+func plansOnDaemon(ctx context.Context, c *client.Client, cat *catalog.Catalog, reqs []pipeline.Request) ([]*pipeline.Plan, error) {
+	if err := onDaemon(ctx, c, reqs); err != nil {
+		return nil, err
+	}
+	plans := make([]*pipeline.Plan, 0, len(reqs))
+	for _, r := range reqs {
+		p, err := pipeline.New(cat, r)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		plans = append(plans, p)
+	}
+	return plans, nil
 }
 
 // matrix expands a request whose --s6 and --platform are lists into one

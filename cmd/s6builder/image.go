@@ -92,15 +92,8 @@ base must offer every platform.`,
 				return err
 			}
 			defer stop()
-			if err := onDaemon(cmd.Context(), c.Client, reqs); err != nil {
+			if in.Plans, err = plansOnDaemon(cmd.Context(), c.Client, cat, reqs); err != nil {
 				return err
-			}
-			for _, r := range reqs {
-				p, err := pipeline.New(cat, r)
-				if err != nil {
-					return usageError{err}
-				}
-				in.Plans = append(in.Plans, p)
 			}
 			start := time.Now()
 			rep, err := bk.BuildImage(cmd.Context(), c.Client, in, bk.ImageOptions{OCIArchive: output, Push: push, Force: force,

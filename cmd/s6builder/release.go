@@ -91,16 +91,9 @@ rebuilds what DIR/manifest.json describes and compares.`,
 				return err
 			}
 			defer stop()
-			if err := onDaemon(cmd.Context(), c.Client, reqs); err != nil {
+			plans, err := plansOnDaemon(cmd.Context(), c.Client, cat, reqs)
+			if err != nil {
 				return err
-			}
-			var plans []*pipeline.Plan
-			for _, r := range reqs {
-				p, err := pipeline.New(cat, r)
-				if err != nil {
-					return usageError{err}
-				}
-				plans = append(plans, p)
 			}
 			start := time.Now()
 			m, _, err := bk.Release(cmd.Context(), c.Client, plans, bk.ReleaseOptions{Dir: output, Force: force,

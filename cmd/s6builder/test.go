@@ -48,16 +48,9 @@ check and shows the service log. The test itself runs every time.`,
 				return err
 			}
 			defer stop()
-			if err := onDaemon(cmd.Context(), c.Client, reqs); err != nil {
+			plans, err := plansOnDaemon(cmd.Context(), c.Client, cat, reqs)
+			if err != nil {
 				return err
-			}
-			var plans []*pipeline.Plan
-			for _, r := range reqs {
-				p, err := pipeline.New(cat, r)
-				if err != nil {
-					return usageError{err}
-				}
-				plans = append(plans, p)
 			}
 			for _, p := range plans {
 				r := p.Request
