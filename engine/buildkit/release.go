@@ -108,42 +108,11 @@ func inventory(ctx context.Context, c *client.Client, p *pipeline.Plan, progress
 	if err != nil {
 		return release.Inventory{}, err
 	}
-	// On the build platform, as the builds ran: the toolchain's vertices
-	// are the cached ones.
-	spec, err := platforms.Parse(p.Request.BuildPlatform)
+	files, err := solveToFiles(ctx, c, p, st, nil, nil, progress, out, release.InventoryPackages, release.InventoryCompilers)
 	if err != nil {
 		return release.Inventory{}, err
 	}
-	def, err := st.Marshal(ctx, llb.Platform(spec))
-	if err != nil {
-		return release.Inventory{}, err
-	}
-	dir, err := os.MkdirTemp("", "s6builder-inventory-")
-	if err != nil {
-		return release.Inventory{}, err
-	}
-	defer os.RemoveAll(dir)
-	sess, err := newSession(ctx, progress, out)
-	if err != nil {
-		return release.Inventory{}, err
-	}
-	err = sess.run(p, newRecorder(), func(ch chan *client.SolveStatus) error {
-		_, err := c.Solve(ctx, def, client.SolveOpt{Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir}}}, ch)
-		return err
-	})
-	sess.close()
-	if err != nil {
-		return release.Inventory{}, err
-	}
-	pkgs, err := os.ReadFile(filepath.Join(dir, release.InventoryPackages))
-	if err != nil {
-		return release.Inventory{}, err
-	}
-	ccs, err := os.ReadFile(filepath.Join(dir, release.InventoryCompilers))
-	if err != nil {
-		return release.Inventory{}, err
-	}
-	return release.ParseInventory(pkgs, ccs), nil
+	return release.ParseInventory(files[0], files[1]), nil
 }
 
 // provenance writes BuildKit's SLSA provenance attestation of p's dist
@@ -155,38 +124,52 @@ func provenance(ctx context.Context, c *client.Client, p *pipeline.Plan, path, p
 	if err != nil {
 		return err
 	}
+	const prefix = "s6builder-attestation."
+	files, err := solveToFiles(ctx, c, p, states[pipeline.IDDist],
+		map[string]string{"attest:provenance": "mode=max"}, map[string]string{"attestation-prefix": prefix},
+		progress, out, prefix+"provenance.json")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, files[0], 0o644)
+}
+
+// solveToFiles solves st, marshalled for p's build platform as the builds
+// were (so its cached vertices are the same ones), with a local export
+// into a temporary directory, and returns the files named, read from it.
+func solveToFiles(ctx context.Context, c *client.Client, p *pipeline.Plan, st llb.State, frontendAttrs, exportAttrs map[string]string,
+	progress string, out io.Writer, names ...string) ([][]byte, error) {
 	spec, err := platforms.Parse(p.Request.BuildPlatform)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	def, err := states[pipeline.IDDist].Marshal(ctx, llb.Platform(spec))
+	def, err := st.Marshal(ctx, llb.Platform(spec))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "s6builder-provenance-")
+	dir, err := os.MkdirTemp("", "s6builder-solve-")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer os.RemoveAll(dir)
 	sess, err := newSession(ctx, progress, out)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	err = sess.run(p, newRecorder(), func(ch chan *client.SolveStatus) error {
-		_, err := c.Solve(ctx, def, client.SolveOpt{
-			FrontendAttrs: map[string]string{"attest:provenance": "mode=max"},
-			Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir,
-				Attrs: map[string]string{"attestation-prefix": "s6builder-attestation."}}},
-		}, ch)
+		_, err := c.Solve(ctx, def, client.SolveOpt{FrontendAttrs: frontendAttrs,
+			Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir, Attrs: exportAttrs}}}, ch)
 		return err
 	})
 	sess.close()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "s6builder-attestation.provenance.json"))
-	if err != nil {
-		return fmt.Errorf("the daemon wrote no provenance: %w", err)
+	files := make([][]byte, len(names))
+	for i, name := range names {
+		if files[i], err = os.ReadFile(filepath.Join(dir, name)); err != nil {
+			return nil, fmt.Errorf("the solve wrote no %s: %w", name, err)
+		}
 	}
-	return os.WriteFile(path, b, 0o644)
+	return files, nil
 }
