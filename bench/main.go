@@ -187,60 +187,79 @@ func (b *bench) measure(s6 string) (result, error) {
 	}
 	r.bumpFrom = prev.Request.S6
 	var cold, warm, bump, alone, dockerfile, seed, host []time.Duration
-	for i := 0; i < b.n; i++ {
+	ours := func() error {
 		if err := b.coldStart(); err != nil {
-			return r, err
+			return err
 		}
 		dist, err := os.MkdirTemp("", "bench-dist-")
 		if err != nil {
-			return r, err
+			return err
 		}
-		t, rep, err := b.build(p, filepath.Join(dist, "d"))
+		defer os.RemoveAll(dist)
+		t, _, err := b.build(p, filepath.Join(dist, "d"))
 		if err != nil {
-			return r, err
+			return err
 		}
 		cold = append(cold, t)
-		alone = append(alone, rep.StageTimes()["build/s6"])
 		r.distSize = dirSize(filepath.Join(dist, "d"))
 		r.runtimeSize = 0
 		for _, sub := range []string{"bin", "sbin", "libexec"} { // what an image needs: no static libs, no headers
 			r.runtimeSize += dirSize(filepath.Join(dist, "d", sub))
 		}
 		if t, _, err = b.build(p, filepath.Join(dist, "d")); err != nil {
-			return r, err
+			return err
 		}
 		warm = append(warm, t)
-		os.RemoveAll(dist)
 
 		// Bump: the previous s6 built, then this one (same skalibs and execline).
 		if err := b.coldStart(); err != nil {
-			return r, err
+			return err
 		}
 		if _, _, err := b.build(prev, ""); err != nil {
-			return r, err
+			return err
 		}
-		if t, _, err = b.build(p, ""); err != nil {
-			return r, err
+		t, rep, err := b.build(p, "")
+		if err != nil {
+			return err
 		}
 		bump = append(bump, t)
-
+		// The floor is the compile this bump waited for: another run's
+		// compile would add this VM's run-to-run spread (10-15 %).
+		alone = append(alone, rep.StageTimes()["build/s6"])
+		return nil
+	}
+	peers := func() error {
 		if err := b.coldStart(); err != nil {
-			return r, err
+			return err
 		}
-		if t, err = b.dockerfile(p); err != nil {
-			return r, fmt.Errorf("Dockerfile peer: %w", err)
+		t, err := b.dockerfile(p)
+		if err != nil {
+			return fmt.Errorf("Dockerfile peer: %w", err)
 		}
 		dockerfile = append(dockerfile, t)
-
 		if t, err = b.seedWay(p); err != nil {
-			return r, fmt.Errorf("seed's way: %w", err)
+			return fmt.Errorf("seed's way: %w", err)
 		}
 		seed = append(seed, t)
-
 		if t, err = b.host(p); err != nil {
-			return r, fmt.Errorf("host: %w", err)
+			return fmt.Errorf("host: %w", err)
 		}
 		host = append(host, t)
+		return nil
+	}
+	for i := 0; i < b.n; i++ {
+		// Alternate who goes first: this VM drifts within a run, and a
+		// fixed order hands the drift to one side.
+		first, second := ours, peers
+		if i%2 == 1 {
+			first, second = peers, ours
+		}
+		if err := first(); err != nil {
+			return r, err
+		}
+		if err := second(); err != nil {
+			return r, err
+		}
 	}
 	r.cold, r.warm, r.bump, r.s6Alone = median(cold), median(warm), median(bump), median(alone)
 	r.dockerfile, r.seed, r.host = median(dockerfile), median(seed), median(host)
