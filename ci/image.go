@@ -15,10 +15,10 @@ import (
 
 // imageArgs are image's arguments beyond the request.
 type imageArgs struct {
-	services                *dagger.Directory
-	base                    *dagger.Container
-	dist                    *dagger.Directory // nil: the plan's dist
-	distPrefix, servicesDir string            // "": pipeline's defaults
+	services    *dagger.Directory
+	base        *dagger.Container
+	dist        *dagger.Directory // nil: the plan's dist
+	servicesDir string            // "": pipeline's default
 }
 
 // image validates the arguments, plans the request (unless a dist is
@@ -37,7 +37,10 @@ func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, err
 	}
 	// The base is a container the caller made, not a reference: only the
 	// layout is the plan's to check.
-	ireq := pipeline.ImageRequest{DistPrefix: a.distPrefix, ServicesDir: a.servicesDir}
+	if r.prefix == "" {
+		r.prefix = pipeline.DefaultImagePrefix // what the dist is built for
+	}
+	ireq := pipeline.ImageRequest{Prefix: r.prefix, ServicesDir: a.servicesDir}
 	if _, err := pipeline.NewImageLayout(ireq); err != nil {
 		return nil, err
 	}
@@ -195,7 +198,7 @@ func isExecutable(ctx context.Context, dir *dagger.Directory, path string) (bool
 // imageContainer translates an image spec onto the base container, as
 // engine/buildkit/image.go does onto the base image:
 //
-//   - the dist at DistPrefix, then the service tree at ServicesDir
+//   - the dist at / (its programs under Prefix), then the service tree at ServicesDir
 //     (withDirectory merges into what the base has there, as BuildKit's
 //     merge of the base and those layers does);
 //   - ScanFinish, when set, at ServicesDir/.s6-svscan/finish, mode 0755;
@@ -211,7 +214,7 @@ func isExecutable(ctx context.Context, dir *dagger.Directory, path string) (bool
 //
 // A spec field this translation does not know is an error.
 func imageContainer(base *dagger.Container, dist, services *dagger.Directory, spec pipeline.ImageSpec) (*dagger.Container, error) {
-	if err := knownFields(spec, "base", "dist_prefix", "services_dir", "scan_finish", "entrypoint", "working_dir", "env", "stop_signal"); err != nil {
+	if err := knownFields(spec, "base", "prefix", "services_dir", "scan_finish", "entrypoint", "working_dir", "env", "stop_signal"); err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
 	if spec.StopSignal != "" && spec.StopSignal != runtimeStopSignal {
@@ -219,7 +222,7 @@ func imageContainer(base *dagger.Container, dist, services *dagger.Directory, sp
 			spec.StopSignal, runtimeStopSignal)
 	}
 	ctr := base.
-		WithDirectory(spec.DistPrefix, dist).
+		WithDirectory("/", dist).
 		WithDirectory(spec.ServicesDir, services)
 	if spec.ScanFinish != "" {
 		ctr = ctr.WithNewFile(path.Join(spec.ServicesDir, ".s6-svscan", "finish"), spec.ScanFinish,

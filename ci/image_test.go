@@ -23,16 +23,16 @@ const testBase = "debian:bookworm-slim"
 // imageCall is image's arguments: the request's, then the image's.
 type imageCall struct {
 	args
-	services                *dagger.Directory
-	base                    *dagger.Container
-	dist                    *dagger.Directory
-	distPrefix, servicesDir string
+	services    *dagger.Directory
+	base        *dagger.Container
+	dist        *dagger.Directory
+	servicesDir string
 }
 
 func (c imageCall) image(ctx context.Context) (*dagger.Container, error) {
 	a := c.args
 	return (&S6Builder{}).Image(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with,
-		c.services, c.base, c.dist, c.distPrefix, c.servicesDir, a.emulate)
+		c.services, c.base, c.dist, a.prefix, c.servicesDir, a.emulate)
 }
 
 var executable = dagger.DirectoryWithNewFileOpts{Permissions: 0o755}
@@ -150,8 +150,8 @@ func TestImageDescribesThePlan(t *testing.T) {
 			spec, err := pipeline.NewImage(pipeline.ImageRequest{Base: testBase, HasScanFinish: hasFinish})
 			require.NoError(t, err)
 			assert.Equal(t, chainText(t, ctx, ic.base), n.base.String())
-			assert.Equal(t, "/usr/local", n.distPath)
-			assert.Equal(t, spec.DistPrefix, n.distPath)
+			assert.Equal(t, "/", n.distPath, "the dist holds its prefix")
+			assert.Equal(t, "/usr/local", spec.Prefix)
 			assert.Equal(t, "/etc/s6", n.servicesPath)
 			assert.Equal(t, spec.ServicesDir, n.servicesPath)
 			assert.Equal(t, chainText(t, ctx, ic.services), n.services.String())
@@ -175,13 +175,13 @@ func TestImageDescribesThePlan(t *testing.T) {
 }
 
 // TestImageWithDist: with a dist directory there is no build at all (no
-// http, no toolchain, no exec); the paths and config follow distPrefix and
-// servicesDir.
+// http, no toolchain, no exec); the dist goes at /, the config follows
+// prefix and servicesDir.
 func TestImageWithDist(t *testing.T) {
 	ctx := context.Background()
-	dist := dag.Directory().WithNewFile("bin/s6-svscan", "an s6-svscan", executable)
-	ic := imageCall{args: args{static: true}, services: serviceTree(false), base: dag.Container().From(testBase),
-		dist: dist, distPrefix: "/", servicesDir: "/srv/s6"}
+	dist := dag.Directory().WithNewFile("usr/bin/s6-svscan", "an s6-svscan", executable)
+	ic := imageCall{args: args{static: true, prefix: "/usr"}, services: serviceTree(false), base: dag.Container().From(testBase),
+		dist: dist, servicesDir: "/srv/s6"}
 	fake.reset()
 	ctr, err := ic.image(ctx)
 	require.NoError(t, err)
@@ -192,17 +192,17 @@ func TestImageWithDist(t *testing.T) {
 	assert.NotContains(t, raw, pipeline.DefaultToolchain().Image)
 	assert.NotContains(t, raw, "{platform}", "no platform to check")
 
-	spec, err := pipeline.NewImage(pipeline.ImageRequest{Base: testBase, DistPrefix: "/", ServicesDir: "/srv/s6"})
+	spec, err := pipeline.NewImage(pipeline.ImageRequest{Base: testBase, Prefix: "/usr", ServicesDir: "/srv/s6"})
 	require.NoError(t, err)
 	assert.Equal(t, chainText(t, ctx, dist), n.dist.String())
 	assert.Equal(t, "/", n.distPath)
 	assert.Equal(t, "/srv/s6", n.servicesPath)
 	require.NotNil(t, n.finish)
 	assert.Equal(t, "/srv/s6/.s6-svscan/finish", str(t, *n.finish, "path"))
-	assert.Equal(t, []string{"/bin/s6-svscan", "/srv/s6"}, n.entrypoint)
+	assert.Equal(t, []string{"/usr/bin/s6-svscan", "/srv/s6"}, n.entrypoint)
 	assert.Equal(t, spec.Entrypoint, n.entrypoint)
 	assert.Equal(t, spec.Env, n.env)
-	assert.True(t, strings.HasPrefix(n.env[0], "PATH=/bin:"), n.env[0])
+	assert.True(t, strings.HasPrefix(n.env[0], "PATH=/usr/bin:"), n.env[0])
 }
 
 // TestImagePlatform: the dist is built for the base container's platform
@@ -325,8 +325,8 @@ func TestImageBadArgumentsSendNoQuery(t *testing.T) {
 		"platform":                      {mod(func(c *imageCall) { c.platform = "windows/amd64" }), "--platform"},
 		"relative servicesDir":          {mod(func(c *imageCall) { c.servicesDir = "etc/s6" }), `--services-dir "etc/s6": want a clean absolute path`},
 		"servicesDir /":                 {mod(func(c *imageCall) { c.servicesDir = "/" }), `--services-dir "/": the service tree needs a directory of its own`},
-		"unclean distPrefix":            {mod(func(c *imageCall) { c.distPrefix = "/usr/local/" }), `--dist-prefix "/usr/local/"`},
-		"distPrefix characters":         {mod(func(c *imageCall) { c.distPrefix = "/opt/s 6" }), `--dist-prefix "/opt/s 6"`},
+		"unclean prefix":                {mod(func(c *imageCall) { c.prefix = "/usr/local/" }), `--prefix "/usr/local/"`},
+		"prefix characters":             {mod(func(c *imageCall) { c.prefix = "/opt/s 6" }), `--prefix "/opt/s 6"`},
 		"no services":                   {mod(func(c *imageCall) { c.services = nil }), "--services: a service tree directory is required"},
 		"no base":                       {mod(func(c *imageCall) { c.base = nil }), "--base: a base container is required, e.g. --base debian:bookworm-slim"},
 		"neither s6 nor dist":           {mod(func(c *imageCall) { c.s6 = "" }), "--s6: give the s6 release to build, e.g. --s6 2.1.6.0 (`dagger call versions` lists them), or a --dist directory"},

@@ -62,6 +62,11 @@ func (m *S6Builder) Build(
 	// release that works with the rest)
 	// +optional
 	with []string,
+	// Installation prefix compiled into the programs (s6 runs
+	// PREFIX/libexec/s6-ftrigrd); the result holds them under it, ready to
+	// extract at / (default: /)
+	// +optional
+	prefix string,
 	// Several target platforms at once, in Docker's names or s6-overlay's
 	// (`dagger call platforms` lists them): the result then holds one
 	// <os>_<arch>[_<variant>]/ tree per platform, e.g. linux_arm_v7/
@@ -74,7 +79,7 @@ func (m *S6Builder) Build(
 	emulate bool,
 ) (*dagger.Directory, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
-		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, emulate: emulate}
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, prefix: prefix, emulate: emulate}
 	if len(platforms) > 0 {
 		return inWords(r.forEachPlatform(ctx, platforms, func(one request) (*dagger.Directory, error) {
 			return one.output(ctx, exported)
@@ -120,17 +125,22 @@ func (m *S6Builder) Sources(
 	// release that works with the rest)
 	// +optional
 	with []string,
+	// Installation prefix compiled into the programs (s6 runs
+	// PREFIX/libexec/s6-ftrigrd); the result holds them under it, ready to
+	// extract at / (default: /)
+	// +optional
+	prefix string,
 ) (*dagger.Directory, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
-		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with}
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, prefix: prefix}
 	return inWords(r.output(ctx, func(*pipeline.Plan) string { return pipeline.IDSources }))
 }
 
 // A container image with s6-svscan as PID 1 over a service tree, e.g.
 // `dagger call image --s6 2.1.6.0 --services ./etc/s6 --base debian:bookworm-slim export --path image.tar`
 //
-// The base container with the dist (built from the request, or the dist
-// argument) at distPrefix, the service tree at servicesDir, an
+// The base container with the dist (built from the request for prefix, or
+// the dist argument) at /, the service tree at servicesDir, an
 // .s6-svscan/finish added when the tree has none, PATH set so s6-svscan
 // finds s6-supervise, and the entrypoint `s6-svscan SERVICES_DIR`: the image
 // `s6builder image` makes. Export, publish or open a terminal in the result.
@@ -185,10 +195,12 @@ func (m *S6Builder) Image(
 	// a build; give no other request argument than platform with it
 	// +optional
 	dist *dagger.Directory,
-	// Where the dist goes in the image, e.g. / for a tree with usr/bin
-	// (default: /usr/local)
+	// Installation prefix: the dist is built for it and goes at /, its
+	// programs under it (default: /usr/local; the base's /bin is often a
+	// link to usr/bin, which no tree can be copied onto); with dist, where
+	// that tree's programs are, e.g. /usr for a tree with usr/bin
 	// +optional
-	distPrefix string,
+	prefix string,
 	// Where the service tree goes in the image (default: /etc/s6)
 	// +optional
 	servicesDir string,
@@ -198,8 +210,8 @@ func (m *S6Builder) Image(
 	emulate bool,
 ) (*dagger.Container, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
-		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, emulate: emulate}
-	return inWords(r.image(ctx, imageArgs{services: services, base: base, dist: dist, distPrefix: distPrefix, servicesDir: servicesDir}))
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, prefix: prefix, emulate: emulate}
+	return inWords(r.image(ctx, imageArgs{services: services, base: base, dist: dist, servicesDir: servicesDir}))
 }
 
 // Run the supervision smoke test on the build and return its checks, one
@@ -253,13 +265,18 @@ func (m *S6Builder) Test(
 	// release that works with the rest)
 	// +optional
 	with []string,
+	// Installation prefix compiled into the programs (s6 runs
+	// PREFIX/libexec/s6-ftrigrd); the result holds them under it, ready to
+	// extract at / (default: /)
+	// +optional
+	prefix string,
 	// Build a foreign platform under the engine's emulator instead of
 	// cross-compiling it (the test itself runs on the target platform)
 	// +optional
 	emulate bool,
 ) (string, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
-		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, emulate: emulate}
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, prefix: prefix, emulate: emulate}
 	return inWords(r.smoke(ctx))
 }
 
@@ -311,6 +328,11 @@ func (m *S6Builder) Release(
 	// release that works with the rest)
 	// +optional
 	with []string,
+	// Installation prefix compiled into the programs (s6 runs
+	// PREFIX/libexec/s6-ftrigrd); the result holds them under it, ready to
+	// extract at / (default: /)
+	// +optional
+	prefix string,
 	// Build foreign platforms under the engine's emulator instead of
 	// cross-compiling them
 	// +optional
@@ -321,7 +343,7 @@ func (m *S6Builder) Release(
 	sourceDateEpoch int,
 ) (*dagger.Directory, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, static: static,
-		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, emulate: emulate}
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, prefix: prefix, emulate: emulate}
 	return inWords(r.release(ctx, platforms, int64(sourceDateEpoch)))
 }
 

@@ -36,6 +36,7 @@ type args struct {
 	catalog               *dagger.File
 	jobs                  int
 	with                  []string
+	prefix                string
 	platforms             []string
 	emulate               bool
 }
@@ -44,11 +45,11 @@ type args struct {
 func defaults(s6 string) args { return args{s6: s6, static: true} }
 
 func (a args) build(ctx context.Context) (*dagger.Directory, error) {
-	return (&S6Builder{}).Build(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with, a.platforms, a.emulate)
+	return (&S6Builder{}).Build(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with, a.prefix, a.platforms, a.emulate)
 }
 
 func (a args) sources(ctx context.Context) (*dagger.Directory, error) {
-	return (&S6Builder{}).Sources(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with)
+	return (&S6Builder{}).Sources(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with, a.prefix)
 }
 
 // cliPlan is the plan `s6builder build` makes for the same arguments
@@ -766,7 +767,7 @@ func TestReleaseRefusesBadArgumentsBeforeAnyQuery(t *testing.T) {
 		"negative epoch":  {"2.1.6.0", []string{"linux/amd64"}, -1, `--source-date-epoch "-1": want seconds since 1970`},
 	} {
 		fake.reset()
-		d, err := (&S6Builder{}).Release(ctx, tc.s6, "", "", tc.platforms, true, testToolchain, "", nil, 0, nil, false, tc.epoch)
+		d, err := (&S6Builder{}).Release(ctx, tc.s6, "", "", tc.platforms, true, testToolchain, "", nil, 0, nil, "", false, tc.epoch)
 		require.Error(t, err, name)
 		assert.Nil(t, d)
 		assert.Contains(t, err.Error(), tc.want, name)

@@ -26,6 +26,7 @@ type request struct {
 	catalog               *dagger.File
 	jobs                  int
 	with                  []string
+	prefix                string // "": the plan's default
 	// emulate builds a foreign platform with its own toolchain under the
 	// engine's emulator; otherwise its compilers run on the engine's
 	// platform and cross-compile (the plan's BuildPlatform).
@@ -39,7 +40,7 @@ func (r request) pipelineRequest() pipeline.Request {
 	req := pipeline.Request{
 		S6: r.s6, Skalibs: r.skalibs, Execline: r.execline,
 		Platform: string(r.platform), Dynamic: !r.static,
-		Mirror: r.mirror, Jobs: r.jobs, With: r.with,
+		Mirror: r.mirror, Jobs: r.jobs, With: r.with, Prefix: r.prefix,
 	}
 	if r.toolchain != "" {
 		req.Toolchain = pipeline.Toolchain{Image: r.toolchain}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 
 	"github.com/containerd/platforms"
@@ -58,8 +59,18 @@ func ELFTargetOf(platform string) (ELFTarget, error) {
 	return t, nil
 }
 
-// BinaryDirs are the dist folders whose files are programs.
+// BinaryDirs are the folders under the prefix whose files are programs.
 var BinaryDirs = []string{"bin", "sbin", "libexec"}
+
+// DistBinaryDirs are BinaryDirs where a dist built for r holds them:
+// under its prefix, as slash paths relative to the dist's root.
+func (r Request) DistBinaryDirs() []string {
+	var out []string
+	for _, d := range BinaryDirs {
+		out = append(out, strings.TrimPrefix(path.Join(r.Prefix, d), "/"))
+	}
+	return out
+}
 
 // CheckBinary checks one file of a dist built for req: an ELF file must be
 // for req's platform (machine, class, byte order) and, unless req is

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"fmt"
+	"github.com/s6builder/s6builder/pipeline/catalog"
 	"github.com/s6builder/s6builder/pipeline/inputerr"
 	"path"
 	"strings"
@@ -16,7 +17,9 @@ import (
 
 // Image defaults.
 const (
-	DefaultDistPrefix  = "/usr/local" // merged into the base, beside its own /usr/bin
+	// DefaultImagePrefix is an image's installation prefix: the base's own
+	// /bin is often a link to usr/bin, onto which no tree can be copied.
+	DefaultImagePrefix = "/usr/local"
 	DefaultServicesDir = "/etc/s6"
 	StopSignal         = "SIGTERM" // s6-svscan: same as s6-svscanctl -t, in every release
 )
@@ -28,8 +31,10 @@ const DefaultScanFinish = "#!/bin/sh\n# Added by s6builder: run by s6-svscan whe
 
 // ImageRequest describes the image.
 type ImageRequest struct {
-	Base          string // base image reference (any distribution)
-	DistPrefix    string // where the dist tree goes; "" = DefaultDistPrefix
+	Base string // base image reference (any distribution)
+	// Prefix is where the dist's programs are (PREFIX/bin/s6-svscan): the
+	// one it was built for. The dist tree goes at /. "" = DefaultImagePrefix.
+	Prefix        string
 	ServicesDir   string // "" = DefaultServicesDir
 	HasScanFinish bool   // the service tree has .s6-svscan/finish already
 }
@@ -37,13 +42,17 @@ type ImageRequest struct {
 // ImageSpec is the normalized image: what goes where and the config.
 type ImageSpec struct {
 	Base        string   `json:"base,omitempty"` // "" from NewImageLayout
-	DistPrefix  string   `json:"dist_prefix"`
+	Prefix      string   `json:"prefix"`         // the dist tree goes at /, its programs are under Prefix
 	ServicesDir string   `json:"services_dir"`
 	ScanFinish  string   `json:"scan_finish,omitempty"` // content to add at ServicesDir/.s6-svscan/finish
 	Entrypoint  []string `json:"entrypoint"`
 	WorkingDir  string   `json:"working_dir"`
 	Env         []string `json:"env"`
 	StopSignal  string   `json:"stop_signal"`
+	// DistOnly: the image is the dist alone, FROM scratch (no base, no
+	// services, no entrypoint), for `COPY --from=IMAGE / /`.
+	DistOnly bool              `json:"dist_only,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
 }
 
 // NewImage validates r and derives the image spec; it does no I/O.
@@ -64,23 +73,23 @@ func NewImage(r ImageRequest) (ImageSpec, error) {
 // the image and its config, for a front end whose base is not a reference
 // (the Dagger module's is a container); Base is left empty.
 func NewImageLayout(r ImageRequest) (ImageSpec, error) {
-	if r.DistPrefix == "" {
-		r.DistPrefix = DefaultDistPrefix
+	if r.Prefix == "" {
+		r.Prefix = DefaultImagePrefix
 	}
 	if r.ServicesDir == "" {
 		r.ServicesDir = DefaultServicesDir
 	}
-	for field, p := range map[string]string{"distPrefix": r.DistPrefix, "servicesDir": r.ServicesDir} {
-		if err := checkImagePath(p); err != nil {
+	for field, p := range map[string]string{"prefix": r.Prefix, "servicesDir": r.ServicesDir} {
+		if err := checkPath(p); err != nil {
 			return ImageSpec{}, inputerr.New(field, p, "%v", err)
 		}
 	}
 	if r.ServicesDir == "/" {
 		return ImageSpec{}, inputerr.New("servicesDir", "/", "the service tree needs a directory of its own")
 	}
-	bin := path.Join(r.DistPrefix, "bin")
+	bin := path.Join(r.Prefix, "bin")
 	s := ImageSpec{
-		DistPrefix:  r.DistPrefix,
+		Prefix:      r.Prefix,
 		ServicesDir: r.ServicesDir,
 		Entrypoint:  []string{path.Join(bin, "s6-svscan"), r.ServicesDir},
 		WorkingDir:  "/",
@@ -94,8 +103,36 @@ func NewImageLayout(r ImageRequest) (ImageSpec, error) {
 	return s, nil
 }
 
-// checkImagePath accepts clean absolute paths of plain characters.
-func checkImagePath(p string) error {
+// NewDistImage is the spec of a dist image: FROM scratch, the dist of
+// plans (its programs under their prefix) and nothing else, labelled with
+// the releases it holds. The plans are one request's, one per platform.
+func NewDistImage(plans []*Plan) (ImageSpec, error) {
+	if len(plans) == 0 {
+		return ImageSpec{}, fmt.Errorf("a dist image needs a plan")
+	}
+	p := plans[0]
+	s6, _ := p.Selection.Release(catalog.S6)
+	s := ImageSpec{Prefix: p.Request.Prefix, DistOnly: true, Labels: map[string]string{
+		"org.opencontainers.image.title":   "s6 " + s6.Version.String() + " dist",
+		"org.opencontainers.image.version": s6.Version.String(),
+		// How a user finds the programs: PREFIX/bin.
+		"io.s6builder.prefix": p.Request.Prefix,
+	}}
+	for _, pkg := range p.Selection.Packages() {
+		rel, _ := p.Selection.Release(pkg)
+		s.Labels["io.s6builder.release."+pkg] = rel.Version.String()
+	}
+	for _, q := range plans[1:] {
+		if q6, _ := q.Selection.Release(catalog.S6); q.Request.Prefix != s.Prefix || q6.Version != s6.Version {
+			return ImageSpec{}, fmt.Errorf("a dist image's plans differ in more than their platform")
+		}
+	}
+	return s, nil
+}
+
+// checkPath accepts clean absolute paths of plain characters (they reach
+// configure, make and the image config).
+func checkPath(p string) error {
 	if !strings.HasPrefix(p, "/") || path.Clean(p) != p {
 		return fmt.Errorf("want a clean absolute path")
 	}

@@ -219,7 +219,7 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 		// strip, install. Its steps have nothing to gain from caches of
 		// their own (a change to one reruns all that follow), and every
 		// container start and snapshot costs time on the critical path.
-		opts := recipe.Options{Static: !req.Dynamic, Extra: req.Configure[pkg], Jobs: req.Jobs, DestDir: OutDir, Target: cross.GNUTriple}
+		opts := recipe.Options{Static: !req.Dynamic, Extra: req.Configure[pkg], Jobs: req.Jobs, DestDir: OutDir, Prefix: req.Prefix, Target: cross.GNUTriple}
 		mounts := []Mount{tarball, {Target: SrcDir, Tmpfs: true}}
 		deps := []string{IDToolchain, fetchID(pkg)}
 		for _, d := range rel.Links() {
@@ -264,7 +264,7 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 	p.add(&Stage{ID: IDDist, Kind: KindMerge, Deps: builds})
 	p.add(&Stage{ID: IDSources, Kind: KindMerge, Deps: unpacks})
 	p.add(&Stage{ID: IDExport, Kind: KindExport, Deps: []string{IDDist}})
-	smoke := smokeStage(env)
+	smoke := smokeStage(env, req.Prefix)
 	if isCross {
 		smoke.Exec.Emulates = req.Platform // the dist's programs run in it
 	}

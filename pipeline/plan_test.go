@@ -193,6 +193,8 @@ func TestBadInputIsRefusedBeforeAnyWork(t *testing.T) {
 		"cc":                       {pipeline.Request{S6: "2.1.6.0", CC: "gcc; id"}, "compiler command", "cc"},
 		"jobs":                     {pipeline.Request{S6: "2.1.6.0", Jobs: -1}, "want 0", "jobs"},
 		"configure unknown pkg":    {pipeline.Request{S6: "2.1.6.0", Configure: map[string][]string{"busybox": {"--x"}}}, `configure "busybox": unknown package`, "configure"},
+		"relative prefix":          {pipeline.Request{S6: "2.1.6.0", Prefix: "usr/local"}, "want a clean absolute path", "prefix"},
+		"prefix expansion":         {pipeline.Request{S6: "2.1.6.0", Prefix: "/usr/$(id)"}, "want letters, digits and /._- only", "prefix"},
 		"configure make expansion": {pipeline.Request{S6: "2.1.6.0", Configure: map[string][]string{"s6": {"--enable-nsss=$(shell id)"}}}, "want --name or --name=value", "-"},
 		"configure owned option":   {pipeline.Request{S6: "2.1.6.0", Configure: map[string][]string{"s6": {"--prefix=/usr"}}}, "sets --prefix itself", "-"},
 		"configure not in release": {pipeline.Request{S6: "2.1.6.0", Configure: map[string][]string{"s6": {"--enable-nsss"}}}, "s6 2.1.6.0 does not accept --enable-nsss", "-"},

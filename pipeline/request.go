@@ -22,6 +22,7 @@ import (
 
 	"github.com/s6builder/s6builder/pipeline/catalog"
 	"github.com/s6builder/s6builder/pipeline/inputerr"
+	"github.com/s6builder/s6builder/pipeline/recipe"
 )
 
 // DefaultMirror is where skarnet publishes its tarballs.
@@ -51,6 +52,12 @@ type Request struct {
 	// the entry of the request's platform and drops the map.
 	PlatformToolchains map[string]Toolchain `json:"platform_toolchains,omitempty"`
 	CC                 string               `json:"cc,omitempty"`
+
+	// Prefix is the installation prefix compiled into the programs (s6
+	// runs PREFIX/libexec/s6-ftrigrd): the dist tree holds them under it,
+	// ready to extract at /. "" = "/". An image's base has its own /bin
+	// (often a link to usr/bin), so images take /usr/local.
+	Prefix string `json:"prefix,omitempty"`
 
 	Mirror string `json:"mirror,omitempty"` // base URL; "" = DefaultMirror
 	Jobs   int    `json:"jobs,omitempty"`   // make -jN; 0 = the build container's CPU count
@@ -226,6 +233,13 @@ func (r Request) Normalize() (Request, error) {
 		r.CC = "gcc"
 	default:
 		r.CC = "musl-gcc"
+	}
+
+	if r.Prefix == "" {
+		r.Prefix = recipe.DefaultPrefix
+	}
+	if err := checkPath(r.Prefix); err != nil {
+		return r, inputerr.New("prefix", r.Prefix, "%v", err)
 	}
 
 	if r.Mirror == "" {

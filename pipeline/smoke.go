@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	_ "embed"
+	"path"
 )
 
 // SmokeScript is the supervision smoke test (smoke.sh): s6-svscan -h, a
@@ -20,17 +21,17 @@ const (
 )
 
 // smokeStage runs SmokeScript in the toolchain image against the dist. The
-// dist is built for prefix / (its programs name /bin/execlineb and
-// /libexec/s6-ftrigrd), so the script installs it at / before testing:
-// the stage's root filesystem is writable, and thrown away with it.
-func smokeStage(env []string) *Stage {
+// dist's programs name paths under prefix (PREFIX/bin/execlineb,
+// PREFIX/libexec/s6-ftrigrd), so the script installs the dist at / before
+// testing: the stage's root filesystem is writable, and thrown away with it.
+func smokeStage(env []string, prefix string) *Stage {
 	return &Stage{ID: IDSmoke, Kind: KindTest, Deps: []string{IDToolchain, IDDist},
 		Exec: &Exec{
-			Env:          append(append([]string{}, env...), "LD_LIBRARY_PATH="+SmokeDist+"/lib"),
+			Env:          append(append([]string{}, env...), "LD_LIBRARY_PATH="+path.Join(SmokeDist, prefix, "lib")),
 			Mounts:       []Mount{{Target: SmokeDist, From: IDDist, Readonly: true}},
 			WritableRoot: true,
 			Steps: []Step{{Name: "smoke test", Dir: "/",
-				Args: []string{"sh", "-c", SmokeScript, "smoke", SmokeDist, SmokeReport}}},
+				Args: []string{"sh", "-c", SmokeScript, "smoke", SmokeDist, SmokeReport, prefix}}},
 			Output:    SmokeReport,
 			AlwaysRun: true,
 		}}

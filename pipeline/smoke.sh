@@ -3,18 +3,19 @@
 # prints FAIL and the service log, and exits 1. POSIX sh; GNU sleep for
 # fractions.
 set -u
-dist=$1 report=$2
-bin=$dist/bin
+dist=$1 report=$2 prefix=${3:-/}
+p=${prefix%/} # "" for prefix /
+bin=$dist$p/bin
 
-# The dist is built for prefix /: its programs run /bin/execlineb and
-# /libexec/s6-ftrigrd. Install it there, as a user drops it into an image
+# The dist's programs run PREFIX/bin/execlineb and PREFIX/libexec/
+# s6-ftrigrd. Install them there, as a user drops the dist into an image
 # (through the image's own /bin -> usr/bin link where it has one).
 for d in bin sbin libexec etc; do
-	[ -d "$dist/$d" ] || continue
-	to=$(readlink -f "/$d" 2>/dev/null || echo "/$d")
-	mkdir -p "$to" && cp -pR "$dist/$d/." "$to/" || { echo "FAIL: cannot install the dist's $d at /$d"; exit 1; }
+	[ -d "$dist$p/$d" ] || continue
+	to=$(readlink -f "$p/$d" 2>/dev/null || echo "$p/$d")
+	mkdir -p "$to" && cp -pR "$dist$p/$d/." "$to/" || { echo "FAIL: cannot install the dist's $d at $p/$d"; exit 1; }
 done
-PATH=/bin:/sbin:$PATH
+PATH=$p/bin:$p/sbin:$PATH
 export PATH
 work=$(mktemp -d)
 scan=$work/scan

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -15,46 +17,75 @@ import (
 	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/catalog"
 	"github.com/s6builder/s6builder/pipeline/inputerr"
+	"github.com/s6builder/s6builder/pipeline/release"
 )
 
 func imageCmd() *cobra.Command {
 	var (
-		rf                            requestFlags
-		services, base, output, push  string
-		dist, distPrefix, servicesDir string
-		addr, progress                string
-		force                         bool
-		cache                         bk.Cache
+		rf                           requestFlags
+		services, base, output, push string
+		dist, servicesDir            string
+		addr, progress               string
+		force, distImage             bool
+		epoch                        int64
+		cache                        bk.Cache
 	)
 	cmd := &cobra.Command{
 		Use:   "image",
 		Short: "Build a container image with s6-svscan as PID 1 over a service tree",
 		Long: `Build an image from --base with the s6 and execline binaries (built from the
-request, or taken from --dist), the service tree --services at /etc/s6, an
+request for --prefix, /usr/local by default, or taken from --dist), the service tree --services at /etc/s6, an
 .s6-svscan/finish when the tree has none, PATH set so s6-svscan finds
 s6-supervise, s6-svscan as the entrypoint and SIGTERM as the stop signal.
 With --platform P,Q the image is multi-platform (an OCI index, one image per
 platform, each with that platform's base and its cross-compiled dist): the
-base must offer every platform.`,
+base must offer every platform.
+
+With --dist-image the image is the dist alone, FROM scratch, for a
+Dockerfile's COPY --from=IMAGE / / (its programs in PREFIX/bin, /usr/local/bin
+by default); every time in it is --source-date-epoch, so the same request
+gives the same digest.`,
 		Example: `  s6builder image --s6 2.1.6.0 --services ./etc/s6 --base debian:bookworm-slim --output image.tar
   s6builder image --s6 2.15.1.0 --platform linux/amd64,linux/arm64 --services ./etc/s6 --base debian:bookworm-slim --push registry.example.com/app:s6
-  s6builder image --dist ./debian-s6 --dist-prefix / --services ./etc/s6 --base REF --push registry.example.com/app:s6`,
+  s6builder image --s6 2.15.1.0 --platform linux/amd64,linux/arm64 --dist-image --push registry.example.com/s6:2.15.1.0
+  s6builder image --dist ./debian-s6 --prefix /usr --services ./etc/s6 --base REF --push registry.example.com/app:s6`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output == "" && push == "" {
 				return usageError{fmt.Errorf("give --output FILE (an OCI archive) and/or --push NAME")}
 			}
-			hasFinish, err := checkServices(services)
-			if err != nil {
-				return usageError{err}
+			if epoch < 0 {
+				return usageError{inputerr.New("source-date-epoch", strconv.FormatInt(epoch, 10), "want seconds since 1970")}
 			}
-			spec, err := pipeline.NewImage(pipeline.ImageRequest{Base: base, DistPrefix: distPrefix, ServicesDir: servicesDir, HasScanFinish: hasFinish})
-			if err != nil {
-				return usageError{err}
+			var (
+				spec  pipeline.ImageSpec
+				cat   *catalog.Catalog
+				reqs  []pipeline.Request
+				plans []*pipeline.Plan
+				err   error
+			)
+			if distImage {
+				for flag, set := range map[string]bool{"services": services != "", "base": base != "", "dist": dist != "", "servicesDir": cmd.Flags().Changed("services-dir")} {
+					if set {
+						return usageError{inputerr.New(flag, "", "a {arg:distImage} is the dist alone, FROM scratch: leave {arg:%s} out", flag)}
+					}
+				}
+			} else {
+				hasFinish, err := checkServices(services)
+				if err != nil {
+					return usageError{err}
+				}
+				if m, ok := bk.ReadMarker(dist); dist != "" && ok && m.Prefix != "" {
+					// s6builder's own dist says what it was built for.
+					if cmd.Flags().Changed("prefix") && rf.prefix != m.Prefix {
+						return usageError{inputerr.New("prefix", rf.prefix, "the --dist tree was built for prefix %s (its %s says so)", m.Prefix, bk.MarkerName)}
+					}
+					rf.prefix = m.Prefix
+				}
+				if spec, err = pipeline.NewImage(pipeline.ImageRequest{Base: base, Prefix: rf.prefix, ServicesDir: servicesDir, HasScanFinish: hasFinish}); err != nil {
+					return usageError{err}
+				}
 			}
-			in := bk.ImageInput{Spec: spec, Services: services, DistDir: dist, Platform: rf.platform}
-			var cat *catalog.Catalog
-			var reqs []pipeline.Request
 			if dist == "" {
 				// --platform P,Q: one image per platform, in an OCI index.
 				var req pipeline.Request
@@ -68,15 +99,29 @@ base must offer every platform.`,
 					return usageError{inputerr.New("s6", req.S6, "an image holds one s6 release: give one")}
 				}
 				for _, r := range reqs {
-					if _, err := pipeline.New(cat, r); err != nil {
+					p, err := pipeline.New(cat, r)
+					if err != nil {
 						return usageError{err} // refused before any work
 					}
+					plans = append(plans, p)
 				}
 			} else if fi, err := os.Stat(filepath.Join(dist)); err != nil || !fi.IsDir() {
 				return usageError{fmt.Errorf("--dist %q: not a directory", dist)}
 			} else if strings.Contains(rf.platform, ",") {
 				return usageError{inputerr.New("platform", rf.platform, "a --dist directory is one platform's: give one, or build the dists (leave --dist out)")}
 			}
+			if distImage {
+				if spec, err = pipeline.NewDistImage(plans); err != nil {
+					return err
+				}
+				if epoch == 0 {
+					// Same inputs, same digest: the time is the inputs'.
+					if epoch, err = release.SourceDateEpoch(plans); err != nil {
+						return usageError{err}
+					}
+				}
+			}
+			in := bk.ImageInput{Spec: spec, Services: services, DistDir: dist, Platform: rf.platform}
 			if push != "" {
 				if _, err := reference.ParseNormalizedNamed(push); err != nil {
 					return usageError{inputerr.New("push", push, "not an image name: %v", err)}
@@ -97,16 +142,21 @@ base must offer every platform.`,
 			}
 			start := time.Now()
 			rep, err := bk.BuildImage(cmd.Context(), c.Client, in, bk.ImageOptions{OCIArchive: output, Push: push, Force: force,
-				InsecurePush: loopbackRegistry(push) != "", Progress: progress, Cache: cache})
+				InsecurePush: loopbackRegistry(push) != "", Progress: progress, Cache: cache, SourceDateEpoch: epoch})
 			if err != nil {
 				return c.explain(err)
 			}
 			executed, cached := rep.Counts()
-			fmt.Fprintf(os.Stderr, "s6builder: image in %.1fs (%d steps executed, %d cached): entrypoint %v\n",
-				time.Since(start).Seconds(), executed, cached, spec.Entrypoint)
+			what := fmt.Sprintf("entrypoint %v", spec.Entrypoint)
+			if spec.DistOnly {
+				what = "the dist alone, programs in " + path.Join(spec.Prefix, "bin")
+			}
+			fmt.Fprintf(os.Stderr, "s6builder: image in %.1fs (%d steps executed, %d cached): %s\n",
+				time.Since(start).Seconds(), executed, cached, what)
 			return nil
 		},
 	}
+	rf.defaultPrefix = pipeline.DefaultImagePrefix
 	rf.register(cmd.Flags())
 	f := cmd.Flags()
 	f.StringVar(&services, "services", "", "local service tree (one directory per service, each with a run file)")
@@ -114,8 +164,9 @@ base must offer every platform.`,
 	f.StringVarP(&output, "output", "o", "", "write the image as an OCI archive to this file (atomically)")
 	f.StringVar(&push, "push", "", "push the image to this name")
 	f.BoolVar(&force, "force", false, "overwrite --output even when it is not an OCI archive")
-	f.StringVar(&dist, "dist", "", "use this local dist tree instead of building one (e.g. your own s6 binaries)")
-	f.StringVar(&distPrefix, "dist-prefix", pipeline.DefaultDistPrefix, "where the dist tree goes in the image")
+	f.StringVar(&dist, "dist", "", "use this local dist tree instead of building one (e.g. your own s6 binaries): it goes at /, its programs under --prefix (an s6builder dist says its own)")
+	f.BoolVar(&distImage, "dist-image", false, "an image of the dist alone, FROM scratch (no base, no services, no entrypoint), to COPY --from=IMAGE / / into any image; reproducible: the same digest from the same request")
+	f.Int64Var(&epoch, "source-date-epoch", envEpoch(), "set every time in the image to this, in seconds since 1970, for the same digest twice (default: env SOURCE_DATE_EPOCH; for --dist-image, else the day the newest source release was tagged)")
 	f.StringVar(&servicesDir, "services-dir", pipeline.DefaultServicesDir, "where the service tree goes in the image")
 	f.StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address; env BUILDKIT_HOST")
 	progressVar(f, &progress)

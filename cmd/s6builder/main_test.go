@@ -108,7 +108,7 @@ func TestHelpForEachCommand(t *testing.T) {
 		"build":    {"--s6", "--skalibs", "--execline", "--sources", "--mirror", "--catalog", "--toolchain", "--jobs", "--addr", "--progress", "--output"},
 		"plan":     {"--s6", "--json"},
 		"versions": {"--json", "--catalog"},
-		"image":    {"--services", "--base", "--output", "--push", "--dist", "--dist-prefix", "--services-dir"},
+		"image":    {"--services", "--base", "--output", "--push", "--dist", "--prefix", "--dist-image", "--source-date-epoch", "--services-dir"},
 		"test":     {"--s6", "--addr", "--progress"},
 	} {
 		out, code := run(t, nil, cmd, "--help")
@@ -161,6 +161,10 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		{[]string{"test", "--s6", "2.1.6.0", "--cache-to", "mode=max"}, `for "--cache-to" flag: want BuildKit's syntax`},
 		{[]string{"image", "--s6", "2.1.6.0,2.1.5.0", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, `--s6 "2.1.6.0,2.1.5.0": an image holds one s6 release`},
 		{[]string{"image", "--s6", "2.1.6.0", "--platform", "linux/amd64,i486", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "i686 and up"},
+		{[]string{"image", "--s6", "2.1.6.0", "--dist-image", "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "--base: a --dist-image is the dist alone, FROM scratch: leave --base out"},
+		{[]string{"image", "--s6", "2.1.6.0", "--dist-image", "--services", services, "--push", "r.example/x"}, "leave --services out"},
+		{[]string{"image", "--s6", "2.1.6.0", "--dist-image", "--prefix", "usr", "--push", "r.example/x"}, `--prefix "usr": want a clean absolute path`},
+		{[]string{"build", "--s6", "2.1.6.0", "--prefix", "/usr/$(id)", "-o", home + "/new"}, `--prefix "/usr/$(id)": want letters, digits and /._- only`},
 		{[]string{"image", "--dist", home, "--platform", "linux/amd64,linux/arm64", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "a --dist directory is one platform's"},
 		{[]string{"build", "--s6", "2.1.6.0", "--jobs", "abc", "-o", "x"}, `invalid argument "abc" for "--jobs"`},
 		{[]string{"build", "--s6", "2.1.6.0", "--no-such-flag", "-o", "x"}, "unknown flag: --no-such-flag"},

@@ -30,6 +30,10 @@ type requestFlags struct {
 	with                  []string
 	emulate               bool
 	platformToolchains    []string // PLATFORM=REF
+	prefix                string
+	// defaultPrefix is --prefix's default: "" (the request's "/"), or an
+	// image's /usr/local
+	defaultPrefix string
 }
 
 func (f *requestFlags) register(fs *pflag.FlagSet) {
@@ -43,6 +47,11 @@ func (f *requestFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.mirror, "mirror", os.Getenv("S6BUILDER_MIRROR"), "base URL that replaces "+pipeline.DefaultMirror+"; tarballs are fetched from MIRROR/<pkg>/<tarball>; env S6BUILDER_MIRROR")
 	fs.StringVar(&f.catalog, "catalog", os.Getenv("S6BUILDER_CATALOG"), "JSON catalogue file that adds or overrides releases and digests; env S6BUILDER_CATALOG")
 	fs.StringVar(&f.lock, "lock", os.Getenv("S6BUILDER_LOCK"), "lock file of digests pinned on first fetch (see build --pin), verified on every run; env S6BUILDER_LOCK")
+	prefixUse := "installation prefix compiled into the programs; the output holds them under it, ready to extract at / (default /)"
+	if f.defaultPrefix != "" {
+		prefixUse = "installation prefix compiled into the programs, where they are in the image (the base's /bin is often a link, so not /)"
+	}
+	fs.StringVar(&f.prefix, "prefix", f.defaultPrefix, prefixUse)
 	fs.IntVar(&f.jobs, "jobs", 0, "parallel make jobs (default: the build container's CPU count)")
 	fs.StringSliceVar(&f.with, "with", nil, "add members of the skaware family: PKG (the newest release that works), PKG=VERSION, or all; repeatable or comma-separated, e.g. s6-rc,s6-linux-init")
 	fs.BoolVar(&f.emulate, "emulate", false, "build a foreign platform with its own toolchain under the daemon's emulator, not with a cross compiler (slower; for targets no cross compiler covers)")
@@ -91,7 +100,7 @@ func (f *requestFlags) load() (*catalog.Catalog, pipeline.Request, error) {
 	req = pipeline.Request{
 		S6: f.s6, Skalibs: f.skalibs, Execline: f.execline,
 		Platform: f.platform, Dynamic: f.dynamic, CC: f.cc,
-		Mirror: f.mirror, Jobs: f.jobs, With: f.with,
+		Mirror: f.mirror, Jobs: f.jobs, With: f.with, Prefix: f.prefix,
 	}
 	if f.toolchain != "" {
 		req.Toolchain = pipeline.Toolchain{Image: f.toolchain}

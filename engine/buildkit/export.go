@@ -28,7 +28,18 @@ type Marker struct {
 	S6builder string            `json:"s6builder"` // "dist" or "sources"
 	Releases  map[string]string `json:"releases"`  // package -> version
 	Platform  string            `json:"platform"`
-	Key       string            `json:"key"` // plan key of the exported stage
+	Prefix    string            `json:"prefix,omitempty"` // where a dist's programs are in it
+	Key       string            `json:"key"`              // plan key of the exported stage
+}
+
+// ReadMarker reads the marker of a tree s6builder wrote; ok is false when
+// dir has none (a tree of the user's own).
+func ReadMarker(dir string) (m Marker, ok bool) {
+	b, err := os.ReadFile(filepath.Join(dir, MarkerName))
+	if err != nil || json.Unmarshal(b, &m) != nil || m.S6builder == "" {
+		return Marker{}, false
+	}
+	return m, true
 }
 
 // Output is one path a front end asks s6builder to write, named by the

@@ -53,6 +53,11 @@ func (in ImageInput) targets() ([]imageTarget, error) {
 	}
 	out := make([]imageTarget, len(in.Plans))
 	for i, p := range in.Plans {
+		if p.Request.Prefix != in.Spec.Prefix {
+			// The entrypoint would name a program the dist does not have.
+			return nil, fmt.Errorf("image: the dist of %s is built for prefix %s, the image expects its programs under %s",
+				p.Request.Platform, p.Request.Prefix, in.Spec.Prefix)
+		}
 		spec, err := platforms.Parse(p.Request.Platform)
 		if err != nil {
 			return nil, err
@@ -72,6 +77,9 @@ type ImageOptions struct {
 	Progress     string
 	ProgressOut  io.Writer
 	Cache        Cache // for the builds of the dists
+	// SourceDateEpoch > 0: every time in the image is this (seconds since
+	// 1970), so that the same inputs give the same digest.
+	SourceDateEpoch int64
 }
 
 // Local mount names of the image build.
@@ -80,7 +88,7 @@ const (
 	localServices = "services"
 )
 
-// imageState merges the base image, the dist at its prefix, the service tree
+// imageState merges the base image, the dist at /, the service tree
 // and the added .s6-svscan/finish: one Merge over single-purpose layers.
 func imageState(in ImageInput, t imageTarget) (llb.State, error) {
 	spec := t.spec
@@ -92,16 +100,20 @@ func imageState(in ImageInput, t imageTarget) (llb.State, error) {
 		}
 		dist = st[pipeline.IDDist]
 	} else {
-		dist = llb.Local(localDist, llb.WithCustomName("[image] dist from "+in.DistDir))
+		dist = llb.Local(localDist, llb.ExcludePatterns([]string{MarkerName}), llb.WithCustomName("[image] dist from "+in.DistDir))
 	}
 	services := llb.Local(localServices, llb.WithCustomName("[image] services from "+in.Services))
 	copyInto := func(src llb.State, dest, name string) llb.State {
-		return llb.Scratch().File(llb.Copy(src, "/", dest+"/", &llb.CopyInfo{CopyDirContentsOnly: true, CreateDestPath: true}),
+		return llb.Scratch().File(llb.Copy(src, "/", strings.TrimSuffix(dest, "/")+"/", &llb.CopyInfo{CopyDirContentsOnly: true, CreateDestPath: true}),
 			llb.WithCustomName("[image] "+name))
+	}
+	if in.Spec.DistOnly {
+		return copyInto(dist, "/", "dist, programs in "+in.Spec.Prefix), nil
 	}
 	layers := []llb.State{
 		llb.Image(in.Spec.Base, llb.Platform(spec), llb.WithCustomName("[image] pull "+in.Spec.Base)),
-		copyInto(dist, in.Spec.DistPrefix, "dist at "+in.Spec.DistPrefix),
+		// The dist tree holds its programs under their prefix already.
+		copyInto(dist, "/", "dist, programs in "+in.Spec.Prefix),
 		copyInto(services, in.Spec.ServicesDir, "services at "+in.Spec.ServicesDir),
 	}
 	if in.Spec.ScanFinish != "" {
@@ -134,6 +146,12 @@ func imageConfig(base []byte, s pipeline.ImageSpec, p ocispecs.Platform) ([]byte
 	img.Config.Cmd = nil
 	img.Config.StopSignal = s.StopSignal
 	img.Config.WorkingDir = s.WorkingDir
+	for k, v := range s.Labels {
+		if img.Config.Labels == nil {
+			img.Config.Labels = map[string]string{}
+		}
+		img.Config.Labels[k] = v
+	}
 	return json.Marshal(img)
 }
 
@@ -183,6 +201,15 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 		mounts[name] = fs
 	}
 	opt := client.SolveOpt{LocalMounts: mounts}
+	// The same digest from the same inputs: every file time, the layers'
+	// and the config's, at SourceDateEpoch.
+	reproducible := func(attrs map[string]string) map[string]string {
+		if o.SourceDateEpoch > 0 {
+			attrs["source-date-epoch"] = strconv.FormatInt(o.SourceDateEpoch, 10)
+			attrs["rewrite-timestamp"] = "true"
+		}
+		return attrs
+	}
 	var archive *os.File
 	if o.OCIArchive != "" {
 		abs, err := filepath.Abs(o.OCIArchive)
@@ -197,7 +224,7 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 		defer os.Remove(archive.Name()) // after the rename, nothing to remove
 		defer archive.Close()           // BuildKit closes it when the export succeeds
 		opt.Exports = append(opt.Exports, client.ExportEntry{Type: client.ExporterOCI,
-			Attrs:  map[string]string{"name": firstNonEmpty(o.Push, "s6builder/image")},
+			Attrs:  reproducible(map[string]string{"name": firstNonEmpty(o.Push, "s6builder/image")}),
 			Output: func(map[string]string) (io.WriteCloser, error) { return archive, nil }})
 	}
 	if o.Push != "" {
@@ -205,7 +232,7 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 		if o.InsecurePush {
 			attrs["registry.insecure"] = "true"
 		}
-		opt.Exports = append(opt.Exports, client.ExportEntry{Type: client.ExporterImage, Attrs: attrs})
+		opt.Exports = append(opt.Exports, client.ExportEntry{Type: client.ExporterImage, Attrs: reproducible(attrs)})
 	}
 
 	// One image per platform; several make an OCI index, as BuildKit's
@@ -214,10 +241,12 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 		res := gateway.NewResult()
 		var index exptypes.Platforms
 		for i, t := range targets {
-			_, _, baseCfg, err := gc.ResolveImageConfig(ctx, in.Spec.Base, sourceresolver.Opt{
-				ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &t.spec}})
-			if err != nil {
-				return nil, fmt.Errorf("base image %s for %s: %w", in.Spec.Base, platforms.Format(t.spec), err)
+			var baseCfg []byte
+			if !in.Spec.DistOnly {
+				if _, _, baseCfg, err = gc.ResolveImageConfig(ctx, in.Spec.Base, sourceresolver.Opt{
+					ImageOpt: &sourceresolver.ResolveImageOpt{Platform: &t.spec}}); err != nil {
+					return nil, fmt.Errorf("base image %s for %s: %w", in.Spec.Base, platforms.Format(t.spec), err)
+				}
 			}
 			cfg, err := imageConfig(baseCfg, in.Spec, t.spec)
 			if err != nil {

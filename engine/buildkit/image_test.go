@@ -82,7 +82,8 @@ func TestSshdImageUnderRunc(t *testing.T) {
 		t.Fatal("runc is needed (scripts/testenv up installs it)")
 	}
 	t.Run("debian-s6", func(t *testing.T) {
-		spec, err := pipeline.NewImage(pipeline.ImageRequest{Base: base, DistPrefix: "/", HasScanFinish: true})
+		// Debian's package tree: usr/bin/s6-svscan, programs under /usr.
+		spec, err := pipeline.NewImage(pipeline.ImageRequest{Base: base, Prefix: "/usr", HasScanFinish: true})
 		require.NoError(t, err)
 		runImage(t, e, bk.ImageInput{Spec: spec, DistDir: debian, Services: serviceTree(t)})
 	})
@@ -90,7 +91,11 @@ func TestSshdImageUnderRunc(t *testing.T) {
 		m := realSources(t)
 		spec, err := pipeline.NewImage(pipeline.ImageRequest{Base: base, HasScanFinish: true})
 		require.NoError(t, err)
-		runImage(t, e, bk.ImageInput{Spec: spec, Plans: []*pipeline.Plan{planFor(t, e, m, m.Catalog(), "2.1.6.0")}, Services: serviceTree(t)})
+		cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
+		require.NoError(t, err)
+		p, err := pipeline.New(cat, pipeline.Request{S6: "2.1.6.0", Mirror: m.URL, Toolchain: pipeline.Toolchain{Image: e.toolchain}, Prefix: spec.Prefix})
+		require.NoError(t, err)
+		runImage(t, e, bk.ImageInput{Spec: spec, Plans: []*pipeline.Plan{p}, Services: serviceTree(t)})
 	})
 }
 
@@ -233,7 +238,7 @@ func TestRealSourcesMultiPlatformImage(t *testing.T) {
 	in := bk.ImageInput{Spec: spec, Services: serviceTree(t)}
 	for _, p := range plats {
 		plan, err := pipeline.New(cat, pipeline.Request{S6: "2.15.1.0", Platform: p, BuildPlatform: native, Mirror: m.URL,
-			Toolchain: pipeline.Toolchain{Image: e.toolchain}})
+			Toolchain: pipeline.Toolchain{Image: e.toolchain}, Prefix: spec.Prefix})
 		require.NoError(t, err)
 		in.Plans = append(in.Plans, plan)
 	}

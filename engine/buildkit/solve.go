@@ -321,6 +321,9 @@ func (j *job) marker(id string) Marker {
 		kind = "sources"
 	}
 	m := Marker{S6builder: kind, Releases: map[string]string{}, Platform: r.Platform}
+	if kind == "dist" {
+		m.Prefix = r.Prefix
+	}
 	for _, pkg := range j.plan.Selection.Packages() {
 		rel, _ := j.plan.Selection.Release(pkg)
 		m.Releases[pkg] = rel.Version.String()

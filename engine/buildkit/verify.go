@@ -26,8 +26,8 @@ import (
 func verifyDist(dir string, req pipeline.Request) (int, error) {
 	var n int
 	var errs []error
-	for _, sub := range pipeline.BinaryDirs {
-		root := filepath.Join(dir, sub)
+	for _, sub := range req.DistBinaryDirs() {
+		root := filepath.Join(dir, filepath.FromSlash(sub))
 		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if errors.Is(err, fs.ErrNotExist) && path == root {
 				return fs.SkipDir
@@ -60,7 +60,7 @@ func verifyDist(dir string, req pipeline.Request) (int, error) {
 		return n, fmt.Errorf("the dist is not what was asked for, so it was not exported:\n%w", err)
 	}
 	if n == 0 {
-		return 0, fmt.Errorf("the dist has no programs in %v: nothing to check, so it was not exported", pipeline.BinaryDirs)
+		return 0, fmt.Errorf("the dist has no programs in %v: nothing to check, so it was not exported", req.DistBinaryDirs())
 	}
 	return n, nil
 }

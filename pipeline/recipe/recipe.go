@@ -9,6 +9,7 @@ package recipe
 
 import (
 	"fmt"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,9 +18,9 @@ import (
 	"github.com/s6builder/s6builder/pipeline/version"
 )
 
-// Prefix is the installation prefix: the dist tree is bin, sbin, libexec,
-// lib and include at its root, ready to copy into an image's /.
-const Prefix = "/"
+// DefaultPrefix is the installation prefix when none is asked for: the
+// dist tree is then bin, sbin, libexec, lib and include at its root.
+const DefaultPrefix = "/"
 
 // Dep is an installed dependency, mounted read-only at Root.
 type Dep struct {
@@ -35,6 +36,10 @@ type Options struct {
 	Extra   []string // extra configure options, validated by CheckExtra
 	Jobs    int      // make -jN; 0 means the build container's CPU count
 	DestDir string   // where `make install` writes
+	// Prefix is compiled into the programs (s6 runs PREFIX/libexec/
+	// s6-ftrigrd, PREFIX/bin/execlineb) and is where they are installed
+	// under DestDir and under each Dep's Root; "" = DefaultPrefix.
+	Prefix string
 	// Target is the GNU triple of the cross compiler ("" for a native
 	// build): configure gets --target, skalibs the sysdeps it cannot
 	// detect without running target programs.
@@ -95,7 +100,14 @@ func For(pkg string, v version.Version, o Options) (Recipe, error) {
 		MakeMin:   facts.value("gnu_make_min", pkg, v),
 		Strip:     []string{"make", "strip"},
 	}
-	args := []string{"./configure", "--prefix=" + Prefix}
+	prefix := o.Prefix
+	if prefix == "" {
+		prefix = DefaultPrefix
+	}
+	if !path.IsAbs(prefix) || path.Clean(prefix) != prefix {
+		return Recipe{}, fmt.Errorf("recipe %s %s: Prefix must be a clean absolute path", pkg, v)
+	}
+	args := []string{"./configure", "--prefix=" + prefix}
 	want := append([]string{}, always...)
 	if o.Static {
 		want = append(want, static...)
@@ -122,13 +134,13 @@ func For(pkg string, v version.Version, o Options) (Recipe, error) {
 		// A package that installs sysdeps (skalibs: what its configure
 		// found out about the target) hands them to those built on it.
 		if dir, ok := facts.lookup("sysdepdir", d.Package, d.Version); ok {
-			args = append(args, "--with-sysdeps="+join(d.Root, dir))
+			args = append(args, "--with-sysdeps="+path.Join(d.Root, prefix, dir))
 		}
 	}
 	for _, d := range o.Deps {
-		args = append(args, "--with-include="+join(d.Root, "include"), "--with-lib="+join(d.Root, LibDir(d.Package, d.Version)))
+		args = append(args, "--with-include="+path.Join(d.Root, prefix, "include"), "--with-lib="+path.Join(d.Root, prefix, LibDir(d.Package, d.Version)))
 		if !o.Static {
-			args = append(args, "--with-dynlib="+join(d.Root, "lib"))
+			args = append(args, "--with-dynlib="+path.Join(d.Root, prefix, "lib"))
 		}
 	}
 	r.Configure = append(args, o.Extra...)
@@ -180,8 +192,6 @@ func MakeArgv(jobs int, vars ...string) []string {
 	}
 	return []string{"sh", "-c", `exec make -j"$(nproc)"`}
 }
-
-func join(root, rel string) string { return strings.TrimSuffix(root, "/") + "/" + rel }
 
 // extraOption is the shape of an extra configure option: a flag name and a
 // value of characters that are inert in sh and make (configure writes values

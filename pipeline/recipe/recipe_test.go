@@ -81,3 +81,24 @@ func TestOlderThanTheFactsIsRefused(t *testing.T) {
 	_, err := recipe.For("s6", v("1.1.3.2"), recipe.Options{Static: true, DestDir: "/out"})
 	assert.ErrorContains(t, err, "s6builder knows releases from 2.0.0.0 on")
 }
+
+// The prefix is compiled in (--prefix) and is where each dependency's tree
+// holds its headers, libraries and sysdeps under its root.
+func TestPrefixIsCompiledInAndFindsTheDeps(t *testing.T) {
+	deps := []recipe.Dep{
+		{Package: "skalibs", Version: v("2.15.1.0"), Root: "/deps/skalibs"},
+		{Package: "execline", Version: v("2.9.9.2"), Root: "/deps/execline"},
+	}
+	s6, err := recipe.For("s6", v("2.15.1.0"), recipe.Options{Static: true, Deps: deps, DestDir: "/out", Prefix: "/usr/local"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"./configure", "--prefix=/usr/local", "--enable-static-libc", "--disable-shared",
+		"--with-sysdeps=/deps/skalibs/usr/local/lib/skalibs/sysdeps",
+		"--with-include=/deps/skalibs/usr/local/include", "--with-lib=/deps/skalibs/usr/local/lib",
+		"--with-include=/deps/execline/usr/local/include", "--with-lib=/deps/execline/usr/local/lib"}, s6.Configure)
+	assert.Equal(t, []string{"sh", "-c", `exec make -j"$(nproc)" "$@"`, "make", "install", "DESTDIR=/out"}, s6.Install)
+
+	for _, bad := range []string{"usr", "/usr/", "/usr/../etc"} {
+		_, err := recipe.For("s6", v("2.15.1.0"), recipe.Options{Static: true, Deps: deps, DestDir: "/out", Prefix: bad})
+		assert.ErrorContains(t, err, "Prefix must be a clean absolute path", bad)
+	}
+}
