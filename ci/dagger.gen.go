@@ -268,6 +268,13 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
 				}
 			}
+			var prefix string
+			if inputArgs["prefix"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["prefix"]), &prefix)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg prefix", err))
+				}
+			}
 			var platforms []string
 			if inputArgs["platforms"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["platforms"]), &platforms)
@@ -282,7 +289,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg emulate", err))
 				}
 			}
-			return (*S6Builder).Build(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, platforms, emulate)
+			return (*S6Builder).Build(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, prefix, platforms, emulate)
 		case "Image":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)
@@ -380,11 +387,11 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg dist", err))
 				}
 			}
-			var distPrefix string
-			if inputArgs["distPrefix"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["distPrefix"]), &distPrefix)
+			var prefix string
+			if inputArgs["prefix"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["prefix"]), &prefix)
 				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg distPrefix", err))
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg prefix", err))
 				}
 			}
 			var servicesDir string
@@ -401,7 +408,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg emulate", err))
 				}
 			}
-			return (*S6Builder).Image(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, services, base, dist, distPrefix, servicesDir, emulate)
+			return (*S6Builder).Image(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, services, base, dist, prefix, servicesDir, emulate)
 		case "Platforms":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)
@@ -485,6 +492,13 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
 				}
 			}
+			var prefix string
+			if inputArgs["prefix"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["prefix"]), &prefix)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg prefix", err))
+				}
+			}
 			var emulate bool
 			if inputArgs["emulate"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["emulate"]), &emulate)
@@ -499,7 +513,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceDateEpoch", err))
 				}
 			}
-			return (*S6Builder).Release(&parent, ctx, s6, skalibs, execline, platforms, static, toolchain, mirror, catalog, jobs, with, emulate, sourceDateEpoch)
+			return (*S6Builder).Release(&parent, ctx, s6, skalibs, execline, platforms, static, toolchain, mirror, catalog, jobs, with, prefix, emulate, sourceDateEpoch)
 		case "Sources":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)
@@ -576,7 +590,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
 				}
 			}
-			return (*S6Builder).Sources(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with)
+			var prefix string
+			if inputArgs["prefix"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["prefix"]), &prefix)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg prefix", err))
+				}
+			}
+			return (*S6Builder).Sources(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, prefix)
 		case "Test":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)
@@ -653,6 +674,13 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
 				}
 			}
+			var prefix string
+			if inputArgs["prefix"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["prefix"]), &prefix)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg prefix", err))
+				}
+			}
 			var emulate bool
 			if inputArgs["emulate"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["emulate"]), &emulate)
@@ -660,7 +688,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg emulate", err))
 				}
 			}
-			return (*S6Builder).Test(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, emulate)
+			return (*S6Builder).Test(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, prefix, emulate)
 		case "Versions":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)

@@ -37,6 +37,15 @@ func (c imageCall) image(ctx context.Context) (*dagger.Container, error) {
 
 var executable = dagger.DirectoryWithNewFileOpts{Permissions: 0o755}
 
+// imagePrefix is a with the prefix an image's dist is built for when a
+// gives none.
+func imagePrefix(a args) args {
+	if a.prefix == "" {
+		a.prefix = pipeline.DefaultImagePrefix
+	}
+	return a
+}
+
 // serviceTree is examples/sshd/etc/s6 as a Directory, with or without its
 // .s6-svscan/finish.
 func serviceTree(withFinish bool) *dagger.Directory {
@@ -135,10 +144,10 @@ func TestImageDescribesThePlan(t *testing.T) {
 			raw := strings.Join(fake.recorded(), "\n")
 
 			// The plan's dist, exactly the chain build sends.
-			dist, err := a.build(ctx)
+			dist, err := imagePrefix(a).build(ctx)
 			require.NoError(t, err)
 			assert.Equal(t, chainText(t, ctx, dist), n.dist.String(), "the dist is build's")
-			p := cliPlan(t, a, "")
+			p := cliPlan(t, imagePrefix(a), "")
 			seen := checkStages(t, p, exported(p), decode(t, n.dist))
 			assert.Contains(t, ids(seen), pipeline.IDDist)
 			assert.Equal(t, 3, strings.Count(raw, "http("), "one http per tarball")
@@ -218,7 +227,7 @@ func TestImagePlatform(t *testing.T) {
 	n := decodeImage(t, fake.chainOf(t, idOf(t, ctx, ctr)))
 	want := a
 	want.platform = "linux/s390x"
-	checkStages(t, cliPlan(t, want, ""), pipeline.IDDist, decode(t, n.dist))
+	checkStages(t, cliPlan(t, imagePrefix(want), ""), pipeline.IDDist, decode(t, n.dist))
 	// Cross-compiled on the engine's platform...
 	assert.Contains(t, n.dist.String(), `container(platform: "`+fakePlatform+`")`)
 	assert.Contains(t, n.dist.String(), `"gcc-s390x-linux-gnu"`)
@@ -232,7 +241,7 @@ func TestImagePlatform(t *testing.T) {
 	require.NoError(t, err)
 	n = decodeImage(t, fake.chainOf(t, idOf(t, ctx, ctr)))
 	want.emulate = true
-	checkStages(t, cliPlan(t, want, ""), pipeline.IDDist, decode(t, n.dist))
+	checkStages(t, cliPlan(t, imagePrefix(want), ""), pipeline.IDDist, decode(t, n.dist))
 	assert.Contains(t, n.dist.String(), `container(platform: "linux/s390x")`)
 	assert.NotContains(t, n.dist.String(), `gcc-s390x-linux-gnu`)
 

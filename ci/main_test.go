@@ -65,7 +65,7 @@ func cliPlan(t *testing.T, a args, catalogJSON string) *pipeline.Plan {
 	cat, err := pipeline.LoadCatalog(layers...)
 	require.NoError(t, err)
 	req := pipeline.Request{S6: a.s6, Skalibs: a.skalibs, Execline: a.execline, Platform: string(a.platform),
-		Dynamic: !a.static, Mirror: a.mirror, Jobs: a.jobs}
+		Dynamic: !a.static, Mirror: a.mirror, Jobs: a.jobs, Prefix: a.prefix}
 	if !a.emulate {
 		req.BuildPlatform = fakePlatform // the engine's, as the fake answers it
 	}

@@ -53,7 +53,7 @@ func TestTestRunsTheSmokeStage(t *testing.T) {
 			// The step's argv is the plan's, the script included.
 			require.Len(t, n.steps, 1)
 			assert.Equal(t, smoke.Exec.Steps[0].Args, n.steps[0].Args)
-			assert.Equal(t, []string{"sh", "-c", pipeline.SmokeScript, "smoke", "/dist", "/report"}, n.steps[0].Args)
+			assert.Equal(t, []string{"sh", "-c", pipeline.SmokeScript, "smoke", "/dist", "/report", "/"}, n.steps[0].Args, "the prefix last")
 			assert.Equal(t, smoke.Exec.Env, n.env)
 			assert.Contains(t, n.env, "LD_LIBRARY_PATH=/dist/lib")
 
