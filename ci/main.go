@@ -16,6 +16,7 @@ import (
 	"dagger/s-6-builder/internal/dagger"
 
 	"github.com/s6builder/s6builder/pipeline"
+	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
 // S6Builder builds skalibs, execline and s6 from source.
@@ -187,7 +188,8 @@ func (m *S6Builder) Image(
 	// +optional
 	with []string,
 	// Service tree: one directory per service, each with an executable run
-	// file, and optionally .s6-svscan/finish
+	// file, and optionally .s6-svscan/finish (required unless init is s6-rc)
+	// +optional
 	services *dagger.Directory,
 	// Base image, any distribution, e.g. debian:bookworm-slim
 	base *dagger.Container,
@@ -208,10 +210,48 @@ func (m *S6Builder) Image(
 	// cross-compiling it
 	// +optional
 	emulate bool,
+	// What PID 1 runs: s6-svscan over services (default), or s6-rc:
+	// s6-linux-init in container mode, then the bundle of rc (needs with
+	// s6-rc,s6-linux-init)
+	// +optional
+	init string,
+	// With init s6-rc: the s6-rc source tree (one directory per service or
+	// bundle, each with a type file), compiled at build time
+	// +optional
+	rc *dagger.Directory,
+	// With init s6-rc: the service or bundle brought up at boot (default:
+	// default)
+	// +optional
+	bundle string,
+	// With init s6-rc: UID[:GID] the container runs as (it owns /run; give
+	// a read-only root a tmpfs at /run)
+	// +optional
+	user string,
+	// With init s6-rc: milliseconds between the last SIGTERM and SIGKILL at
+	// shutdown (default: 3000)
+	// +optional
+	graceTime int,
 ) (*dagger.Container, error) {
 	r := request{s6: s6, skalibs: skalibs, execline: execline, platform: platform, static: static,
 		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, prefix: prefix, emulate: emulate}
-	return inWords(r.image(ctx, imageArgs{services: services, base: base, dist: dist, servicesDir: servicesDir}))
+	switch init {
+	case "", "s6-svscan":
+		for name, set := range map[string]bool{"rc": rc != nil, "bundle": bundle != "", "user": user != "", "graceTime": graceTime != 0} {
+			if set {
+				return inWords[*dagger.Container](nil, inputerr.New(name, "", "it is for an s6-rc image: give {arg:init} %s", pipeline.InitS6Rc))
+			}
+		}
+		return inWords(r.image(ctx, imageArgs{services: services, base: base, dist: dist, servicesDir: servicesDir}))
+	case pipeline.InitS6Rc:
+		for name, set := range map[string]bool{"services": services != nil, "dist": dist != nil, "servicesDir": servicesDir != ""} {
+			if set {
+				return inWords[*dagger.Container](nil, inputerr.New(name, "", "an s6-rc image builds its dist and takes its services from {arg:rc}: leave {arg:%s} out", name))
+			}
+		}
+		return inWords(r.rcImage(ctx, rcArgs{base: base, rc: rc, bundle: bundle, user: user, graceMS: graceTime}))
+	default:
+		return inWords[*dagger.Container](nil, inputerr.New("init", init, "want s6-svscan (PID 1 over a flat service tree) or %s (s6-linux-init, then an s6-rc bundle)", pipeline.InitS6Rc))
+	}
 }
 
 // Run the supervision smoke test on the build and return its checks, one

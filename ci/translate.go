@@ -20,6 +20,7 @@ type graph struct {
 	containers map[string]*dagger.Container
 	dirs       map[string]*dagger.Directory
 	visiting   map[string]bool
+	locals     map[string]*dagger.Directory // pipeline.Local stages' directories, by name
 }
 
 // translate returns the directory of stage id of p, translating the stages
@@ -47,7 +48,13 @@ type graph struct {
 // the plan gives network to is refused, as no plan does) and a writable
 // root filesystem.
 func translate(p *pipeline.Plan, id string) (*dagger.Directory, error) {
-	g := &graph{plan: p, containers: map[string]*dagger.Container{}, dirs: map[string]*dagger.Directory{}, visiting: map[string]bool{}}
+	return translateWith(p, id, nil)
+}
+
+// translateWith is translate with the directories the plan's local stages
+// name (pipeline.Local), by name.
+func translateWith(p *pipeline.Plan, id string, locals map[string]*dagger.Directory) (*dagger.Directory, error) {
+	g := &graph{plan: p, containers: map[string]*dagger.Container{}, dirs: map[string]*dagger.Directory{}, visiting: map[string]bool{}, locals: locals}
 	if err := g.stage(id); err != nil {
 		return nil, err
 	}
@@ -116,6 +123,12 @@ func (g *graph) stage(id string) error {
 			ctr = ctr.WithWorkdir(step.Dir).WithExec(step.Args)
 		}
 		g.containers[id] = ctr
+	case s.Local != nil:
+		d, ok := g.locals[s.Local.Name]
+		if !ok || d == nil {
+			return fmt.Errorf("stage %s: no directory %q was given", id, s.Local.Name)
+		}
+		g.dirs[id] = d
 	case s.Fetch != nil:
 		if err := knownFields(s.Fetch, "filename", "digest"); err != nil {
 			return fmt.Errorf("stage %s: %w", id, err)

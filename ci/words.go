@@ -7,7 +7,7 @@ import (
 )
 
 // words are how a Dagger user names the plan's request fields and the
-// module's functions: as `dagger call` spells them (--dist-prefix,
+// module's functions: as `dagger call` spells them (--services-dir,
 // `dagger call versions`).
 var words = inputerr.Words{
 	Arg:     inputerr.Flag,

@@ -53,20 +53,36 @@ type ImageSpec struct {
 	// services, no entrypoint), for `COPY --from=IMAGE / /`.
 	DistOnly bool              `json:"dist_only,omitempty"`
 	Labels   map[string]string `json:"labels,omitempty"`
+	// Init is InitS6Rc for an image that boots with s6-linux-init and
+	// s6-rc; "" for s6-svscan over ServicesDir.
+	Init string `json:"init,omitempty"`
+	// Layers are plan stages whose outputs go into the image at /.
+	Layers []string   `json:"layers,omitempty"`
+	User   string     `json:"user,omitempty"` // UID[:GID] of the container's processes
+	Dirs   []ImageDir `json:"dirs,omitempty"` // directories the image has, owned and moded so
 }
 
 // NewImage validates r and derives the image spec; it does no I/O.
 func NewImage(r ImageRequest) (ImageSpec, error) {
-	if r.Base == "" {
-		return ImageSpec{}, inputerr.New("base", "", "an image reference is required (any distribution: the binaries are static)")
-	}
-	ref, err := reference.ParseNormalizedNamed(r.Base)
+	base, err := imageBase(r.Base)
 	if err != nil {
-		return ImageSpec{}, inputerr.New("base", r.Base, "not an image reference: %v", err)
+		return ImageSpec{}, err
 	}
 	s, err := NewImageLayout(r)
-	s.Base = reference.TagNameOnly(ref).String()
+	s.Base = base
 	return s, err
+}
+
+// imageBase checks a base image reference and normalizes it.
+func imageBase(b string) (string, error) {
+	if b == "" {
+		return "", inputerr.New("base", "", "an image reference is required (any distribution: the binaries are static)")
+	}
+	ref, err := reference.ParseNormalizedNamed(b)
+	if err != nil {
+		return "", inputerr.New("base", b, "not an image reference: %v", err)
+	}
+	return reference.TagNameOnly(ref).String(), nil
 }
 
 // NewImageLayout validates r but its Base and derives what goes where in

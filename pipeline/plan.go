@@ -23,6 +23,8 @@ const (
 	KindMerge     Kind = "merge"     // overlay the outputs of other stages
 	KindTest      Kind = "test"      // run checks against another stage's output
 	KindExport    Kind = "export"    // hand a stage's output to the front end
+	KindLocal     Kind = "local"     // a directory of the user's, handed over by the front end
+	KindPrepare   Kind = "prepare"   // make files for an image with the dist's programs (an s6-rc database)
 )
 
 // Stage IDs; per-package stages are "<kind>/<package>".
@@ -84,7 +86,8 @@ type Stage struct {
 
 	Image *Image `json:"image,omitempty"` // toolchain
 	Fetch *Fetch `json:"fetch,omitempty"` // fetch
-	Exec  *Exec  `json:"exec,omitempty"`  // unpack, build
+	Exec  *Exec  `json:"exec,omitempty"`  // unpack, build, prepare
+	Local *Local `json:"local,omitempty"` // local
 }
 
 // Image is the toolchain: an image and the steps that prepare it.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -22,13 +23,15 @@ import (
 
 func imageCmd() *cobra.Command {
 	var (
-		rf                           requestFlags
-		services, base, output, push string
-		dist, servicesDir            string
-		addr, progress               string
-		force, distImage             bool
-		epoch                        int64
-		cache                        bk.Cache
+		rf                            requestFlags
+		services, base, output, push  string
+		dist, servicesDir             string
+		addr, progress                string
+		force, distImage              bool
+		epoch                         int64
+		cache                         bk.Cache
+		initKind, rcDir, bundle, user string
+		graceMS                       int
 	)
 	cmd := &cobra.Command{
 		Use:   "image",
@@ -64,7 +67,33 @@ gives the same digest.`,
 				plans []*pipeline.Plan
 				err   error
 			)
-			if distImage {
+			rc := pipeline.RcImage{Base: base, Bundle: bundle, User: user, GraceMS: graceMS}
+			rcMode := false
+			switch initKind {
+			case "s6-svscan":
+				for flag, set := range map[string]bool{"rc": rcDir != "", "bundle": bundle != "", "user": user != "", "graceTime": graceMS != 0} {
+					if set {
+						return usageError{inputerr.New(flag, "", "it is for an s6-rc image: give {arg:init} %s", pipeline.InitS6Rc)}
+					}
+				}
+			case pipeline.InitS6Rc:
+				rcMode = true
+			default:
+				return usageError{inputerr.New("init", initKind, "want s6-svscan (PID 1 over a flat service tree) or %s (s6-linux-init, then an s6-rc bundle)", pipeline.InitS6Rc)}
+			}
+			if rcMode {
+				for flag, set := range map[string]bool{"services": services != "", "dist": dist != "", "servicesDir": cmd.Flags().Changed("services-dir"), "distImage": distImage} {
+					if set {
+						return usageError{inputerr.New(flag, "", "an s6-rc image builds its dist and takes its services from {arg:rc}: leave {arg:%s} out", flag)}
+					}
+				}
+				if err := checkRc(rcDir, bundle); err != nil {
+					return usageError{err}
+				}
+				if base == "" {
+					return usageError{inputerr.New("base", "", "an image reference is required (any distribution with /bin/sh: stage 2 is a shell script)")}
+				}
+			} else if distImage {
 				for flag, set := range map[string]bool{"services": services != "", "base": base != "", "dist": dist != "", "servicesDir": cmd.Flags().Changed("services-dir")} {
 					if set {
 						return usageError{inputerr.New(flag, "", "a {arg:distImage} is the dist alone, FROM scratch: leave {arg:%s} out", flag)}
@@ -110,6 +139,13 @@ gives the same digest.`,
 			} else if strings.Contains(rf.platform, ",") {
 				return usageError{inputerr.New("platform", rf.platform, "a --dist directory is one platform's: give one, or build the dists (leave --dist out)")}
 			}
+			if rcMode {
+				for _, p := range plans {
+					if spec, err = pipeline.AddRcImage(p, rc); err != nil {
+						return usageError{err}
+					}
+				}
+			}
 			if distImage {
 				if spec, err = pipeline.NewDistImage(plans); err != nil {
 					return err
@@ -122,6 +158,9 @@ gives the same digest.`,
 				}
 			}
 			in := bk.ImageInput{Spec: spec, Services: services, DistDir: dist, Platform: rf.platform}
+			if rcMode {
+				in.Locals = map[string]string{pipeline.LocalRc: rcDir}
+			}
 			if push != "" {
 				if _, err := reference.ParseNormalizedNamed(push); err != nil {
 					return usageError{inputerr.New("push", push, "not an image name: %v", err)}
@@ -139,6 +178,13 @@ gives the same digest.`,
 			defer stop()
 			if in.Plans, err = plansOnDaemon(cmd.Context(), c.Client, cat, reqs); err != nil {
 				return err
+			}
+			for _, p := range in.Plans {
+				if rcMode {
+					if _, err := pipeline.AddRcImage(p, rc); err != nil {
+						return err
+					}
+				}
 			}
 			start := time.Now()
 			rep, err := bk.BuildImage(cmd.Context(), c.Client, in, bk.ImageOptions{OCIArchive: output, Push: push, Force: force,
@@ -165,6 +211,11 @@ gives the same digest.`,
 	f.StringVar(&push, "push", "", "push the image to this name")
 	f.BoolVar(&force, "force", false, "overwrite --output even when it is not an OCI archive")
 	f.StringVar(&dist, "dist", "", "use this local dist tree instead of building one (e.g. your own s6 binaries): it goes at /, its programs under --prefix (an s6builder dist says its own)")
+	f.StringVar(&initKind, "init", "s6-svscan", "what PID 1 runs: s6-svscan over --services, or s6-rc: s6-linux-init in container mode, then the s6-rc bundle --bundle of --rc (needs --with s6-rc,s6-linux-init)")
+	f.StringVar(&rcDir, "rc", "", "with --init s6-rc: the s6-rc source tree (one directory per service or bundle, each with a type file), compiled at build time")
+	f.StringVar(&bundle, "bundle", "", "with --init s6-rc: the service or bundle brought up at boot (default: "+pipeline.DefaultBundle+")")
+	f.StringVar(&user, "user", "", "with --init s6-rc: UID[:GID] the container runs as (it owns /run in the image; give a read-only root a tmpfs at /run)")
+	f.IntVar(&graceMS, "grace-time", 0, "with --init s6-rc: milliseconds between the last SIGTERM and SIGKILL at shutdown (default: 3000)")
 	f.BoolVar(&distImage, "dist-image", false, "an image of the dist alone, FROM scratch (no base, no services, no entrypoint), to COPY --from=IMAGE / / into any image; reproducible: the same digest from the same request")
 	f.Int64Var(&epoch, "source-date-epoch", envEpoch(), "set every time in the image to this, in seconds since 1970, for the same digest twice (default: env SOURCE_DATE_EPOCH; for --dist-image, else the day the newest source release was tagged)")
 	f.StringVar(&servicesDir, "services-dir", pipeline.DefaultServicesDir, "where the service tree goes in the image")
@@ -196,22 +247,7 @@ func checkServices(dir string) (hasFinish bool, err error) {
 		}
 	}
 	tree.HasScanFinish = executable(root, pipeline.ScanFinishPath)
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == dir {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		e := pipeline.TreeEntry{Path: filepath.ToSlash(rel), Type: d.Type()}
-		if d.Type()&fs.ModeSymlink != 0 {
-			e.Type = fs.ModeSymlink
-			if e.Target, err = os.Readlink(p); err != nil {
-				return err
-			}
-		}
-		tree.Entries = append(tree.Entries, e)
-		return nil
-	})
-	if err != nil {
+	if tree.Entries, err = treeEntries(dir); err != nil {
 		return false, fmt.Errorf("--services: %w", err)
 	}
 	if err := tree.Check(); err != nil {
@@ -225,4 +261,60 @@ func checkServices(dir string) (hasFinish bool, err error) {
 func executable(root *os.Root, name string) bool {
 	fi, err := root.Stat(name)
 	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// treeEntries lists every entry under dir, links with their targets.
+func treeEntries(dir string) ([]pipeline.TreeEntry, error) {
+	var out []pipeline.TreeEntry
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		e := pipeline.TreeEntry{Path: filepath.ToSlash(rel), Type: d.Type()}
+		if d.Type()&fs.ModeSymlink != 0 {
+			e.Type = fs.ModeSymlink
+			if e.Target, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		out = append(out, e)
+		return nil
+	})
+	return out, err
+}
+
+// checkRc reads a local s6-rc source tree and applies pipeline's rules,
+// before any work.
+func checkRc(dir, bundle string) error {
+	if dir == "" {
+		return inputerr.New("rc", "", "an s6-rc source tree directory is required (one directory per service or bundle, each with a type file)")
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("--rc: %w", err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return fmt.Errorf("--rc: %w", err)
+	}
+	defer root.Close()
+	tree := pipeline.RcTree{Typed: map[string]bool{}}
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+			fi, err := root.Stat(e.Name() + "/type")
+			tree.Typed[e.Name()] = err == nil && fi.Mode().IsRegular()
+		}
+	}
+	if tree.Entries, err = treeEntries(dir); err != nil {
+		return fmt.Errorf("--rc: %w", err)
+	}
+	if err := tree.Check(bundle); err != nil {
+		var ie *inputerr.Error
+		if errors.As(err, &ie) {
+			return err
+		}
+		return fmt.Errorf("--rc %s: %w", dir, err)
+	}
+	return nil
 }

@@ -32,6 +32,9 @@ type ImageInput struct {
 	DistDir  string
 	Services string
 	Platform string // DistDir's platform ("" = this machine's)
+	// Locals are the local directories the plans' local stages name
+	// (pipeline.LocalRc: an s6-rc source tree), by name.
+	Locals map[string]string
 }
 
 // imageTarget is one platform of an image: its dist's plan (nil for
@@ -93,9 +96,10 @@ const (
 func imageState(in ImageInput, t imageTarget) (llb.State, error) {
 	spec := t.spec
 	var dist llb.State
+	var st map[string]llb.State
 	if t.plan != nil {
-		st, err := States(t.plan)
-		if err != nil {
+		var err error
+		if st, err = States(t.plan); err != nil {
 			return llb.State{}, err
 		}
 		dist = st[pipeline.IDDist]
@@ -114,7 +118,20 @@ func imageState(in ImageInput, t imageTarget) (llb.State, error) {
 		llb.Image(in.Spec.Base, llb.Platform(spec), llb.WithCustomName("[image] pull "+in.Spec.Base)),
 		// The dist tree holds its programs under their prefix already.
 		copyInto(dist, "/", "dist, programs in "+in.Spec.Prefix),
-		copyInto(services, in.Spec.ServicesDir, "services at "+in.Spec.ServicesDir),
+	}
+	for _, id := range in.Spec.Layers {
+		layer, ok := st[id]
+		if !ok {
+			return llb.State{}, fmt.Errorf("image: the plan has no stage %s", id)
+		}
+		layers = append(layers, copyInto(layer, "/", id))
+	}
+	for _, d := range in.Spec.Dirs {
+		layers = append(layers, llb.Scratch().File(llb.Mkdir(d.Path, os.FileMode(d.Mode), llb.WithParents(true), llb.WithUIDGID(d.UID, d.GID)),
+			llb.WithCustomName(fmt.Sprintf("[image] %s, mode %o, owner %d:%d", d.Path, d.Mode, d.UID, d.GID))))
+	}
+	if in.Spec.ServicesDir != "" {
+		layers = append(layers, copyInto(services, in.Spec.ServicesDir, "services at "+in.Spec.ServicesDir))
 	}
 	if in.Spec.ScanFinish != "" {
 		dir := in.Spec.ServicesDir + "/.s6-svscan"
@@ -146,6 +163,7 @@ func imageConfig(base []byte, s pipeline.ImageSpec, p ocispecs.Platform) ([]byte
 	img.Config.Cmd = nil
 	img.Config.StopSignal = s.StopSignal
 	img.Config.WorkingDir = s.WorkingDir
+	img.Config.User = s.User
 	for k, v := range s.Labels {
 		if img.Config.Labels == nil {
 			img.Config.Labels = map[string]string{}
@@ -190,7 +208,11 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 	}
 
 	mounts := map[string]fsutil.FS{}
-	for name, dir := range map[string]string{localServices: in.Services, localDist: in.DistDir} {
+	locals := map[string]string{localServices: in.Services, localDist: in.DistDir}
+	for name, dir := range in.Locals {
+		locals[name] = dir
+	}
+	for name, dir := range locals {
 		if dir == "" {
 			continue
 		}

@@ -35,7 +35,9 @@ func States(p *pipeline.Plan) (map[string]llb.State, error) {
 		case pipeline.KindFetch:
 			st[s.ID] = llb.HTTP(s.Fetch.URL, llb.Checksum(digest.Digest(s.Fetch.Digest)),
 				llb.Filename(s.Fetch.Filename), vertexName(s, fetchPrefix+s.Fetch.Filename))
-		case pipeline.KindUnpack, pipeline.KindBuild, pipeline.KindHeaders, pipeline.KindTest:
+		case pipeline.KindLocal:
+			st[s.ID] = llb.Local(s.Local.Name, vertexName(s, "local "+s.Local.Name))
+		case pipeline.KindUnpack, pipeline.KindBuild, pipeline.KindHeaders, pipeline.KindTest, pipeline.KindPrepare:
 			out, err := execState(s, st)
 			if err != nil {
 				return nil, err

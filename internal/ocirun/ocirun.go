@@ -139,8 +139,14 @@ func untar(r io.Reader, dest string) error {
 			if err := os.Link(src, target); err != nil {
 				return err
 			}
+		case tar.TypeFifo: // s6-linux-init's run image has fifos
+			os.Remove(target)
+			if err := syscall.Mkfifo(target, uint32(mode)); err != nil {
+				return err
+			}
+			os.Chmod(target, mode)
 		default:
-			continue // devices and fifos: the runtime provides /dev
+			continue // devices: the runtime provides /dev
 		}
 		_ = os.Lchown(target, h.Uid, h.Gid)
 	}
@@ -160,10 +166,30 @@ type Container struct {
 	err    error
 }
 
-// Start writes config.json from runc's default spec and the image config,
+// Option changes how a container runs, as `docker run` flags do.
+type Option func(cfg map[string]any)
+
+// ReadOnlyRoot is `docker run --read-only`.
+func ReadOnlyRoot() Option {
+	return func(cfg map[string]any) { cfg["root"].(map[string]any)["readonly"] = true }
+}
+
+// Tmpfs is `docker run --tmpfs PATH:OPTIONS`: a tmpfs at path with mount
+// options (e.g. "mode=0755", "uid=1000", "exec").
+func Tmpfs(path string, options ...string) Option {
+	return func(cfg map[string]any) {
+		mounts, _ := cfg["mounts"].([]any)
+		cfg["mounts"] = append(mounts, map[string]any{"destination": path, "type": "tmpfs", "source": "tmpfs",
+			"options": append([]string{"nosuid", "nodev"}, options...)})
+	}
+}
+
+// Start writes config.json from runc's default spec and the image config
+// (entrypoint, env, working directory, a numeric UID[:GID] user: with no
+// capabilities but the bounding set when it is not 0, as Docker runs it),
 // then runs the container in the foreground of a child runc process, with
 // its stdout and stderr going to log.
-func Start(b *Bundle, id string, log io.Writer) (*Container, error) {
+func Start(b *Bundle, id string, log io.Writer, opts ...Option) (*Container, error) {
 	spec, err := exec.Command("runc", "spec", "--bundle", b.Dir).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("runc spec: %v: %s", err, spec)
@@ -194,8 +220,30 @@ func Start(b *Bundle, id string, log io.Writer) (*Container, error) {
 	for _, k := range []string{"bounding", "effective", "permitted"} {
 		caps[k] = dockerCaps
 	}
+	if b.Config.User != "" {
+		u, g, ok := strings.Cut(b.Config.User, ":")
+		uid, err := strconv.Atoi(u)
+		if err != nil {
+			return nil, fmt.Errorf("image user %q: only a numeric UID[:GID] is supported here", b.Config.User)
+		}
+		gid := uid
+		if ok {
+			if gid, err = strconv.Atoi(g); err != nil {
+				return nil, fmt.Errorf("image user %q: only a numeric UID[:GID] is supported here", b.Config.User)
+			}
+		}
+		proc["user"] = map[string]any{"uid": uid, "gid": gid}
+		if uid != 0 {
+			for _, k := range []string{"effective", "permitted", "inheritable", "ambient"} {
+				caps[k] = []string{}
+			}
+		}
+	}
 	cfg["root"] = map[string]any{"path": "rootfs", "readonly": false}
 	cfg["hostname"] = id
+	for _, o := range opts {
+		o(cfg)
+	}
 	out, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return nil, err

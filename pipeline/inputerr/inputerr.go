@@ -1,9 +1,9 @@
 // Package inputerr describes refused input in front-end-neutral terms. The
 // plan names the request field that was wrong (as the plan and the Dagger
-// API spell it: "s6", "platform", "distPrefix") and, where it helps, a
+// API spell it: "s6", "platform", "servicesDir") and, where it helps, a
 // command by its name ("versions"); each front end renders them in its own
-// words: `--dist-prefix` and `s6builder versions` for the CLI,
-// `--dist-prefix` and `dagger call versions` for the Dagger module.
+// words: `--services-dir` and `s6builder versions` for the CLI,
+// `--services-dir` and `dagger call versions` for the Dagger module.
 package inputerr
 
 import (
@@ -30,7 +30,7 @@ func New(field, value, reason string, args ...any) *Error {
 
 // Words are how a front end names request fields and its own commands.
 type Words struct {
-	Arg     func(field string) string // "distPrefix" -> "--dist-prefix"
+	Arg     func(field string) string // "servicesDir" -> "--services-dir"
 	Command func(name string) string  // "versions" -> "s6builder versions"
 }
 
@@ -40,7 +40,7 @@ var Plain = Words{
 	Command: func(c string) string { return c },
 }
 
-// Flag spells a field as a command-line flag: "distPrefix" -> "--dist-prefix".
+// Flag spells a field as a command-line flag: "servicesDir" -> "--services-dir".
 // The CLI and `dagger call` both spell arguments so.
 func Flag(field string) string {
 	var b strings.Builder
