@@ -408,7 +408,42 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg emulate", err))
 				}
 			}
-			return (*S6Builder).Image(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, services, base, dist, prefix, servicesDir, emulate)
+			var init string
+			if inputArgs["init"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["init"]), &init)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg init", err))
+				}
+			}
+			var rc *dagger.Directory
+			if inputArgs["rc"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["rc"]), &rc)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg rc", err))
+				}
+			}
+			var bundle string
+			if inputArgs["bundle"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["bundle"]), &bundle)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg bundle", err))
+				}
+			}
+			var user string
+			if inputArgs["user"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["user"]), &user)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg user", err))
+				}
+			}
+			var graceTime int
+			if inputArgs["graceTime"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["graceTime"]), &graceTime)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg graceTime", err))
+				}
+			}
+			return (*S6Builder).Image(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, services, base, dist, prefix, servicesDir, emulate, init, rc, bundle, user, graceTime)
 		case "Platforms":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)

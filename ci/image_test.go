@@ -27,12 +27,16 @@ type imageCall struct {
 	base        *dagger.Container
 	dist        *dagger.Directory
 	servicesDir string
+	// init s6-rc
+	init, bundle, user string
+	rc                 *dagger.Directory
+	graceTime          int
 }
 
 func (c imageCall) image(ctx context.Context) (*dagger.Container, error) {
 	a := c.args
 	return (&S6Builder{}).Image(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with,
-		c.services, c.base, c.dist, a.prefix, c.servicesDir, a.emulate)
+		c.services, c.base, c.dist, a.prefix, c.servicesDir, a.emulate, c.init, c.rc, c.bundle, c.user, c.graceTime)
 }
 
 var executable = dagger.DirectoryWithNewFileOpts{Permissions: 0o755}
