@@ -67,6 +67,7 @@ func (r Tests) MarshalJSON() ([]byte, error) {
 		Toolchain      string
 		Base           string
 		CrossToolchain string
+		RcS6           string
 	}
 	concrete.S6 = r.S6
 	concrete.Mirror = r.Mirror
@@ -74,6 +75,7 @@ func (r Tests) MarshalJSON() ([]byte, error) {
 	concrete.Toolchain = r.Toolchain
 	concrete.Base = r.Base
 	concrete.CrossToolchain = r.CrossToolchain
+	concrete.RcS6 = r.RcS6
 	return json.Marshal(&concrete)
 }
 
@@ -85,6 +87,7 @@ func (r *Tests) UnmarshalJSON(bs []byte) error {
 		Toolchain      string
 		Base           string
 		CrossToolchain string
+		RcS6           string
 	}
 	err := json.Unmarshal(bs, &concrete)
 	if err != nil {
@@ -96,6 +99,7 @@ func (r *Tests) UnmarshalJSON(bs []byte) error {
 	r.Toolchain = concrete.Toolchain
 	r.Base = concrete.Base
 	r.CrossToolchain = concrete.CrossToolchain
+	r.RcS6 = concrete.RcS6
 	return nil
 }
 
@@ -246,6 +250,13 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			return nil, (*Tests).Image(&parent, ctx)
+		case "RcImage":
+			var parent Tests
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			return nil, (*Tests).RcImage(&parent, ctx)
 		case "Refusals":
 			var parent Tests
 			err = json.Unmarshal(parentJSON, &parent)
@@ -322,7 +333,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg crossToolchain", err))
 				}
 			}
-			return New(s6, mirror, catalog, toolchain, base, crossToolchain), nil
+			var rcS6 string
+			if inputArgs["rcS6"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["rcS6"]), &rcS6)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg rcS6", err))
+				}
+			}
+			return New(s6, mirror, catalog, toolchain, base, crossToolchain, rcS6), nil
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

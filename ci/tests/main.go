@@ -31,6 +31,9 @@ type Tests struct {
 	Base      string
 	// CrossToolchain: the toolchain of the cross-compiling check
 	CrossToolchain string
+	// RcS6: the s6 release of the s6-rc image check (its s6-rc and
+	// s6-linux-init come with it)
+	RcS6 string
 }
 
 func New(
@@ -54,16 +57,20 @@ func New(
 	// toolchain, or the module's own, which installs them)
 	// +optional
 	crossToolchain string,
+	// s6 release of the s6-rc image check: one whose family has an
+	// s6-linux-init with container mode (1.0.7.2 on)
+	// +default="2.15.1.0"
+	rcS6 string,
 ) *Tests {
 	if crossToolchain == "" {
 		crossToolchain = toolchain
 	}
-	return &Tests{S6: s6, Mirror: mirror, Catalog: catalog, Toolchain: toolchain, Base: base, CrossToolchain: crossToolchain}
+	return &Tests{S6: s6, Mirror: mirror, Catalog: catalog, Toolchain: toolchain, Base: base, CrossToolchain: crossToolchain, RcS6: rcS6}
 }
 
 // Run every check, concurrently; the call fails with every failure
 func (m *Tests) All(ctx context.Context) error {
-	checks := []func(context.Context) error{m.Versions, m.Build, m.Sources, m.Test, m.Image, m.Refusals, m.Cross}
+	checks := []func(context.Context) error{m.Versions, m.Build, m.Sources, m.Test, m.Image, m.RcImage, m.Refusals, m.Cross}
 	errs := make([]error, len(checks))
 	var wg sync.WaitGroup
 	for i, check := range checks {
@@ -223,12 +230,56 @@ func (m *Tests) Test(ctx context.Context) error {
 	return nil
 }
 
+// rc-image: an s6-rc image (init s6-rc) for UID 1000: s6-linux-init's
+// init as the entrypoint, the user, /run owned by it, and the database
+// compiled from the tree (s6-rc-db lists its services)
+func (m *Tests) RcImage(ctx context.Context) error {
+	exe := dagger.DirectoryWithNewFileOpts{Permissions: 0o755}
+	tree := dag.Directory().
+		WithNewFile("prepare/type", "oneshot\n").
+		WithNewFile("prepare/up", "mkdir -p /run/app\n").
+		WithNewFile("app/type", "longrun\n").
+		WithNewFile("app/run", "#!/bin/sh\nexec sleep 100000\n", exe).
+		WithNewFile("app/dependencies.d/prepare", "").
+		WithNewFile("default/type", "bundle\n").
+		WithNewFile("default/contents.d/app", "")
+	ctr := m.module().Image(dag.Container().From(m.Base), dagger.S6BuilderImageOpts{
+		S6: m.RcS6, With: []string{"s6-rc", "s6-linux-init"}, Init: "s6-rc", Rc: tree, User: "1000:1000",
+		Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain,
+	})
+	ep, err := ctr.Entrypoint(ctx)
+	if err != nil {
+		return fmt.Errorf("rc-image: %w", err)
+	}
+	if strings.Join(ep, " ") != "/etc/s6-linux-init/current/bin/init" {
+		return fmt.Errorf("rc-image: entrypoint %q, want [/etc/s6-linux-init/current/bin/init]", ep)
+	}
+	if user, err := ctr.User(ctx); err != nil || user != "1000:1000" {
+		return fmt.Errorf("rc-image: user %q (%v), want 1000:1000", user, err)
+	}
+	out, err := ctr.WithExec([]string{"sh", "-c", "id -u; stat -c %u /run; test -x /etc/s6-linux-init/current/bin/init && " +
+		"s6-rc-db -c /etc/s6-rc/compiled list all"}).Stdout(ctx)
+	if err != nil {
+		return fmt.Errorf("rc-image: %w", err)
+	}
+	lines := strings.Fields(out)
+	for _, want := range []string{"app", "prepare", "default"} {
+		if !slices.Contains(lines, want) {
+			return fmt.Errorf("rc-image: the compiled database has no %s: %q", want, out)
+		}
+	}
+	if len(lines) < 2 || lines[0] != "1000" || lines[1] != "1000" {
+		return fmt.Errorf("rc-image: want the container's user 1000 and /run owned by 1000, got %q", out)
+	}
+	return nil
+}
+
 // image is the base with s6-svscan as its entrypoint over the service tree
 func (m *Tests) Image(ctx context.Context) error {
 	services := dag.Directory().
 		WithNewFile("hello/run", "#!/bin/sh\nexec sleep 3600\n", dagger.DirectoryWithNewFileOpts{Permissions: 0o755})
-	ctr := m.module().Image(services, dag.Container().From(m.Base), dagger.S6BuilderImageOpts{
-		S6: m.S6, Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain,
+	ctr := m.module().Image(dag.Container().From(m.Base), dagger.S6BuilderImageOpts{
+		S6: m.S6, Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain, Services: services,
 	})
 	ep, err := ctr.Entrypoint(ctx)
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 )
 
 // Retrieve the binding value, as type S6Builder
-func (r *Binding) AsS6Builder() *S6Builder { // s6builder (../../../../ci/main.go:22:6)
+func (r *Binding) AsS6Builder() *S6Builder { // s6builder (../../../../ci/main.go:23:6)
 	q := r.query.Select("asS6Builder")
 
 	return &S6Builder{
@@ -19,7 +19,7 @@ func (r *Binding) AsS6Builder() *S6Builder { // s6builder (../../../../ci/main.g
 }
 
 // Create or update a binding of type S6Builder in the environment
-func (r *Env) WithS6BuilderInput(name string, value *S6Builder, description string) *Env { // s6builder (../../../../ci/main.go:22:6)
+func (r *Env) WithS6BuilderInput(name string, value *S6Builder, description string) *Env { // s6builder (../../../../ci/main.go:23:6)
 	assertNotNil("value", value)
 	q := r.query.Select("withS6BuilderInput")
 	q = q.Arg("name", name)
@@ -32,7 +32,7 @@ func (r *Env) WithS6BuilderInput(name string, value *S6Builder, description stri
 }
 
 // Declare a desired S6Builder output to be assigned in the environment
-func (r *Env) WithS6BuilderOutput(name string, description string) *Env { // s6builder (../../../../ci/main.go:22:6)
+func (r *Env) WithS6BuilderOutput(name string, description string) *Env { // s6builder (../../../../ci/main.go:23:6)
 	q := r.query.Select("withS6BuilderOutput")
 	q = q.Arg("name", name)
 	q = q.Arg("description", description)
@@ -43,7 +43,7 @@ func (r *Env) WithS6BuilderOutput(name string, description string) *Env { // s6b
 }
 
 // S6Builder builds skalibs, execline and s6 from source.
-func (r *Query) S6Builder() *S6Builder { // s6builder (../../../../ci/main.go:22:6)
+func (r *Query) S6Builder() *S6Builder { // s6builder (../../../../ci/main.go:23:6)
 	q := r.query.Select("s6Builder")
 
 	return &S6Builder{
@@ -52,7 +52,7 @@ func (r *Query) S6Builder() *S6Builder { // s6builder (../../../../ci/main.go:22
 }
 
 // S6Builder builds skalibs, execline and s6 from source.
-type S6Builder struct { // s6builder (../../../../ci/main.go:22:6)
+type S6Builder struct { // s6builder (../../../../ci/main.go:23:6)
 	query *querybuilder.Selection
 
 	id        *ID
@@ -72,66 +72,72 @@ type S6BuilderBuildOpts struct {
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:33:2)
+	Skalibs string // s6builder (../../../../ci/main.go:34:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:36:2)
+	Execline string // s6builder (../../../../ci/main.go:37:2)
 	//
 	// Target platform, e.g. linux/arm64 (default: the engine's); a foreign
 	// one is cross-compiled on the engine's platform unless emulate is set
 	//
-	Platform Platform // s6builder (../../../../ci/main.go:40:2)
+	Platform Platform // s6builder (../../../../ci/main.go:41:2)
 	//
 	// Link fully statically against musl; false links against shared libraries
 	//
 	//
 	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:43:2)
+	Static bool // s6builder (../../../../ci/main.go:44:2)
 	//
 	// Toolchain image with make and a C compiler, used as is (default: a
 	// pinned Debian image plus an install of build-essential and musl-tools,
 	// and of the target's cross compiler and musl for a foreign platform)
 	//
-	Toolchain string // s6builder (../../../../ci/main.go:48:2)
+	Toolchain string // s6builder (../../../../ci/main.go:49:2)
 	//
 	// Base URL that replaces https://skarnet.org/software; tarballs are
 	// fetched from MIRROR/<pkg>/<tarball>
 	//
-	Mirror string // s6builder (../../../../ci/main.go:52:2)
+	Mirror string // s6builder (../../../../ci/main.go:53:2)
 	//
 	// JSON catalogue file that adds or overrides releases and digests
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:55:2)
+	Catalog *File // s6builder (../../../../ci/main.go:56:2)
 	//
 	// Parallel make jobs (default: the build container's CPU count)
 	//
-	Jobs int // s6builder (../../../../ci/main.go:58:2)
+	Jobs int // s6builder (../../../../ci/main.go:59:2)
 	//
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,
 	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
 	// s6-networking, or all; PKG=VERSION pins one (default: the newest
 	// release that works with the rest)
 	//
-	With []string // s6builder (../../../../ci/main.go:64:2)
+	With []string // s6builder (../../../../ci/main.go:65:2)
+	//
+	// Installation prefix compiled into the programs (s6 runs
+	// PREFIX/libexec/s6-ftrigrd); the result holds them under it, ready to
+	// extract at / (default: /)
+	//
+	Prefix string // s6builder (../../../../ci/main.go:70:2)
 	//
 	// Several target platforms at once, in Docker's names or s6-overlay's
 	// (`dagger call platforms` lists them): the result then holds one
 	// <os>_<arch>[_<variant>]/ tree per platform, e.g. linux_arm_v7/
 	//
-	Platforms []string // s6builder (../../../../ci/main.go:69:2)
+	Platforms []string // s6builder (../../../../ci/main.go:75:2)
 	//
 	// Build a foreign platform with its own toolchain under the engine's
 	// emulator instead of cross-compiling on the engine's platform (slower;
 	// for a target no cross compiler covers)
 	//
-	Emulate bool // s6builder (../../../../ci/main.go:74:2)
+	Emulate bool // s6builder (../../../../ci/main.go:80:2)
 }
 
 // Build skalibs, execline and s6 and return the merged install tree
 // (bin, sbin, libexec, lib, include), e.g.
 // `dagger call build --s6 2.1.6.0 export --path ./s6dist`
-func (r *S6Builder) Build(s6 string, opts ...S6BuilderBuildOpts) *Directory { // s6builder (../../../../ci/main.go:27:1)
+func (r *S6Builder) Build(s6 string, opts ...S6BuilderBuildOpts) *Directory { // s6builder (../../../../ci/main.go:28:1)
 	q := r.query.Select("build")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `skalibs` optional argument
@@ -169,6 +175,10 @@ func (r *S6Builder) Build(s6 string, opts ...S6BuilderBuildOpts) *Directory { //
 		// `with` optional argument
 		if !querybuilder.IsZeroValue(opts[i].With) {
 			q = q.Arg("with", opts[i].With)
+		}
+		// `prefix` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Prefix) {
+			q = q.Arg("prefix", opts[i].Prefix)
 		}
 		// `platforms` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Platforms) {
@@ -240,86 +250,118 @@ type S6BuilderImageOpts struct {
 	//
 	// s6 release to build, e.g. 2.1.6.0 (required unless dist is given)
 	//
-	S6 string // s6builder (../../../../ci/main.go:144:2)
+	S6 string // s6builder (../../../../ci/main.go:155:2)
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:147:2)
+	Skalibs string // s6builder (../../../../ci/main.go:158:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:150:2)
+	Execline string // s6builder (../../../../ci/main.go:161:2)
 	//
 	// Target platform of the build, e.g. linux/arm64; it must be the base
 	// container's (default: the base container's)
 	//
-	Platform Platform // s6builder (../../../../ci/main.go:154:2)
+	Platform Platform // s6builder (../../../../ci/main.go:165:2)
 	//
 	// Link fully statically against musl; false links against shared libraries
 	// (then the base needs the toolchain's libc)
 	//
 	//
 	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:158:2)
+	Static bool // s6builder (../../../../ci/main.go:169:2)
 	//
 	// Toolchain image with make and a C compiler, used as is (default: a
 	// pinned Debian image plus an install of build-essential and musl-tools)
 	//
-	Toolchain string // s6builder (../../../../ci/main.go:162:2)
+	Toolchain string // s6builder (../../../../ci/main.go:173:2)
 	//
 	// Base URL that replaces https://skarnet.org/software; tarballs are
 	// fetched from MIRROR/<pkg>/<tarball>
 	//
-	Mirror string // s6builder (../../../../ci/main.go:166:2)
+	Mirror string // s6builder (../../../../ci/main.go:177:2)
 	//
 	// JSON catalogue file that adds or overrides releases and digests
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:169:2)
+	Catalog *File // s6builder (../../../../ci/main.go:180:2)
 	//
 	// Parallel make jobs (default: the build container's CPU count)
 	//
-	Jobs int // s6builder (../../../../ci/main.go:172:2)
+	Jobs int // s6builder (../../../../ci/main.go:183:2)
 	//
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,
 	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
 	// s6-networking, or all; PKG=VERSION pins one (default: the newest
 	// release that works with the rest)
 	//
-	With []string // s6builder (../../../../ci/main.go:178:2)
+	With []string // s6builder (../../../../ci/main.go:189:2)
+	//
+	// Service tree: one directory per service, each with an executable run
+	// file, and optionally .s6-svscan/finish (required unless init is s6-rc)
+	//
+	Services *Directory // s6builder (../../../../ci/main.go:193:2)
 	//
 	// Your own s6 and execline install tree (with bin/s6-svscan) instead of
 	// a build; give no other request argument than platform with it
 	//
-	Dist *Directory // s6builder (../../../../ci/main.go:187:2)
+	Dist *Directory // s6builder (../../../../ci/main.go:199:2)
 	//
-	// Where the dist goes in the image, e.g. / for a tree with usr/bin
-	// (default: /usr/local)
+	// Installation prefix: the dist is built for it and goes at /, its
+	// programs under it (default: /usr/local; the base's /bin is often a
+	// link to usr/bin, which no tree can be copied onto); with dist, where
+	// that tree's programs are, e.g. /usr for a tree with usr/bin
 	//
-	DistPrefix string // s6builder (../../../../ci/main.go:191:2)
+	Prefix string // s6builder (../../../../ci/main.go:205:2)
 	//
 	// Where the service tree goes in the image (default: /etc/s6)
 	//
-	ServicesDir string // s6builder (../../../../ci/main.go:194:2)
+	ServicesDir string // s6builder (../../../../ci/main.go:208:2)
 	//
 	// Build a foreign platform under the engine's emulator instead of
 	// cross-compiling it
 	//
-	Emulate bool // s6builder (../../../../ci/main.go:198:2)
+	Emulate bool // s6builder (../../../../ci/main.go:212:2)
+	//
+	// What PID 1 runs: s6-svscan over services (default), or s6-rc:
+	// s6-linux-init in container mode, then the bundle of rc (needs with
+	// s6-rc,s6-linux-init)
+	//
+	Init string // s6builder (../../../../ci/main.go:217:2)
+	//
+	// With init s6-rc: the s6-rc source tree (one directory per service or
+	// bundle, each with a type file), compiled at build time
+	//
+	Rc *Directory // s6builder (../../../../ci/main.go:221:2)
+	//
+	// With init s6-rc: the service or bundle brought up at boot (default:
+	// default)
+	//
+	Bundle string // s6builder (../../../../ci/main.go:225:2)
+	//
+	// With init s6-rc: UID[:GID] the container runs as (it owns /run; give
+	// a read-only root a tmpfs at /run)
+	//
+	User string // s6builder (../../../../ci/main.go:229:2)
+	//
+	// With init s6-rc: milliseconds between the last SIGTERM and SIGKILL at
+	// shutdown (default: 3000)
+	//
+	GraceTime int // s6builder (../../../../ci/main.go:233:2)
 }
 
 // A container image with s6-svscan as PID 1 over a service tree, e.g.
 // `dagger call image --s6 2.1.6.0 --services ./etc/s6 --base debian:bookworm-slim export --path image.tar`
 //
-// The base container with the dist (built from the request, or the dist
-// argument) at distPrefix, the service tree at servicesDir, an
+// The base container with the dist (built from the request for prefix, or
+// the dist argument) at /, the service tree at servicesDir, an
 // .s6-svscan/finish added when the tree has none, PATH set so s6-svscan
 // finds s6-supervise, and the entrypoint `s6-svscan SERVICES_DIR`: the image
 // `s6builder image` makes. Export, publish or open a terminal in the result.
 // The image sets no stop signal (Dagger cannot set one): runtimes send
 // SIGTERM, which ends s6-svscan cleanly; a base with a stop signal of its
 // own keeps it.
-func (r *S6Builder) Image(services *Directory, base *Container, opts ...S6BuilderImageOpts) *Container { // s6builder (../../../../ci/main.go:140:1)
-	assertNotNil("services", services)
+func (r *S6Builder) Image(base *Container, opts ...S6BuilderImageOpts) *Container { // s6builder (../../../../ci/main.go:151:1)
 	assertNotNil("base", base)
 	q := r.query.Select("image")
 	for i := len(opts) - 1; i >= 0; i-- {
@@ -363,13 +405,17 @@ func (r *S6Builder) Image(services *Directory, base *Container, opts ...S6Builde
 		if !querybuilder.IsZeroValue(opts[i].With) {
 			q = q.Arg("with", opts[i].With)
 		}
+		// `services` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Services) {
+			q = q.Arg("services", opts[i].Services)
+		}
 		// `dist` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Dist) {
 			q = q.Arg("dist", opts[i].Dist)
 		}
-		// `distPrefix` optional argument
-		if !querybuilder.IsZeroValue(opts[i].DistPrefix) {
-			q = q.Arg("distPrefix", opts[i].DistPrefix)
+		// `prefix` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Prefix) {
+			q = q.Arg("prefix", opts[i].Prefix)
 		}
 		// `servicesDir` optional argument
 		if !querybuilder.IsZeroValue(opts[i].ServicesDir) {
@@ -379,8 +425,27 @@ func (r *S6Builder) Image(services *Directory, base *Container, opts ...S6Builde
 		if !querybuilder.IsZeroValue(opts[i].Emulate) {
 			q = q.Arg("emulate", opts[i].Emulate)
 		}
+		// `init` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Init) {
+			q = q.Arg("init", opts[i].Init)
+		}
+		// `rc` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Rc) {
+			q = q.Arg("rc", opts[i].Rc)
+		}
+		// `bundle` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Bundle) {
+			q = q.Arg("bundle", opts[i].Bundle)
+		}
+		// `user` optional argument
+		if !querybuilder.IsZeroValue(opts[i].User) {
+			q = q.Arg("user", opts[i].User)
+		}
+		// `graceTime` optional argument
+		if !querybuilder.IsZeroValue(opts[i].GraceTime) {
+			q = q.Arg("graceTime", opts[i].GraceTime)
+		}
 	}
-	q = q.Arg("services", services)
 	q = q.Arg("base", base)
 
 	return &Container{
@@ -390,7 +455,7 @@ func (r *S6Builder) Image(services *Directory, base *Container, opts ...S6Builde
 
 // List the platforms the platform argument takes: Docker's name, the names
 // s6-overlay gives the same architecture, Debian's architecture, and notes
-func (r *S6Builder) Platforms(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:287:1)
+func (r *S6Builder) Platforms(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:411:1)
 	if r.platforms != nil {
 		return *r.platforms, nil
 	}
@@ -402,55 +467,195 @@ func (r *S6Builder) Platforms(ctx context.Context) (string, error) { // s6builde
 	return response, q.Execute(ctx)
 }
 
-// S6BuilderSourcesOpts contains options for S6Builder.Sources
-type S6BuilderSourcesOpts struct {
+// S6BuilderReleaseOpts contains options for S6Builder.Release
+type S6BuilderReleaseOpts struct {
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:94:2)
+	Skalibs string // s6builder (../../../../ci/main.go:339:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:97:2)
+	Execline string // s6builder (../../../../ci/main.go:342:2)
 	//
-	// Platform of the toolchain container that unpacks (default: the engine's)
+	// Target platforms, in Docker's names or s6-overlay's (default: the
+	// engine's); a foreign one is cross-compiled unless emulate is set
 	//
-	Platform Platform // s6builder (../../../../ci/main.go:100:2)
+	Platforms []string // s6builder (../../../../ci/main.go:346:2)
 	//
-	// Plan a static build (the sources are the same either way)
+	// Link fully statically against musl; false links against shared libraries
 	//
 	//
 	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:103:2)
+	Static bool // s6builder (../../../../ci/main.go:349:2)
 	//
-	// Toolchain image that runs tar, used as is (default: a pinned Debian
-	// image plus an install of build-essential and musl-tools)
+	// Toolchain image with make and a C compiler, used as is (default: a
+	// pinned Debian image plus an install of build-essential and musl-tools,
+	// and of the target's cross compiler and musl for a foreign platform)
 	//
-	Toolchain string // s6builder (../../../../ci/main.go:107:2)
+	Toolchain string // s6builder (../../../../ci/main.go:354:2)
 	//
-	// Base URL that replaces https://skarnet.org/software
+	// Base URL that replaces https://skarnet.org/software; tarballs are
+	// fetched from MIRROR/<pkg>/<tarball>
 	//
-	Mirror string // s6builder (../../../../ci/main.go:110:2)
+	Mirror string // s6builder (../../../../ci/main.go:358:2)
 	//
 	// JSON catalogue file that adds or overrides releases and digests
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:113:2)
+	Catalog *File // s6builder (../../../../ci/main.go:361:2)
 	//
-	// Parallel make jobs (part of the plan; unused by unpacking)
+	// Parallel make jobs (default: the build container's CPU count)
 	//
-	Jobs int // s6builder (../../../../ci/main.go:116:2)
+	Jobs int // s6builder (../../../../ci/main.go:364:2)
 	//
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,
 	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
 	// s6-networking, or all; PKG=VERSION pins one (default: the newest
 	// release that works with the rest)
 	//
-	With []string // s6builder (../../../../ci/main.go:122:2)
+	With []string // s6builder (../../../../ci/main.go:370:2)
+	//
+	// Installation prefix compiled into the programs (s6 runs
+	// PREFIX/libexec/s6-ftrigrd); the result holds them under it, ready to
+	// extract at / (default: /)
+	//
+	Prefix string // s6builder (../../../../ci/main.go:375:2)
+	//
+	// Build foreign platforms under the engine's emulator instead of
+	// cross-compiling them
+	//
+	Emulate bool // s6builder (../../../../ci/main.go:379:2)
+	//
+	// Time of every file in the tarballs, in seconds since 1970 (default:
+	// midnight UTC of the day the newest source release was tagged)
+	//
+	SourceDateEpoch int // s6builder (../../../../ci/main.go:383:2)
+}
+
+// Release artifacts of the request, one tarball per platform, as
+// `s6builder release` writes them: s6-<version>-<os>_<arch>[_<variant>].tar.gz
+// (the dist, to extract at /), manifest.json (every input), sbom.spdx.json
+// and SHA256SUMS, e.g.
+// `dagger call release --s6 2.15.1.0 --platforms linux/amd64,linux/arm64 export --path ./release`
+//
+// The tarballs are reproducible as the CLI's are (sorted entries, owner
+// 0:0, every time sourceDateEpoch, gzip without a name or a time), whatever
+// times Dagger gives the dist's files. Unlike the CLI's, the release has no
+// provenance attestation: Dagger's API does not expose BuildKit's.
+func (r *S6Builder) Release(s6 string, opts ...S6BuilderReleaseOpts) *Directory { // s6builder (../../../../ci/main.go:333:1)
+	q := r.query.Select("release")
+	for i := len(opts) - 1; i >= 0; i-- {
+		// `skalibs` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Skalibs) {
+			q = q.Arg("skalibs", opts[i].Skalibs)
+		}
+		// `execline` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Execline) {
+			q = q.Arg("execline", opts[i].Execline)
+		}
+		// `platforms` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Platforms) {
+			q = q.Arg("platforms", opts[i].Platforms)
+		}
+		// `static` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Static) {
+			q = q.Arg("static", opts[i].Static)
+		}
+		// `toolchain` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Toolchain) {
+			q = q.Arg("toolchain", opts[i].Toolchain)
+		}
+		// `mirror` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Mirror) {
+			q = q.Arg("mirror", opts[i].Mirror)
+		}
+		// `catalog` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Catalog) {
+			q = q.Arg("catalog", opts[i].Catalog)
+		}
+		// `jobs` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Jobs) {
+			q = q.Arg("jobs", opts[i].Jobs)
+		}
+		// `with` optional argument
+		if !querybuilder.IsZeroValue(opts[i].With) {
+			q = q.Arg("with", opts[i].With)
+		}
+		// `prefix` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Prefix) {
+			q = q.Arg("prefix", opts[i].Prefix)
+		}
+		// `emulate` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Emulate) {
+			q = q.Arg("emulate", opts[i].Emulate)
+		}
+		// `sourceDateEpoch` optional argument
+		if !querybuilder.IsZeroValue(opts[i].SourceDateEpoch) {
+			q = q.Arg("sourceDateEpoch", opts[i].SourceDateEpoch)
+		}
+	}
+	q = q.Arg("s6", s6)
+
+	return &Directory{
+		query: q,
+	}
+}
+
+// S6BuilderSourcesOpts contains options for S6Builder.Sources
+type S6BuilderSourcesOpts struct {
+	//
+	// skalibs release (default: the one the s6 release needs)
+	//
+	Skalibs string // s6builder (../../../../ci/main.go:100:2)
+	//
+	// execline release (default: the one the s6 release needs)
+	//
+	Execline string // s6builder (../../../../ci/main.go:103:2)
+	//
+	// Platform of the toolchain container that unpacks (default: the engine's)
+	//
+	Platform Platform // s6builder (../../../../ci/main.go:106:2)
+	//
+	// Plan a static build (the sources are the same either way)
+	//
+	//
+	// Default: true
+	Static bool // s6builder (../../../../ci/main.go:109:2)
+	//
+	// Toolchain image that runs tar, used as is (default: a pinned Debian
+	// image plus an install of build-essential and musl-tools)
+	//
+	Toolchain string // s6builder (../../../../ci/main.go:113:2)
+	//
+	// Base URL that replaces https://skarnet.org/software
+	//
+	Mirror string // s6builder (../../../../ci/main.go:116:2)
+	//
+	// JSON catalogue file that adds or overrides releases and digests
+	//
+	Catalog *File // s6builder (../../../../ci/main.go:119:2)
+	//
+	// Parallel make jobs (part of the plan; unused by unpacking)
+	//
+	Jobs int // s6builder (../../../../ci/main.go:122:2)
+	//
+	// Members of the family to add beside skalibs, execline and s6: s6-rc,
+	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
+	// s6-networking, or all; PKG=VERSION pins one (default: the newest
+	// release that works with the rest)
+	//
+	With []string // s6builder (../../../../ci/main.go:128:2)
+	//
+	// Installation prefix compiled into the programs (s6 runs
+	// PREFIX/libexec/s6-ftrigrd); the result holds them under it, ready to
+	// extract at / (default: /)
+	//
+	Prefix string // s6builder (../../../../ci/main.go:133:2)
 }
 
 // Unpacked sources of skalibs, execline and s6, one <pkg>-<version>/ folder
 // each, exactly as the build compiles them
-func (r *S6Builder) Sources(s6 string, opts ...S6BuilderSourcesOpts) *Directory { // s6builder (../../../../ci/main.go:88:1)
+func (r *S6Builder) Sources(s6 string, opts ...S6BuilderSourcesOpts) *Directory { // s6builder (../../../../ci/main.go:94:1)
 	q := r.query.Select("sources")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `skalibs` optional argument
@@ -489,6 +694,10 @@ func (r *S6Builder) Sources(s6 string, opts ...S6BuilderSourcesOpts) *Directory 
 		if !querybuilder.IsZeroValue(opts[i].With) {
 			q = q.Arg("with", opts[i].With)
 		}
+		// `prefix` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Prefix) {
+			q = q.Arg("prefix", opts[i].Prefix)
+		}
 	}
 	q = q.Arg("s6", s6)
 
@@ -502,52 +711,58 @@ type S6BuilderTestOpts struct {
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:225:2)
+	Skalibs string // s6builder (../../../../ci/main.go:277:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:228:2)
+	Execline string // s6builder (../../../../ci/main.go:280:2)
 	//
 	// Target platform, e.g. linux/arm64 (default: the engine's); the test runs
 	// on it
 	//
-	Platform Platform // s6builder (../../../../ci/main.go:232:2)
+	Platform Platform // s6builder (../../../../ci/main.go:284:2)
 	//
 	// Link fully statically against musl; false links against shared libraries
 	//
 	//
 	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:235:2)
+	Static bool // s6builder (../../../../ci/main.go:287:2)
 	//
 	// Toolchain image with make and a C compiler, used as is (default: a
 	// pinned Debian image plus an install of build-essential and musl-tools)
 	//
-	Toolchain string // s6builder (../../../../ci/main.go:239:2)
+	Toolchain string // s6builder (../../../../ci/main.go:291:2)
 	//
 	// Base URL that replaces https://skarnet.org/software; tarballs are
 	// fetched from MIRROR/<pkg>/<tarball>
 	//
-	Mirror string // s6builder (../../../../ci/main.go:243:2)
+	Mirror string // s6builder (../../../../ci/main.go:295:2)
 	//
 	// JSON catalogue file that adds or overrides releases and digests
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:246:2)
+	Catalog *File // s6builder (../../../../ci/main.go:298:2)
 	//
 	// Parallel make jobs (default: the build container's CPU count)
 	//
-	Jobs int // s6builder (../../../../ci/main.go:249:2)
+	Jobs int // s6builder (../../../../ci/main.go:301:2)
 	//
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,
 	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
 	// s6-networking, or all; PKG=VERSION pins one (default: the newest
 	// release that works with the rest)
 	//
-	With []string // s6builder (../../../../ci/main.go:255:2)
+	With []string // s6builder (../../../../ci/main.go:307:2)
+	//
+	// Installation prefix compiled into the programs (s6 runs
+	// PREFIX/libexec/s6-ftrigrd); the result holds them under it, ready to
+	// extract at / (default: /)
+	//
+	Prefix string // s6builder (../../../../ci/main.go:312:2)
 	//
 	// Build a foreign platform under the engine's emulator instead of
 	// cross-compiling it (the test itself runs on the target platform)
 	//
-	Emulate bool // s6builder (../../../../ci/main.go:259:2)
+	Emulate bool // s6builder (../../../../ci/main.go:316:2)
 }
 
 // Run the supervision smoke test on the build and return its checks, one
@@ -562,7 +777,7 @@ type S6BuilderTestOpts struct {
 // holds its result; a passing result for the same inputs is reused (a
 // failure is not). The CLI reruns it on every request; Dagger has no way to
 // ask that of one step without adding an input the plan does not have.
-func (r *S6Builder) Test(ctx context.Context, s6 string, opts ...S6BuilderTestOpts) (string, error) { // s6builder (../../../../ci/main.go:219:1)
+func (r *S6Builder) Test(ctx context.Context, s6 string, opts ...S6BuilderTestOpts) (string, error) { // s6builder (../../../../ci/main.go:271:1)
 	if r.test != nil {
 		return *r.test, nil
 	}
@@ -604,6 +819,10 @@ func (r *S6Builder) Test(ctx context.Context, s6 string, opts ...S6BuilderTestOp
 		if !querybuilder.IsZeroValue(opts[i].With) {
 			q = q.Arg("with", opts[i].With)
 		}
+		// `prefix` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Prefix) {
+			q = q.Arg("prefix", opts[i].Prefix)
+		}
 		// `emulate` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Emulate) {
 			q = q.Arg("emulate", opts[i].Emulate)
@@ -622,12 +841,12 @@ type S6BuilderVersionsOpts struct {
 	//
 	// JSON catalogue file that adds or overrides releases and digests
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:272:2)
+	Catalog *File // s6builder (../../../../ci/main.go:396:2)
 }
 
 // List the releases s6builder knows: release date, for s6 the skalibs and
 // execline it needs, and the tarball digest (- when none is known)
-func (r *S6Builder) Versions(ctx context.Context, opts ...S6BuilderVersionsOpts) (string, error) { // s6builder (../../../../ci/main.go:268:1)
+func (r *S6Builder) Versions(ctx context.Context, opts ...S6BuilderVersionsOpts) (string, error) { // s6builder (../../../../ci/main.go:392:1)
 	if r.versions != nil {
 		return *r.versions, nil
 	}
