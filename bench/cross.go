@@ -5,21 +5,25 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
 	"github.com/s6builder/s6builder/pipeline"
 )
 
-// crossTarget is the foreign platform the cross figures compare on.
-const crossTarget = "linux/arm64"
+// emulatedDefault is the platform S6BUILDER_TOOLCHAIN_EMULATED (one
+// emulated toolchain, the older form) is for.
+const emulatedDefault = "linux/arm64"
 
 // runCross measures cross-compilation for each s6 release (the newest one
-// by default): the cold build for the daemon's own platform, the same
-// request for linux/arm64 cross-compiled on it, and, when
-// S6BUILDER_TOOLCHAIN_EMULATED names an arm64 toolchain image (`scripts/testenv
-// emulated-toolchain linux/arm64` makes one), built under emulation with it;
-// then the dist size of every target, built in one invocation.
+// by default): the cold build for the daemon's own platform, then, for every
+// target a toolchain here covers, the same request cross-compiled on it
+// (cross/native), and, for the targets S6BUILDER_TOOLCHAINS_EMULATED names a
+// toolchain image of (PLATFORM=REF,...; `scripts/testenv emulated-toolchain
+// PLATFORM` makes one), the same built under emulation with it
+// (emulated/cross); then the dist size of every target, built in one
+// invocation.
 func runCross(n int, s6s []string, prune bool) error {
 	b, err := newBench(n, prune)
 	if err != nil {
@@ -33,70 +37,81 @@ func runCross(n int, s6s []string, prune bool) error {
 	if err != nil {
 		return err
 	}
-	emulatedTC := os.Getenv("S6BUILDER_TOOLCHAIN_EMULATED")
-	fmt.Printf("# s6builder cross-compilation benchmarks\n\n- sources: %s\n- runs: median of %d (emulated: 1 run)\n- machine: %d CPUs (%s), toolchain %s\n- emulated toolchain (%s): %s\n\n",
-		b.sources, n, runtime.NumCPU(), native, b.toolchain, crossTarget, firstOr(emulatedTC, "none given (S6BUILDER_TOOLCHAIN_EMULATED unset)"))
-	fmt.Printf("| request | native (%s) cold | cross (%s on %s) cold | cross/native | emulated (%s) cold | emulated/cross |\n", native, crossTarget, native, crossTarget)
-	fmt.Println("|---|---|---|---|---|---|")
+	emulated := map[string]string{}
+	for _, kv := range strings.Split(os.Getenv("S6BUILDER_TOOLCHAINS_EMULATED"), ",") {
+		if p, ref, ok := strings.Cut(kv, "="); ok {
+			emulated[p] = ref
+		}
+	}
+	if ref := os.Getenv("S6BUILDER_TOOLCHAIN_EMULATED"); ref != "" && emulated[emulatedDefault] == "" {
+		emulated[emulatedDefault] = ref
+	}
+	targets := b.crossTargets()
+	fmt.Printf("# s6builder cross-compilation benchmarks\n\n- sources: %s\n- runs: median of %d (emulated: 1 run)\n- machine: %d CPUs (%s), toolchain %s\n- emulated toolchains: %v\n\n",
+		b.sources, n, runtime.NumCPU(), native, b.toolchain, emulated)
+	fmt.Printf("| request | target | native (%s) cold | cross cold | cross/native | emulated cold | emulated/cross |\n", native)
+	fmt.Println("|---|---|---|---|---|---|---|")
 	for _, s6 := range s6s {
 		nat, err := b.platformPlan(s6, native, native, b.toolchain)
 		if err != nil {
 			return err
 		}
-		cross, err := b.platformPlan(s6, crossTarget, native, b.toolchain)
+		cold := func(p *pipeline.Plan, runs int) (time.Duration, error) {
+			var ts []time.Duration
+			for i := 0; i < runs; i++ {
+				if err := b.coldStart(); err != nil {
+					return 0, err
+				}
+				t, _, err := b.build(p, "")
+				if err != nil {
+					return 0, fmt.Errorf("s6 %s for %s: %w", s6, p.Request.Platform, err)
+				}
+				ts = append(ts, t)
+			}
+			return median(ts), nil
+		}
+		natT, err := cold(nat, b.n)
 		if err != nil {
 			return err
 		}
-		var natT, crossT []time.Duration
-		for i := 0; i < b.n; i++ {
-			for _, m := range []struct {
-				p  *pipeline.Plan
-				to *[]time.Duration
-			}{{nat, &natT}, {cross, &crossT}} {
+		for _, t := range targets {
+			if t.platform == native {
+				continue
+			}
+			cross, err := b.platformPlan(s6, t.platform, native, t.toolchain)
+			if err != nil {
+				return err
+			}
+			crossT, err := cold(cross, b.n)
+			if err != nil {
+				return err
+			}
+			emu, emuRatio := "-", "-"
+			if ref := emulated[t.platform]; ref != "" {
+				p, err := b.platformPlan(s6, t.platform, "", ref)
+				if err != nil {
+					return err
+				}
 				if err := b.coldStart(); err != nil {
 					return err
 				}
-				t, _, err := b.build(m.p, "")
-				if err != nil {
-					return fmt.Errorf("s6 %s for %s: %w", s6, m.p.Request.Platform, err)
+				if err := b.pull(ref, t.platform); err != nil {
+					return err
 				}
-				*m.to = append(*m.to, t)
+				start := time.Now()
+				if _, _, err := b.build(p, ""); err != nil {
+					return fmt.Errorf("s6 %s for %s under emulation: %w", s6, t.platform, err)
+				}
+				et := time.Since(start)
+				emu, emuRatio = sec(et), fmt.Sprintf("%.1fx", ratio(et, crossT))
 			}
+			fmt.Printf("| s6 %s (skalibs %s, execline %s) | %s | %s | %s | %.2fx | %s | %s |\n", s6, nat.Request.Skalibs, nat.Request.Execline,
+				t.platform, sec(natT), sec(crossT), ratio(crossT, natT), emu, emuRatio)
 		}
-		emu, emuRatio := "-", "-"
-		if emulatedTC != "" {
-			p, err := b.platformPlan(s6, crossTarget, "", emulatedTC)
-			if err != nil {
-				return err
-			}
-			if err := b.coldStart(); err != nil {
-				return err
-			}
-			if err := b.pull(emulatedTC, crossTarget); err != nil {
-				return err
-			}
-			t, _, err := b.build(p, "")
-			if err != nil {
-				return fmt.Errorf("s6 %s for %s under emulation: %w", s6, crossTarget, err)
-			}
-			emu, emuRatio = sec(t), fmt.Sprintf("%.1fx", ratio(t, median(crossT)))
-		}
-		fmt.Printf("| s6 %s (skalibs %s, execline %s) | %s | %s | %.2fx | %s | %s |\n", s6, nat.Request.Skalibs, nat.Request.Execline,
-			sec(median(natT)), sec(median(crossT)), ratio(median(crossT), median(natT)), emu, emuRatio)
 	}
 
 	// Every target in one invocation, as `--platform a,b,...` builds them.
 	s6 := s6s[len(s6s)-1]
-	type target struct{ platform, toolchain string }
-	var targets []target
-	for _, t := range pipeline.Targets {
-		switch {
-		case t.InDefaultToolchain:
-			targets = append(targets, target{t.Platform, b.toolchain})
-		case os.Getenv("S6BUILDER_TOOLCHAIN_NEXT") != "":
-			targets = append(targets, target{t.Platform, os.Getenv("S6BUILDER_TOOLCHAIN_NEXT")})
-		}
-	}
 	tmp, err := os.MkdirTemp("", "bench-targets-")
 	if err != nil {
 		return err
@@ -130,6 +145,24 @@ func runCross(n int, s6s []string, prune bool) error {
 		fmt.Printf("| %s | %.1f MB | %.1f MB |\n", t.platform, float64(runtimeSize)/1e6, float64(dirSize(opts[i].Dist))/1e6)
 	}
 	return nil
+}
+
+// crossTarget is a target and the toolchain that cross-compiles it.
+type crossTarget struct{ platform, toolchain string }
+
+// crossTargets are the targets a toolchain here covers: the default
+// toolchain's, and those of S6BUILDER_TOOLCHAIN_NEXT (riscv64) when set.
+func (b *bench) crossTargets() []crossTarget {
+	var out []crossTarget
+	for _, t := range pipeline.Targets {
+		switch {
+		case t.InDefaultToolchain:
+			out = append(out, crossTarget{t.Platform, b.toolchain})
+		case os.Getenv("S6BUILDER_TOOLCHAIN_NEXT") != "":
+			out = append(out, crossTarget{t.Platform, os.Getenv("S6BUILDER_TOOLCHAIN_NEXT")})
+		}
+	}
+	return out
 }
 
 // platformPlan plans s6 for platform, built on buildPlatform ("" = under
