@@ -451,6 +451,118 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			return (*S6Builder).Platforms(&parent)
+		case "Publish":
+			var parent S6Builder
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var address string
+			if inputArgs["address"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["address"]), &address)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg address", err))
+				}
+			}
+			var platforms []string
+			if inputArgs["platforms"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["platforms"]), &platforms)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platforms", err))
+				}
+			}
+			var s6 string
+			if inputArgs["s6"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["s6"]), &s6)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg s6", err))
+				}
+			}
+			var services *dagger.Directory
+			if inputArgs["services"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["services"]), &services)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg services", err))
+				}
+			}
+			var base string
+			if inputArgs["base"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["base"]), &base)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg base", err))
+				}
+			}
+			var skalibs string
+			if inputArgs["skalibs"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["skalibs"]), &skalibs)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg skalibs", err))
+				}
+			}
+			var execline string
+			if inputArgs["execline"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["execline"]), &execline)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg execline", err))
+				}
+			}
+			var static bool
+			if inputArgs["static"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["static"]), &static)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg static", err))
+				}
+			}
+			var toolchain string
+			if inputArgs["toolchain"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["toolchain"]), &toolchain)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg toolchain", err))
+				}
+			}
+			var mirror string
+			if inputArgs["mirror"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["mirror"]), &mirror)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg mirror", err))
+				}
+			}
+			var catalog *dagger.File
+			if inputArgs["catalog"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["catalog"]), &catalog)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg catalog", err))
+				}
+			}
+			var jobs int
+			if inputArgs["jobs"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["jobs"]), &jobs)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
+				}
+			}
+			var with []string
+			if inputArgs["with"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
+				}
+			}
+			var prefix string
+			if inputArgs["prefix"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["prefix"]), &prefix)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg prefix", err))
+				}
+			}
+			var servicesDir string
+			if inputArgs["servicesDir"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["servicesDir"]), &servicesDir)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg servicesDir", err))
+				}
+			}
+			return (*S6Builder).Publish(&parent, ctx, address, platforms, s6, services, base, skalibs, execline, static, toolchain, mirror, catalog, jobs, with, prefix, servicesDir)
 		case "Release":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)

@@ -387,6 +387,64 @@ func (m *S6Builder) Release(
 	return inWords(r.release(ctx, platforms, int64(sourceDateEpoch)))
 }
 
+// Publish a multi-platform image with s6-svscan as PID 1 over a service
+// tree: for each platform, the image `image` makes over the base
+// reference's image for that platform, with that platform's dist
+// (cross-compiled on the engine's platform), as one OCI index (Dagger's
+// platform variants); returns the published reference with its digest, e.g.
+// `dagger call publish --address registry.example.com/app:s6 --platforms linux/amd64,linux/arm64 --s6 2.15.1.0 --services ./etc/s6 --base debian:bookworm-slim`
+func (m *S6Builder) Publish(
+	ctx context.Context,
+	// Image name to publish to, e.g. registry.example.com/app:s6
+	address string,
+	// Platforms of the image, in Docker's names or s6-overlay's
+	platforms []string,
+	// s6 release to build, e.g. 2.15.1.0
+	s6 string,
+	// Service tree: one directory per service, each with an executable run
+	// file, and optionally .s6-svscan/finish
+	services *dagger.Directory,
+	// Base image reference offering every platform, e.g. debian:bookworm-slim
+	base string,
+	// skalibs release (default: the one the s6 release needs)
+	// +optional
+	skalibs string,
+	// execline release (default: the one the s6 release needs)
+	// +optional
+	execline string,
+	// Link fully statically against musl; false links against shared libraries
+	// +default=true
+	static bool,
+	// Toolchain image with make and a C compiler, used as is (default: a
+	// pinned Debian image plus an install of build-essential and musl-tools,
+	// and of the target's cross compiler and musl for a foreign platform)
+	// +optional
+	toolchain string,
+	// Base URL that replaces https://skarnet.org/software
+	// +optional
+	mirror string,
+	// JSON catalogue file that adds or overrides releases and digests
+	// +optional
+	catalog *dagger.File,
+	// Parallel make jobs (default: the build container's CPU count)
+	// +optional
+	jobs int,
+	// Members of the family to add beside skalibs, execline and s6
+	// +optional
+	with []string,
+	// Installation prefix: the dist is built for it and goes at / (default:
+	// /usr/local)
+	// +optional
+	prefix string,
+	// Where the service tree goes in the image (default: /etc/s6)
+	// +optional
+	servicesDir string,
+) (string, error) {
+	r := request{s6: s6, skalibs: skalibs, execline: execline, static: static,
+		toolchain: toolchain, mirror: mirror, catalog: catalog, jobs: jobs, with: with, prefix: prefix}
+	return inWords(r.publish(ctx, address, platforms, base, imageArgs{services: services, servicesDir: servicesDir}))
+}
+
 // List the releases s6builder knows: release date, for s6 the skalibs and
 // execline it needs, and the tarball digest (- when none is known)
 func (m *S6Builder) Versions(
