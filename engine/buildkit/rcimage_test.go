@@ -107,6 +107,10 @@ func TestRealSourcesS6RcImage(t *testing.T) {
 		out, err := c.Exec("s6-svstat", "/run/service/s6-linux-init-shutdownd")
 		require.NoError(t, err, out)
 		assert.Contains(t, out, "up", "s6-linux-init's shutdown daemon is supervised")
+		// What only s6-linux-init as PID 1 does: its run image copied to /run.
+		out, err = c.Exec("cat", "/run/s6-linux-init-container-results/exitcode")
+		require.NoError(t, err, "s6-linux-init copied its run image to /run: %s", out)
+		assert.Equal(t, "0", strings.TrimSpace(out))
 
 		// Kill the longrun: s6-supervise runs finish and restarts it.
 		upPID := regexp.MustCompile(`^up \(pid ([0-9]+)`)
