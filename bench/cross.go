@@ -62,6 +62,11 @@ func runCross(n int, s6s []string, prune bool) error {
 				if err := b.coldStart(); err != nil {
 					return 0, err
 				}
+				// The target's own toolchain (riscv64's trixie image) is
+				// not the one coldStart pulls: no figure pays for a pull.
+				if err := b.pull(p.Request.Toolchain.Image, ""); err != nil {
+					return 0, err
+				}
 				t, _, err := b.build(p, "")
 				if err != nil {
 					return 0, fmt.Errorf("s6 %s for %s: %w", s6, p.Request.Platform, err)
