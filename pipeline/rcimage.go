@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path"
 	"regexp"
-	"sort"
 	"strconv"
 
 	"github.com/s6builder/s6builder/pipeline/inputerr"
@@ -196,20 +195,13 @@ func (t RcTree) Check(bundle string) error {
 	if bundle == "" {
 		bundle = DefaultBundle
 	}
-	for _, e := range t.Entries {
-		if err := e.check(); err != nil {
-			return err
-		}
+	if err := checkEntries(t.Entries); err != nil {
+		return err
 	}
 	if len(t.Typed) == 0 {
 		return fmt.Errorf("no service definitions in it (one directory per service or bundle, each with a type file: oneshot, longrun or bundle)")
 	}
-	names := make([]string, 0, len(t.Typed))
-	for n := range t.Typed {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedNames(t.Typed) {
 		if !t.Typed[n] {
 			return fmt.Errorf("%s has no type file (oneshot, longrun or bundle)", n)
 		}

@@ -42,25 +42,38 @@ func IsService(name string, isDir bool) bool { return isDir && !strings.HasPrefi
 // files, directories and symlinks that stay inside the tree (a link out of
 // it would dangle in the image; a fifo or device node has no place there).
 func (t ServiceTree) Check() error {
-	for _, e := range t.Entries {
-		if err := e.check(); err != nil {
-			return err
-		}
+	if err := checkEntries(t.Entries); err != nil {
+		return err
 	}
 	if len(t.RunExecutable) == 0 {
 		return errors.New("no service directories in it (one directory per service, each with an executable run file)")
 	}
-	names := make([]string, 0, len(t.RunExecutable))
-	for n := range t.RunExecutable {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range sortedNames(t.RunExecutable) {
 		if !t.RunExecutable[n] {
 			return fmt.Errorf("service %q has no executable run file", n)
 		}
 	}
 	return nil
+}
+
+// checkEntries applies TreeEntry's rules to every entry of a tree.
+func checkEntries(es []TreeEntry) error {
+	for _, e := range es {
+		if err := e.check(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sortedNames are the keys of a tree's per-directory map, in order.
+func sortedNames(m map[string]bool) []string {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func (e TreeEntry) check() error {
