@@ -77,18 +77,11 @@ func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, err
 	// The dist must run on the base: build for the base container's
 	// platform, as the CLI pulls its base for the build's platform.
 	if a.dist == nil || r.platform != "" {
-		bp, err := a.base.Platform(ctx)
+		basePlatform, err := r.basePlatform(ctx, a.base)
 		if err != nil {
-			return nil, fmt.Errorf("base container: %w", err)
+			return nil, err
 		}
-		basePlatform, err := normalPlatform(string(bp))
-		if err != nil {
-			return nil, fmt.Errorf("base container's platform: %w", err)
-		}
-		switch want, _ := normalPlatform(string(r.platform)); {
-		case r.platform != "" && want != basePlatform:
-			return nil, inputerr.New("platform", want, "the base container is %s; give a {arg:base} for %s, or leave {arg:platform} out to build for the base's", basePlatform, want)
-		case p != nil:
+		if p != nil {
 			req.Platform = basePlatform
 		}
 	}
@@ -133,6 +126,23 @@ func (r request) buildArgs() []string {
 		}
 	}
 	return given
+}
+
+// basePlatform is the base container's platform, as the plan spells it;
+// the request's platform, when given, must be the same.
+func (r request) basePlatform(ctx context.Context, base *dagger.Container) (string, error) {
+	bp, err := base.Platform(ctx)
+	if err != nil {
+		return "", fmt.Errorf("base container: %w", err)
+	}
+	basePlatform, err := normalPlatform(string(bp))
+	if err != nil {
+		return "", fmt.Errorf("base container's platform: %w", err)
+	}
+	if want, _ := normalPlatform(string(r.platform)); r.platform != "" && want != basePlatform {
+		return "", inputerr.New("platform", want, "the base container is %s; give a {arg:base} for %s, or leave {arg:platform} out to build for the base's", basePlatform, want)
+	}
+	return basePlatform, nil
 }
 
 // normalPlatform is p as the plan spells it (pipeline.Request.Normalize):

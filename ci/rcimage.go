@@ -49,18 +49,9 @@ func (r request) rcImage(ctx context.Context, a rcArgs) (*dagger.Container, erro
 	if _, err := pipeline.AddRcImage(p, rc); err != nil {
 		return nil, err // refused before the engine is asked anything
 	}
-	bp, err := a.base.Platform(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("base container: %w", err)
+	if req.Platform, err = r.basePlatform(ctx, a.base); err != nil {
+		return nil, err
 	}
-	basePlatform, err := normalPlatform(string(bp))
-	if err != nil {
-		return nil, fmt.Errorf("base container's platform: %w", err)
-	}
-	if want, _ := normalPlatform(string(r.platform)); r.platform != "" && want != basePlatform {
-		return nil, inputerr.New("platform", want, "the base container is %s; give a {arg:base} for %s, or leave {arg:platform} out", basePlatform, want)
-	}
-	req.Platform = basePlatform
 	if p, err = r.newPlan(ctx, cat, req); err != nil {
 		return nil, fmt.Errorf("base container's platform: %w", err)
 	}
