@@ -194,9 +194,10 @@ func TestRealSourcesCrossCompiled(t *testing.T) {
 // TestRealSourcesCrossCompiledRISCV cross-compiles the newest triplet for
 // linux/riscv64, which Debian bookworm has no musl for, with the test
 // environment's toolchain image from Debian trixie (gcc 14, musl 1.2.5),
-// as a user gives --toolchain; smoke-tested under emulation.
+// as a user gives --toolchain; smoke-tested under emulation. On a private
+// daemon, as the other cross builds: the shared one may have it cached.
 func TestRealSourcesCrossCompiledRISCV(t *testing.T) {
-	e, m := engine(t), realSources(t)
+	e, m := coldEngine(t), realSources(t)
 	next := os.Getenv("S6BUILDER_TOOLCHAIN_NEXT")
 	require.NotEmpty(t, next, "S6BUILDER_TOOLCHAIN_NEXT comes from scripts/testenv env")
 	crossCompile(t, e, m, []crossTarget{{"2.15.1.0", "linux/riscv64", next}})
@@ -217,7 +218,7 @@ func TestRealSourcesEveryTarget(t *testing.T) {
 			targets = append(targets, crossTarget{"2.15.1.0", tg.Platform, ""})
 		}
 	}
-	crossCompile(t, engine(t), m, targets)
+	crossCompile(t, coldEngine(t), m, targets)
 }
 
 // crossTarget is an s6 release for a platform, built with toolchain
