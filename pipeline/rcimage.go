@@ -3,8 +3,10 @@ package pipeline
 import (
 	_ "embed"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 
 	"github.com/s6builder/s6builder/pipeline/inputerr"
@@ -201,7 +203,7 @@ func (t RcTree) Check(bundle string) error {
 	if len(t.Typed) == 0 {
 		return fmt.Errorf("no service definitions in it (one directory per service or bundle, each with a type file: oneshot, longrun or bundle)")
 	}
-	for _, n := range sortedNames(t.Typed) {
+	for _, n := range slices.Sorted(maps.Keys(t.Typed)) {
 		if !t.Typed[n] {
 			return fmt.Errorf("%s has no type file (oneshot, longrun or bundle)", n)
 		}

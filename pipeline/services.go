@@ -4,8 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"path"
-	"sort"
+	"slices"
 	"strings"
 	"unicode"
 )
@@ -48,7 +49,7 @@ func (t ServiceTree) Check() error {
 	if len(t.RunExecutable) == 0 {
 		return errors.New("no service directories in it (one directory per service, each with an executable run file)")
 	}
-	for _, n := range sortedNames(t.RunExecutable) {
+	for _, n := range slices.Sorted(maps.Keys(t.RunExecutable)) {
 		if !t.RunExecutable[n] {
 			return fmt.Errorf("service %q has no executable run file", n)
 		}
@@ -64,16 +65,6 @@ func checkEntries(es []TreeEntry) error {
 		}
 	}
 	return nil
-}
-
-// sortedNames are the keys of a tree's per-directory map, in order.
-func sortedNames(m map[string]bool) []string {
-	names := make([]string, 0, len(m))
-	for n := range m {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
 }
 
 func (e TreeEntry) check() error {
