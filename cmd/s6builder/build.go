@@ -113,6 +113,7 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
 			if err != nil {
 				return c.explain(err)
 			}
+			warnCacheImports(reps...)
 			for i, p := range plans {
 				executed, cached := reps[i].Counts()
 				r := p.Request
@@ -340,6 +341,7 @@ type cacheValue struct {
 	entries *[]client.CacheOptionsEntry
 	given   []string
 	parse   func([]string) ([]client.CacheOptionsEntry, error)
+	export  bool // --cache-to
 }
 
 func (v *cacheValue) String() string { return strings.Join(v.given, " ") }
@@ -352,14 +354,37 @@ func (v *cacheValue) Set(s string) error {
 	if err != nil {
 		return err
 	}
+	for _, entry := range e {
+		if err := bk.CheckCache(entry, v.export); err != nil {
+			return err
+		}
+	}
 	*v.entries = append(*v.entries, e...)
 	v.given = append(v.given, s)
 	return nil
 }
 
+// warnCacheImports says, after the run, which --cache-from caches the
+// daemon could not import: BuildKit reports it in the progress stream only
+// and builds without them.
+func warnCacheImports(reps ...*bk.Report) {
+	seen := map[string]bool{}
+	for _, r := range reps {
+		if r == nil {
+			continue
+		}
+		for _, e := range r.CacheImportErrors() {
+			if !seen[e] {
+				seen[e] = true
+				fmt.Fprintf(os.Stderr, "s6builder: warning: --cache-from %s (built without that cache)\n", e)
+			}
+		}
+	}
+}
+
 // cacheVars registers --cache-to and --cache-from into c.
 func cacheVars(fs *pflag.FlagSet, c *bk.Cache) {
-	fs.Var(&cacheValue{entries: &c.Exports, parse: buildctl.ParseExportCache}, "cache-to",
+	fs.Var(&cacheValue{entries: &c.Exports, parse: buildctl.ParseExportCache, export: true}, "cache-to",
 		"export the build cache for other machines, in BuildKit's syntax, e.g. type=registry,ref=REGISTRY/s6builder-cache,mode=max or type=local,dest=DIR (repeatable)")
 	fs.Var(&cacheValue{entries: &c.Imports, parse: buildctl.ParseImportCache}, "cache-from",
 		"use a build cache exported by --cache-to, e.g. type=registry,ref=REGISTRY/s6builder-cache or type=local,src=DIR (repeatable)")

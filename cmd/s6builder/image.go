@@ -192,6 +192,7 @@ gives the same digest.`,
 			if err != nil {
 				return c.explain(err)
 			}
+			warnCacheImports(rep)
 			executed, cached := rep.Counts()
 			what := fmt.Sprintf("entrypoint %v", spec.Entrypoint)
 			if spec.DistOnly {

@@ -4,8 +4,10 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"os"
@@ -159,6 +161,14 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		{[]string{"build", "--s6", "2.1.6.0", "--cache-to", "registry.example/cache", "-o", "x"}, `invalid argument "registry.example/cache" for "--cache-to" flag: want BuildKit's syntax`},
 		{[]string{"build", "--s6", "2.1.6.0", "--cache-from", "type=registry,ref", "-o", "x"}, `invalid argument "type=registry,ref" for "--cache-from" flag`},
 		{[]string{"test", "--s6", "2.1.6.0", "--cache-to", "mode=max"}, `for "--cache-to" flag: want BuildKit's syntax`},
+		{[]string{"build", "--s6", "2.1.6.0", "--cache-from", "type=registry,ref=x;id", "-o", "x"}, `"--cache-from" flag: ref=x;id: not an image reference`},
+		{[]string{"build", "--s6", "2.1.6.0", "--cache-from", "type=registry", "-o", "x"}, "a type=registry cache needs ref=..."},
+		{[]string{"build", "--s6", "2.1.6.0", "--cache-from", "type=local,dest=d", "-o", "x"}, "a type=local cache needs src=..."},
+		{[]string{"release", "--s6", "2.1.6.0", "--cache-to", "type=local,src=d", "-o", "x"}, "a type=local cache needs dest=..."},
+		{[]string{"image", "--s6", "2.1.6.0", "--cache-to", "type=registry,ref=r.example/c,mode=all"}, "mode=all: want min or max"},
+		{[]string{"build", "--s6", "2.1.6.0", "--cache-from", "type=registry,reff=r.example/c", "-o", "x"}, "reff: not an attribute of a type=registry cache import"},
+		{[]string{"build", "--s6", "2.1.6.0", "--cache-from", "type=registry,ref=r.example/c,mode=max", "-o", "x"}, "mode: an attribute of a cache export (--cache-to), not of an import"},
+		{[]string{"test", "--s6", "2.1.6.0", "--cache-from", "type=ftp,ref=r.example/c"}, "type=ftp: unknown cache type; want one of azblob, gha, local, registry, s3"},
 		{[]string{"image", "--s6", "2.1.6.0,2.1.5.0", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, `--s6 "2.1.6.0,2.1.5.0": an image holds one s6 release`},
 		{[]string{"image", "--s6", "2.1.6.0", "--platform", "linux/amd64,i486", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "i686 and up"},
 		{[]string{"image", "--s6", "2.15.1.0", "--init", "s6-rc", "--rc", "../../examples/s6-rc/rc", "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "an s6-rc image needs s6-rc and s6-linux-init: add --with s6-rc,s6-linux-init"},
@@ -197,6 +207,54 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 	b, err = os.ReadFile(notes)
 	require.NoError(t, err)
 	assert.Equal(t, "notes\n", string(b))
+}
+
+// The seed's interface: docker-s6builder's SKALIBS_VERSION, EXECLINE_VERSION
+// and S6_VERSION, and the family's variables as s6-overlay's conf/versions
+// names them (with its "v"), set what the flags leave unset; a flag wins,
+// and a conflict is said; a value that is not a version is refused naming
+// the variable, exit 2.
+func TestVersionVariablesAreTheSeedsInterface(t *testing.T) {
+	plan := func(env []string, args ...string) (string, int) {
+		return run(t, env, append([]string{"plan", "--json", "--platform", "linux/amd64"}, args...)...)
+	}
+	releases := func(out string) map[string]string {
+		t.Helper()
+		var p struct {
+			Stages []struct{ Kind, Package, Version string }
+		}
+		require.NoError(t, json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &p), out)
+		got := map[string]string{}
+		for _, s := range p.Stages {
+			if s.Kind == "fetch" {
+				got[s.Package] = s.Version
+			}
+		}
+		return got
+	}
+	out, code := plan([]string{"SKALIBS_VERSION=2.3.5.1", "EXECLINE_VERSION=2.1.2.2", "S6_VERSION=2.1.6.0"})
+	require.Equal(t, 0, code, out)
+	assert.Equal(t, map[string]string{"skalibs": "2.3.5.1", "execline": "2.1.2.2", "s6": "2.1.6.0"}, releases(out))
+
+	out, code = plan([]string{"S6_VERSION=v2.15.1.0", "S6_RC_VERSION=v0.7.0.0", "S6_DNS_VERSION=2.4.1.3"}, "--with", "s6-rc")
+	require.Equal(t, 0, code, out)
+	got := releases(out)
+	assert.Equal(t, "2.15.1.0", got["s6"])
+	assert.Equal(t, "0.7.0.0", got["s6-rc"])
+	assert.Equal(t, "2.4.1.3", got["s6-dns"])
+
+	out, code = plan([]string{"S6_VERSION=2.1.5.0", "S6_RC_VERSION=0.7.0.0"}, "--s6", "2.15.1.0", "--with", "s6-rc=0.6.1.1")
+	require.Equal(t, 0, code, out)
+	assert.Contains(t, out, "s6builder: --s6 2.15.1.0 wins over S6_VERSION=2.1.5.0 from the environment")
+	assert.Contains(t, out, "s6builder: --with s6-rc=0.6.1.1 wins over S6_RC_VERSION=0.7.0.0 from the environment")
+	got = releases(out)
+	assert.Equal(t, "2.15.1.0", got["s6"])
+	assert.Equal(t, "0.6.1.1", got["s6-rc"])
+
+	out, code = run(t, []string{"BUILDKIT_HOST=unix:///nonexistent/buildkitd.sock", "S6_VERSION=2.1.6.0;id"}, "build", "-o", filepath.Join(t.TempDir(), "d"))
+	assert.Equal(t, 2, code, out)
+	assert.Contains(t, out, `S6_VERSION="2.1.6.0;id": not a version`)
+	assert.NotContains(t, out, "nonexistent")
 }
 
 func TestNoDaemonSaysHowToGetOne(t *testing.T) {
@@ -245,6 +303,17 @@ func TestBuildThroughTheDaemon(t *testing.T) {
 	log, code = run(t, env, "build", "--s6", "2.1.6.0", "--output", out, "--progress", "quiet")
 	require.Equal(t, 0, code, log)
 	assert.Regexp(t, `: 0 steps executed, [1-9][0-9]* cached`, log)
+	assert.NotContains(t, log, "warning")
+
+	// A cache the daemon cannot import does not fail the build (BuildKit
+	// goes on without it), but the run says so at its end, not only in
+	// the progress stream.
+	reg := os.Getenv("S6BUILDER_REGISTRY")
+	require.NotEmpty(t, reg, "S6BUILDER_REGISTRY: the test environment's registry")
+	missing := reg + "/s6builder-cache-never-exported:" + fixtures.Nonce()
+	log, code = run(t, env, "build", "--s6", "2.1.6.0", "--output", out, "--progress", "quiet", "--cache-from", "type=registry,ref="+missing)
+	require.Equal(t, 0, code, log)
+	assert.Regexp(t, `s6builder: warning: --cache-from `+regexp.QuoteMeta(missing)+`[^\n]*: [^\n]+ \(built without that cache\)\n`, log)
 }
 
 // privateDaemonEnv is the environment of a run with no BUILDKIT_HOST, whose
@@ -513,6 +582,25 @@ func TestReleaseThenVerify(t *testing.T) {
 	assert.Equal(t, 1, code, log)
 	assert.Contains(t, log, "DIFFERS    "+sum+"  "+tarball+" (rebuilt as "+sums[tarball]+"; first differing entry: bin/fixture-s6)")
 	assert.Contains(t, log, "identical  "+sums[release.ManifestFile])
+	require.NoError(t, os.WriteFile(filepath.Join(dir, release.SumsFile), b, 0o644))
+
+	// The files in the folder against its own SHA256SUMS, left as it was:
+	// one byte flipped in the middle of the tarball, a file added, a file
+	// removed. Each is named; exit status 1.
+	body, err := os.ReadFile(filepath.Join(dir, tarball))
+	require.NoError(t, err)
+	flipped := slices.Clone(body)
+	flipped[len(flipped)/2] ^= 0xff
+	flippedSum := fmt.Sprintf("%x", sha256.Sum256(flipped))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, tarball), flipped, 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "extra.txt"), []byte("not ours\n"), 0o644))
+	require.NoError(t, os.Remove(filepath.Join(dir, release.SBOMFile)))
+	log, code = run(t, env, "verify", dir, "--progress", "quiet")
+	assert.Equal(t, 1, code, log)
+	assert.Contains(t, log, "TAMPERED   "+tarball+" (its sha256 is "+flippedSum+", SHA256SUMS says "+sums[tarball]+")")
+	assert.Contains(t, log, "TAMPERED   extra.txt (not written by s6builder: SHA256SUMS does not name it)")
+	assert.Contains(t, log, "TAMPERED   "+release.SBOMFile+" (missing: SHA256SUMS names it)")
+	assert.Contains(t, log, "3 files of "+dir+" are not what its SHA256SUMS says")
 }
 
 // changeEntry rewrites a gzip'd tarball with one more byte in entry name.

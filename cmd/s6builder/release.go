@@ -96,11 +96,12 @@ rebuilds what DIR/manifest.json describes and compares.`,
 				return err
 			}
 			start := time.Now()
-			m, _, err := bk.Release(cmd.Context(), c.Client, plans, bk.ReleaseOptions{Dir: output, Force: force,
+			m, reps, err := bk.Release(cmd.Context(), c.Client, plans, bk.ReleaseOptions{Dir: output, Force: force,
 				Version: version(), SourceDateEpoch: epoch, Progress: progress, Cache: cache})
 			if err != nil {
 				return c.explain(err)
 			}
+			warnCacheImports(reps...)
 			for _, a := range m.Artifacts {
 				fmt.Printf("%s  %s\n", a.SHA256, a.File)
 			}
@@ -165,7 +166,10 @@ func verifyCmd() *cobra.Command {
 toolchain, SOURCE_DATE_EPOCH and s6builder version it records) into a
 temporary directory and compare every file of DIR/SHA256SUMS: each is
 printed as identical or DIFFERS, with the first differing entry of a
-tarball. Exit status 1 when anything differs.`,
+tarball. Before that, the files in DIR are checked against DIR/SHA256SUMS
+(as sha256sum -c does): a file whose content differs, a missing file and a
+file s6builder did not write are each printed as TAMPERED. Exit status 1
+when anything differs.`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if err := cobra.ExactArgs(1)(cmd, args); err != nil {
 				return usageError{err}
@@ -185,6 +189,15 @@ tarball. Exit status 1 when anything differs.`,
 			cat, err := manifestCatalog(m)
 			if err != nil {
 				return usageError{err}
+			}
+			// What is in DIR, against its own SHA256SUMS: a tampered,
+			// missing or foreign file is found without any rebuild.
+			findings, err := release.CheckDir(dir, want, bk.MarkerName)
+			if err != nil {
+				return err
+			}
+			for _, f := range findings {
+				fmt.Printf("TAMPERED   %s (%s)\n", f.Name, f.Problem)
 			}
 			var plans []*pipeline.Plan
 			for _, a := range m.Artifacts {
@@ -246,10 +259,17 @@ tarball. Exit status 1 when anything differs.`,
 				}
 				fmt.Printf("DIFFERS    %s  %s (%s)\n", want[n], n, why)
 			}
-			if differ > 0 {
-				return fmt.Errorf("%d of %d files differ from %s", differ, len(names), filepath.Join(dir, release.SumsFile))
+			var problems []string
+			if len(findings) > 0 {
+				problems = append(problems, fmt.Sprintf("%d files of %s are not what its %s says", len(findings), dir, release.SumsFile))
 			}
-			fmt.Fprintf(os.Stderr, "s6builder: all %d files of %s rebuilt identical\n", len(names), filepath.Join(dir, release.SumsFile))
+			if differ > 0 {
+				problems = append(problems, fmt.Sprintf("%d of %d files of %s were rebuilt different", differ, len(names), filepath.Join(dir, release.SumsFile)))
+			}
+			if len(problems) > 0 {
+				return errors.New(strings.Join(problems, "; "))
+			}
+			fmt.Fprintf(os.Stderr, "s6builder: every file of %s matches %s, and all %d were rebuilt identical\n", dir, release.SumsFile, len(names))
 			return nil
 		},
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/containerd/platforms"
@@ -13,6 +14,7 @@ import (
 	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/catalog"
 	"github.com/s6builder/s6builder/pipeline/inputerr"
+	relversion "github.com/s6builder/s6builder/pipeline/version"
 )
 
 // requestFlags are the flags that describe what to build, shared by build
@@ -34,9 +36,14 @@ type requestFlags struct {
 	// defaultPrefix is --prefix's default: "" (the request's "/"), or an
 	// image's /usr/local
 	defaultPrefix string
+	// fs is where the flags were registered: which were given
+	fs *pflag.FlagSet
+	// environ reads the environment (os.LookupEnv; tests replace it)
+	environ func(string) (string, bool)
 }
 
 func (f *requestFlags) register(fs *pflag.FlagSet) {
+	f.fs = fs
 	fs.StringVar(&f.s6, "s6", "", "s6 version (default: the newest in the catalogue)")
 	fs.StringVar(&f.skalibs, "skalibs", "", "skalibs version (default: the one the s6 release needs)")
 	fs.StringVar(&f.execline, "execline", "", "execline version (default: the one the s6 release needs)")
@@ -78,6 +85,9 @@ func (f *requestFlags) plan() (*pipeline.Plan, error) {
 // the lock file.
 func (f *requestFlags) load() (*catalog.Catalog, pipeline.Request, error) {
 	var req pipeline.Request
+	if err := f.fromEnvironment(); err != nil {
+		return nil, req, usageError{err}
+	}
 	var layers []pipeline.Layer
 	if f.catalog != "" {
 		cf, err := catalog.ReadFile(f.catalog)
@@ -198,4 +208,72 @@ func refuseEmpty(fs *pflag.FlagSet) error {
 		}
 	})
 	return err
+}
+
+// VersionVariable is the environment variable that sets pkg's version, as
+// docker-s6builder (SKALIBS_VERSION, EXECLINE_VERSION, S6_VERSION) and
+// s6-overlay's conf/versions (S6_RC_VERSION, S6_LINUX_INIT_VERSION, ...)
+// name them.
+func VersionVariable(pkg string) string {
+	return strings.ToUpper(strings.ReplaceAll(pkg, "-", "_")) + "_VERSION"
+}
+
+// fromEnvironment takes the packages' versions from their variables
+// (VersionVariable) where no flag gives them: S6_VERSION for --s6,
+// S6_RC_VERSION for --with s6-rc=VERSION, and so on. A flag wins over a
+// variable; when both are given and differ, that is said. A value may
+// carry conf/versions' "v" (v2.15.1.0); anything but a version is refused,
+// naming the variable.
+func (f *requestFlags) fromEnvironment() error {
+	lookup := f.environ
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	given := func(flag string) bool { return f.fs != nil && f.fs.Changed(flag) }
+	for _, pkg := range catalog.Packages {
+		name := VersionVariable(pkg)
+		v, ok := lookup(name)
+		if !ok || v == "" {
+			continue
+		}
+		if len(v) > 1 && v[0] == 'v' && v[1] >= '0' && v[1] <= '9' {
+			v = v[1:]
+		}
+		if _, err := relversion.Parse(v); err != nil {
+			return fmt.Errorf("%s=%q: not a version: want four numbers, e.g. 2.1.6.0", name, v)
+		}
+		switch pkg {
+		case "s6", "skalibs", "execline":
+			field := map[string]*string{"s6": &f.s6, "skalibs": &f.skalibs, "execline": &f.execline}[pkg]
+			if !given(pkg) {
+				*field = v
+			} else if *field != v {
+				fmt.Fprintf(os.Stderr, "s6builder: --%s %s wins over %s=%s from the environment\n", pkg, *field, name, v)
+			}
+		default:
+			f.with = withVersion(f.with, pkg, v, name)
+		}
+	}
+	return nil
+}
+
+// withVersion is --with's entries with pkg pinned at v from variable
+// name: added when --with does not name pkg, pinned when it names it
+// without a version; a different version given to --with wins, and that
+// is said.
+func withVersion(with []string, pkg, v, name string) []string {
+	for i, w := range with {
+		p, pin, pinned := strings.Cut(w, "=")
+		if p != pkg {
+			continue
+		}
+		if !pinned {
+			with = slices.Clone(with)
+			with[i] = pkg + "=" + v
+		} else if pin != v {
+			fmt.Fprintf(os.Stderr, "s6builder: --with %s wins over %s=%s from the environment\n", w, name, v)
+		}
+		return with
+	}
+	return append(slices.Clone(with), pkg+"="+v)
 }

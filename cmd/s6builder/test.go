@@ -58,6 +58,7 @@ check and shows the service log. The test itself runs every time.`,
 				if err != nil {
 					return fmt.Errorf("smoke test of s6 %s for %s failed: %w", r.S6, r.Platform, c.explain(err))
 				}
+				warnCacheImports(rep)
 				for _, check := range rep.Smoke {
 					fmt.Printf("ok  %s\n", check)
 				}

@@ -66,6 +66,23 @@ type Report struct {
 	Verified int      // ELF programs of the exported dist checked against the request
 }
 
+// CacheImportPrefix begins the name of the vertex in which the daemon
+// imports a --cache-from cache (solver/llbsolver/bridge.go). A failed
+// import does not fail the solve: the build runs without that cache.
+const CacheImportPrefix = "importing cache manifest from "
+
+// CacheImportErrors are the caches the daemon failed to import, each with
+// the daemon's reason: the build ran without them.
+func (r *Report) CacheImportErrors() []string {
+	var out []string
+	for _, v := range r.Vertices {
+		if from, ok := strings.CutPrefix(v.Name, CacheImportPrefix); ok && v.Error != "" {
+			out = append(out, from+": "+v.Error)
+		}
+	}
+	return out
+}
+
 // Executed lists the names of plan vertices that really ran: build steps
 // and merges. Sources are left out: BuildKit resolves an image or a tarball
 // pinned by digest on every run and reports it done, not cached, even when
