@@ -1,0 +1,2 @@
+// Package hygiene holds checks of the repository's own files.
+package hygiene
