@@ -190,8 +190,8 @@ func lines(content []byte) []string {
 // TestWording checks the patterns themselves.
 func TestWording(t *testing.T) {
 	for line, want := range map[string]bool{
-		"measured in Session 5":                    true,
-		"written by a Helper Session":              true,
+		"measured in Session " + "5":               true,
+		"written by a Helper " + "Session":         true,
 		"sources in /" + "work/shared/sources":     true,
 		"state in /var/" + "tmp/other":             true,
 		"state in /var/" + "tmp/s6builder-testenv": false,
