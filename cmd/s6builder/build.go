@@ -22,13 +22,18 @@ import (
 	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
+// buildArgs are build's flags besides the request's.
+type buildArgs struct {
+	output, sources, addr string
+	progress              string
+	pin, force            bool
+	cache                 bk.Cache
+}
+
 func buildCmd() *cobra.Command {
 	var (
-		rf                    requestFlags
-		output, sources, addr string
-		progress              string
-		pin, force            bool
-		cache                 bk.Cache
+		rf requestFlags
+		a  buildArgs
 	)
 	cmd := &cobra.Command{
 		Use:   "build",
@@ -46,106 +51,114 @@ buildkitd for the run when buildkitd and runc are on PATH.`,
   s6builder build --s6 2.15.1.0 --mirror http://127.0.0.1:8055 --catalog digests.json --output ./s6dist
   BUILDKIT_HOST=tcp://buildkit.example:1234 s6builder build --s6 2.1.6.0 --platform linux/arm64 --output ./dist-arm64`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output == "" && sources == "" {
-				return usageError{fmt.Errorf("nothing to export: give --output DIR and/or --sources DIR")}
+		RunE: func(cmd *cobra.Command, _ []string) error { return build(cmd, &rf, a) },
+	}
+	rf.register(cmd.Flags())
+	a.register(cmd.Flags())
+	return cmd
+}
+
+func (a *buildArgs) register(fs *pflag.FlagSet) {
+	fs.StringVarP(&a.output, "output", "o", "", "directory to export the dist tree to (replaced atomically)")
+	fs.StringVar(&a.sources, "sources", "", "also export the unpacked sources (<pkg>-<version>/ each) to this directory")
+	fs.StringVar(&a.addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address, e.g. unix:///run/buildkit/buildkitd.sock or tcp://host:1234; env BUILDKIT_HOST")
+	fs.BoolVar(&a.force, "force", false, "replace --output and --sources even when they hold something that is not an s6builder output")
+	fs.BoolVar(&a.pin, "pin", false, "fetch releases that have no known digest, record their sha256 in --lock and build them (trust on first use)")
+	progressVar(fs, &a.progress)
+	cacheVars(fs, &a.cache)
+}
+
+// build builds the request of rf and exports what a asks for.
+func build(cmd *cobra.Command, rf *requestFlags, a buildArgs) error {
+	output, sources, addr, progress, pin, force, cache := a.output, a.sources, a.addr, a.progress, a.pin, a.force, a.cache
+	if output == "" && sources == "" {
+		return usageError{fmt.Errorf("nothing to export: give --output DIR and/or --sources DIR")}
+	}
+	cat, req, err := rf.load()
+	if err != nil {
+		return err
+	}
+	// --s6 A,B,C and --platform P,Q build a matrix in one go:
+	// shared stages (a common skalibs, every fetch) run once.
+	reqs, err := matrix(req)
+	if err != nil {
+		return usageError{err}
+	}
+	var unpinned []catalog.Release
+	for _, r := range reqs {
+		if pin {
+			if rf.lock == "" {
+				return usageError{fmt.Errorf("--pin needs --lock FILE, where the pinned digests are recorded")}
 			}
-			cat, req, err := rf.load()
-			if err != nil {
-				return err
-			}
-			// --s6 A,B,C and --platform P,Q build a matrix in one go:
-			// shared stages (a common skalibs, every fetch) run once.
-			reqs, err := matrix(req)
+			u, err := pipeline.Unpinned(cat, r)
 			if err != nil {
 				return usageError{err}
 			}
-			var unpinned []catalog.Release
-			for _, r := range reqs {
-				if pin {
-					if rf.lock == "" {
-						return usageError{fmt.Errorf("--pin needs --lock FILE, where the pinned digests are recorded")}
-					}
-					u, err := pipeline.Unpinned(cat, r)
-					if err != nil {
-						return usageError{err}
-					}
-					unpinned = appendNew(unpinned, u...)
-				} else if _, err := pipeline.New(cat, r); err != nil {
-					return usageError{err} // refused before any work
-				}
-			}
-			var outs []bk.Output
-			for _, r := range reqs {
-				o := bk.Options{Dist: matrixDir(output, req, r), Sources: matrixDir(sources, req, r)}
-				if o.Dist != "" {
-					outs = append(outs, bk.Output{Field: "output", Path: o.Dist})
-				}
-				if o.Sources != "" {
-					outs = append(outs, bk.Output{Field: "sources", Path: o.Sources})
-				}
-			}
-			if err := bk.CheckOutputs(outs, force); err != nil {
-				return usageError{err} // refused before any work
-			}
-			ctx := cmd.Context()
-			c, stop, err := connect(cmd, addr, rf.toolchainRefs()...)
-			if err != nil {
-				return err
-			}
-			defer stop()
-			if len(unpinned) > 0 {
-				if err := pinInto(ctx, c.Client, cat, req, rf.lock, unpinned); err != nil {
-					return c.explain(err)
-				}
-			}
-			plans, err := plansOnDaemon(ctx, c.Client, cat, reqs)
-			if err != nil {
-				return err
-			}
-			opts := make([]bk.Options, len(reqs))
-			for i, r := range reqs {
-				// One output folder per s6 release and per platform.
-				opts[i] = bk.Options{Dist: matrixDir(output, req, r), Sources: matrixDir(sources, req, r), Force: force, Cache: cache}
-			}
-			start := time.Now()
-			reps, err := bk.BuildMany(ctx, c.Client, plans, opts, progress, nil)
-			if err != nil {
-				return c.explain(err)
-			}
-			warnCacheImports(reps...)
-			for i, p := range plans {
-				executed, cached := reps[i].Counts()
-				r := p.Request
-				fmt.Fprintf(os.Stderr, "s6builder: s6 %s, execline %s, skalibs %s for %s in %.1fs: %d steps executed, %d cached\n",
-					r.S6, r.Execline, r.Skalibs, r.Platform, time.Since(start).Seconds(), executed, cached)
-				if reps[i].Verified > 0 {
-					linkage := "static"
-					if r.Dynamic {
-						linkage = "dynamically linked"
-					}
-					target, _ := pipeline.ELFTargetOf(r.Platform)
-					fmt.Fprintf(os.Stderr, "s6builder: checked %d programs: %s %s\n", reps[i].Verified, linkage, target)
-				}
-				if opts[i].Dist != "" {
-					fmt.Fprintf(os.Stderr, "s6builder: dist tree in %s\n", opts[i].Dist)
-				}
-				if opts[i].Sources != "" {
-					fmt.Fprintf(os.Stderr, "s6builder: unpacked sources in %s\n", opts[i].Sources)
-				}
-			}
-			return nil
-		},
+			unpinned = appendNew(unpinned, u...)
+		} else if _, err := pipeline.New(cat, r); err != nil {
+			return usageError{err} // refused before any work
+		}
 	}
-	rf.register(cmd.Flags())
-	cmd.Flags().StringVarP(&output, "output", "o", "", "directory to export the dist tree to (replaced atomically)")
-	cmd.Flags().StringVar(&sources, "sources", "", "also export the unpacked sources (<pkg>-<version>/ each) to this directory")
-	cmd.Flags().StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address, e.g. unix:///run/buildkit/buildkitd.sock or tcp://host:1234; env BUILDKIT_HOST")
-	cmd.Flags().BoolVar(&force, "force", false, "replace --output and --sources even when they hold something that is not an s6builder output")
-	cmd.Flags().BoolVar(&pin, "pin", false, "fetch releases that have no known digest, record their sha256 in --lock and build them (trust on first use)")
-	progressVar(cmd.Flags(), &progress)
-	cacheVars(cmd.Flags(), &cache)
-	return cmd
+	var outs []bk.Output
+	for _, r := range reqs {
+		o := bk.Options{Dist: matrixDir(output, req, r), Sources: matrixDir(sources, req, r)}
+		if o.Dist != "" {
+			outs = append(outs, bk.Output{Field: "output", Path: o.Dist})
+		}
+		if o.Sources != "" {
+			outs = append(outs, bk.Output{Field: "sources", Path: o.Sources})
+		}
+	}
+	if err := bk.CheckOutputs(outs, force); err != nil {
+		return usageError{err} // refused before any work
+	}
+	ctx := cmd.Context()
+	c, stop, err := connect(cmd, addr, rf.toolchainRefs()...)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if len(unpinned) > 0 {
+		if err := pinInto(ctx, c.Client, cat, req, rf.lock, unpinned); err != nil {
+			return c.explain(err)
+		}
+	}
+	plans, err := plansOnDaemon(ctx, c.Client, cat, reqs)
+	if err != nil {
+		return err
+	}
+	opts := make([]bk.Options, len(reqs))
+	for i, r := range reqs {
+		// One output folder per s6 release and per platform.
+		opts[i] = bk.Options{Dist: matrixDir(output, req, r), Sources: matrixDir(sources, req, r), Force: force, Cache: cache}
+	}
+	start := time.Now()
+	reps, err := bk.BuildMany(ctx, c.Client, plans, opts, progress, nil)
+	if err != nil {
+		return c.explain(err)
+	}
+	warnCacheImports(reps...)
+	for i, p := range plans {
+		executed, cached := reps[i].Counts()
+		r := p.Request
+		fmt.Fprintf(os.Stderr, "s6builder: s6 %s, execline %s, skalibs %s for %s in %.1fs: %d steps executed, %d cached\n",
+			r.S6, r.Execline, r.Skalibs, r.Platform, time.Since(start).Seconds(), executed, cached)
+		if reps[i].Verified > 0 {
+			linkage := "static"
+			if r.Dynamic {
+				linkage = "dynamically linked"
+			}
+			target, _ := pipeline.ELFTargetOf(r.Platform)
+			fmt.Fprintf(os.Stderr, "s6builder: checked %d programs: %s %s\n", reps[i].Verified, linkage, target)
+		}
+		if opts[i].Dist != "" {
+			fmt.Fprintf(os.Stderr, "s6builder: dist tree in %s\n", opts[i].Dist)
+		}
+		if opts[i].Sources != "" {
+			fmt.Fprintf(os.Stderr, "s6builder: unpacked sources in %s\n", opts[i].Sources)
+		}
+	}
+	return nil
 }
 
 // pinInto fetches each unpinned release through the daemon, records its

@@ -32,27 +32,46 @@ type ImageInput struct {
 	DistDir  string
 	Services string
 	Platform string // DistDir's platform ("" = this machine's)
+	// DistDirs are local trees of several platforms, one image each in
+	// an index (in place of DistDir and Platform).
+	DistDirs []PlatformDir
 	// Locals are the local directories the plans' local stages name
 	// (pipeline.LocalRc: an s6-rc source tree), by name.
 	Locals map[string]string
 }
 
-// imageTarget is one platform of an image: its dist's plan (nil for
-// DistDir) and its platform.
+// PlatformDir is a local tree for one platform.
+type PlatformDir struct{ Platform, Dir string }
+
+// imageTarget is one platform of an image: its dist's plan (nil for a
+// local dist) and its platform.
 type imageTarget struct {
 	plan *pipeline.Plan
 	spec ocispecs.Platform
+	// local names the local mount of a local dist, dir its folder
+	local, dir string
+}
+
+// localDists are DistDirs, or DistDir for Platform.
+func (in ImageInput) localDists() []PlatformDir {
+	if len(in.DistDirs) > 0 {
+		return in.DistDirs
+	}
+	return []PlatformDir{{in.Platform, in.DistDir}}
 }
 
 // targets are the platforms the image is made for, in the plans' order.
 func (in ImageInput) targets() ([]imageTarget, error) {
 	if len(in.Plans) == 0 {
-		plat := firstNonEmpty(in.Platform, platforms.DefaultString())
-		spec, err := platforms.Parse(plat)
-		if err != nil {
-			return nil, err
+		var out []imageTarget
+		for i, d := range in.localDists() {
+			spec, err := platforms.Parse(firstNonEmpty(d.Platform, platforms.DefaultString()))
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, imageTarget{spec: platforms.Normalize(spec), local: localDist + "-" + strconv.Itoa(i), dir: d.Dir})
 		}
-		return []imageTarget{{spec: platforms.Normalize(spec)}}, nil
+		return out, nil
 	}
 	out := make([]imageTarget, len(in.Plans))
 	for i, p := range in.Plans {
@@ -104,7 +123,7 @@ func imageState(in ImageInput, t imageTarget) (llb.State, error) {
 		}
 		dist = st[pipeline.IDDist]
 	} else {
-		dist = llb.Local(localDist, llb.ExcludePatterns([]string{MarkerName}), llb.WithCustomName("[image] dist from "+in.DistDir))
+		dist = llb.Local(t.local, llb.ExcludePatterns([]string{MarkerName}), llb.WithCustomName("[image] dist from "+t.dir))
 	}
 	services := llb.Local(localServices, llb.WithCustomName("[image] services from "+in.Services))
 	copyInto := func(src llb.State, dest, name string) llb.State {
@@ -208,7 +227,12 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 	}
 
 	mounts := map[string]fsutil.FS{}
-	locals := map[string]string{localServices: in.Services, localDist: in.DistDir}
+	locals := map[string]string{localServices: in.Services}
+	for _, t := range targets {
+		if t.local != "" {
+			locals[t.local] = t.dir
+		}
+	}
 	for name, dir := range in.Locals {
 		locals[name] = dir
 	}

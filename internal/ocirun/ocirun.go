@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -184,6 +185,106 @@ func Tmpfs(path string, options ...string) Option {
 	}
 }
 
+// Privileged is `docker run --privileged`: every capability this process
+// has (its bounding set, as Docker gives its own), every device, no masked or read-only paths, /sys and the cgroup file system
+// writable (what a container engine inside the container needs).
+func Privileged() Option {
+	return func(cfg map[string]any) {
+		proc := cfg["process"].(map[string]any)
+		caps := proc["capabilities"].(map[string]any)
+		for _, k := range []string{"bounding", "effective", "permitted"} {
+			caps[k] = boundingCaps()
+		}
+		linux := cfg["linux"].(map[string]any)
+		linux["maskedPaths"], linux["readonlyPaths"] = []any{}, []any{}
+		delete(linux, "seccomp")
+		linux["resources"] = map[string]any{"devices": []any{map[string]any{"allow": true, "access": "rwm"}}}
+		mounts, _ := cfg["mounts"].([]any)
+		for _, m := range mounts {
+			mm := m.(map[string]any)
+			if d := mm["destination"]; d == "/sys" || d == "/sys/fs/cgroup" {
+				opts, _ := mm["options"].([]any)
+				var keep []any
+				for _, o := range opts {
+					if o != "ro" {
+						keep = append(keep, o)
+					}
+				}
+				mm["options"] = append(keep, "rw")
+			}
+		}
+	}
+}
+
+// capNames are the capabilities by number (linux/capability.h).
+var capNames = []string{"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
+	"CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT",
+	"CAP_SYS_PTRACE", "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+	"CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL", "CAP_SETFCAP",
+	"CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+	"CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE"}
+
+// boundingCaps are the capabilities of this process's bounding set
+// (/proc/self/status CapBnd): what a container it starts can be given.
+func boundingCaps() []string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return dockerCaps
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapBnd:"); ok {
+			bits, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil {
+				return dockerCaps
+			}
+			var out []string
+			for i, name := range capNames {
+				if bits>>i&1 == 1 {
+					out = append(out, name)
+				}
+			}
+			return out
+		}
+	}
+	return dockerCaps
+}
+
+// Bind is `docker run -v SRC:DEST`: the host path src (a folder or a
+// file, such as a daemon's socket) at dest.
+func Bind(src, dest string) Option {
+	return func(cfg map[string]any) {
+		mounts, _ := cfg["mounts"].([]any)
+		cfg["mounts"] = append(mounts, map[string]any{"destination": dest, "type": "bind", "source": src,
+			"options": []string{"rbind", "rw"}})
+	}
+}
+
+// Env is `docker run -e KEY=VALUE`.
+func Env(kv ...string) Option {
+	return func(cfg map[string]any) {
+		proc := cfg["process"].(map[string]any)
+		env, _ := proc["env"].([]string)
+		proc["env"] = append(append([]string{}, env...), kv...)
+	}
+}
+
+// HostNetwork is `docker run --network host`: the host's network, its
+// loopback (a registry or mirror on 127.0.0.1) included.
+func HostNetwork() Option {
+	return func(cfg map[string]any) {
+		linux := cfg["linux"].(map[string]any)
+		nss, _ := linux["namespaces"].([]any)
+		var keep []any
+		for _, ns := range nss {
+			if ns.(map[string]any)["type"] != "network" {
+				keep = append(keep, ns)
+			}
+		}
+		linux["namespaces"] = keep
+	}
+}
+
 // Start writes config.json from runc's default spec and the image config
 // (entrypoint, env, working directory, a numeric UID[:GID] user: with no
 // capabilities but the bounding set when it is not 0, as Docker runs it),
@@ -214,7 +315,16 @@ func Start(b *Bundle, id string, log io.Writer, opts ...Option) (*Container, err
 	proc := cfg["process"].(map[string]any)
 	proc["terminal"] = false
 	proc["args"] = args
-	proc["env"] = b.Config.Env
+	env := slices.Clone(b.Config.Env)
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }) {
+		// As Docker does: the user's home, / for any but root.
+		home := "/"
+		if u, _, _ := strings.Cut(b.Config.User, ":"); u == "" || u == "0" {
+			home = "/root"
+		}
+		env = append(env, "HOME="+home)
+	}
+	proc["env"] = env
 	proc["cwd"] = cwd
 	caps := proc["capabilities"].(map[string]any)
 	for _, k := range []string{"bounding", "effective", "permitted"} {
