@@ -60,16 +60,98 @@ func convertSlice[I any, O any](in []I, f func(I) O) []O {
 }
 
 func (r S6Builder) MarshalJSON() ([]byte, error) {
-	var concrete struct{}
+	var concrete struct {
+		Mirror             string
+		Catalog            *dagger.File
+		Toolchain          string
+		PlatformToolchains []string
+		Jobs               int
+		Static             bool
+		Prefix             string
+		Emulate            bool
+		SourceDateEpoch    int
+	}
+	concrete.Mirror = r.Mirror
+	concrete.Catalog = r.Catalog
+	concrete.Toolchain = r.Toolchain
+	concrete.PlatformToolchains = r.PlatformToolchains
+	concrete.Jobs = r.Jobs
+	concrete.Static = r.Static
+	concrete.Prefix = r.Prefix
+	concrete.Emulate = r.Emulate
+	concrete.SourceDateEpoch = r.SourceDateEpoch
 	return json.Marshal(&concrete)
 }
 
 func (r *S6Builder) UnmarshalJSON(bs []byte) error {
-	var concrete struct{}
+	var concrete struct {
+		Mirror             string
+		Catalog            *dagger.File
+		Toolchain          string
+		PlatformToolchains []string
+		Jobs               int
+		Static             bool
+		Prefix             string
+		Emulate            bool
+		SourceDateEpoch    int
+	}
 	err := json.Unmarshal(bs, &concrete)
 	if err != nil {
 		return err
 	}
+	r.Mirror = concrete.Mirror
+	r.Catalog = concrete.Catalog
+	r.Toolchain = concrete.Toolchain
+	r.PlatformToolchains = concrete.PlatformToolchains
+	r.Jobs = concrete.Jobs
+	r.Static = concrete.Static
+	r.Prefix = concrete.Prefix
+	r.Emulate = concrete.Emulate
+	r.SourceDateEpoch = concrete.SourceDateEpoch
+	return nil
+}
+
+func (r Suite) MarshalJSON() ([]byte, error) {
+	var concrete struct {
+		Config    *S6Builder
+		S6        string
+		Skalibs   string
+		Execline  string
+		With      []string
+		Platform  dagger.Platform
+		Platforms []string
+	}
+	concrete.Config = r.Config
+	concrete.S6 = r.S6
+	concrete.Skalibs = r.Skalibs
+	concrete.Execline = r.Execline
+	concrete.With = r.With
+	concrete.Platform = r.Platform
+	concrete.Platforms = r.Platforms
+	return json.Marshal(&concrete)
+}
+
+func (r *Suite) UnmarshalJSON(bs []byte) error {
+	var concrete struct {
+		Config    *S6Builder
+		S6        string
+		Skalibs   string
+		Execline  string
+		With      []string
+		Platform  dagger.Platform
+		Platforms []string
+	}
+	err := json.Unmarshal(bs, &concrete)
+	if err != nil {
+		return err
+	}
+	r.Config = concrete.Config
+	r.S6 = concrete.S6
+	r.Skalibs = concrete.Skalibs
+	r.Execline = concrete.Execline
+	r.With = concrete.With
+	r.Platform = concrete.Platform
+	r.Platforms = concrete.Platforms
 	return nil
 }
 
@@ -219,48 +301,6 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg execline", err))
 				}
 			}
-			var platform dagger.Platform
-			if inputArgs["platform"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["platform"]), &platform)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platform", err))
-				}
-			}
-			var static bool
-			if inputArgs["static"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["static"]), &static)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg static", err))
-				}
-			}
-			var toolchain string
-			if inputArgs["toolchain"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["toolchain"]), &toolchain)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg toolchain", err))
-				}
-			}
-			var mirror string
-			if inputArgs["mirror"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["mirror"]), &mirror)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg mirror", err))
-				}
-			}
-			var catalog *dagger.File
-			if inputArgs["catalog"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["catalog"]), &catalog)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg catalog", err))
-				}
-			}
-			var jobs int
-			if inputArgs["jobs"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["jobs"]), &jobs)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
-				}
-			}
 			var with []string
 			if inputArgs["with"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
@@ -268,11 +308,11 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
 				}
 			}
-			var prefix string
-			if inputArgs["prefix"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["prefix"]), &prefix)
+			var platform dagger.Platform
+			if inputArgs["platform"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["platform"]), &platform)
 				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg prefix", err))
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platform", err))
 				}
 			}
 			var platforms []string
@@ -282,15 +322,15 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platforms", err))
 				}
 			}
-			var emulate bool
-			if inputArgs["emulate"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["emulate"]), &emulate)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg emulate", err))
-				}
+			return (*S6Builder).Build(&parent, ctx, s6, skalibs, execline, with, platform, platforms)
+		case "Platforms":
+			var parent S6Builder
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			return (*S6Builder).Build(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, prefix, platforms, emulate)
-		case "Image":
+			return (*S6Builder).Platforms(&parent)
+		case "Suite":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
@@ -317,6 +357,13 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg execline", err))
 				}
 			}
+			var with []string
+			if inputArgs["with"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
+				}
+			}
 			var platform dagger.Platform
 			if inputArgs["platform"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["platform"]), &platform)
@@ -324,19 +371,26 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platform", err))
 				}
 			}
-			var static bool
-			if inputArgs["static"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["static"]), &static)
+			var platforms []string
+			if inputArgs["platforms"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["platforms"]), &platforms)
 				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg static", err))
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platforms", err))
 				}
 			}
-			var toolchain string
-			if inputArgs["toolchain"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["toolchain"]), &toolchain)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg toolchain", err))
-				}
+			return (*S6Builder).Suite(&parent, s6, skalibs, execline, with, platform, platforms), nil
+		case "Versions":
+			var parent S6Builder
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			return (*S6Builder).Versions(&parent, ctx)
+		case "":
+			var parent S6Builder
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			var mirror string
 			if inputArgs["mirror"] != nil {
@@ -352,6 +406,20 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg catalog", err))
 				}
 			}
+			var toolchain string
+			if inputArgs["toolchain"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["toolchain"]), &toolchain)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg toolchain", err))
+				}
+			}
+			var platformToolchains []string
+			if inputArgs["platformToolchains"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["platformToolchains"]), &platformToolchains)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platformToolchains", err))
+				}
+			}
 			var jobs int
 			if inputArgs["jobs"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["jobs"]), &jobs)
@@ -359,32 +427,11 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
 				}
 			}
-			var with []string
-			if inputArgs["with"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
+			var static bool
+			if inputArgs["static"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["static"]), &static)
 				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
-				}
-			}
-			var services *dagger.Directory
-			if inputArgs["services"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["services"]), &services)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg services", err))
-				}
-			}
-			var base *dagger.Container
-			if inputArgs["base"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["base"]), &base)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg base", err))
-				}
-			}
-			var dist *dagger.Directory
-			if inputArgs["dist"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["dist"]), &dist)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg dist", err))
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg static", err))
 				}
 			}
 			var prefix string
@@ -394,18 +441,58 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg prefix", err))
 				}
 			}
-			var servicesDir string
-			if inputArgs["servicesDir"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["servicesDir"]), &servicesDir)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg servicesDir", err))
-				}
-			}
 			var emulate bool
 			if inputArgs["emulate"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["emulate"]), &emulate)
 				if err != nil {
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg emulate", err))
+				}
+			}
+			var sourceDateEpoch int
+			if inputArgs["sourceDateEpoch"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["sourceDateEpoch"]), &sourceDateEpoch)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceDateEpoch", err))
+				}
+			}
+			return New(mirror, catalog, toolchain, platformToolchains, jobs, static, prefix, emulate, sourceDateEpoch)
+		default:
+			return nil, fmt.Errorf("unknown function %s", fnName)
+		}
+	case "Suite":
+		switch fnName {
+		case "Directory":
+			var parent Suite
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			return (*Suite).Directory(&parent, ctx)
+		case "Image":
+			var parent Suite
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var base *dagger.Container
+			if inputArgs["base"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["base"]), &base)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg base", err))
+				}
+			}
+			var services *dagger.Directory
+			if inputArgs["services"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["services"]), &services)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg services", err))
+				}
+			}
+			var servicesDir string
+			if inputArgs["servicesDir"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["servicesDir"]), &servicesDir)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg servicesDir", err))
 				}
 			}
 			var init string
@@ -443,16 +530,9 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg graceTime", err))
 				}
 			}
-			return (*S6Builder).Image(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, services, base, dist, prefix, servicesDir, emulate, init, rc, bundle, user, graceTime)
-		case "Platforms":
-			var parent S6Builder
-			err = json.Unmarshal(parentJSON, &parent)
-			if err != nil {
-				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			return (*S6Builder).Platforms(&parent)
+			return (*Suite).Image(&parent, ctx, base, services, servicesDir, init, rc, bundle, user, graceTime)
 		case "Publish":
-			var parent S6Builder
+			var parent Suite
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
@@ -462,20 +542,6 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				err = json.Unmarshal([]byte(inputArgs["address"]), &address)
 				if err != nil {
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg address", err))
-				}
-			}
-			var platforms []string
-			if inputArgs["platforms"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["platforms"]), &platforms)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platforms", err))
-				}
-			}
-			var s6 string
-			if inputArgs["s6"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["s6"]), &s6)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg s6", err))
 				}
 			}
 			var services *dagger.Directory
@@ -492,69 +558,6 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg base", err))
 				}
 			}
-			var skalibs string
-			if inputArgs["skalibs"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["skalibs"]), &skalibs)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg skalibs", err))
-				}
-			}
-			var execline string
-			if inputArgs["execline"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["execline"]), &execline)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg execline", err))
-				}
-			}
-			var static bool
-			if inputArgs["static"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["static"]), &static)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg static", err))
-				}
-			}
-			var toolchain string
-			if inputArgs["toolchain"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["toolchain"]), &toolchain)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg toolchain", err))
-				}
-			}
-			var mirror string
-			if inputArgs["mirror"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["mirror"]), &mirror)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg mirror", err))
-				}
-			}
-			var catalog *dagger.File
-			if inputArgs["catalog"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["catalog"]), &catalog)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg catalog", err))
-				}
-			}
-			var jobs int
-			if inputArgs["jobs"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["jobs"]), &jobs)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
-				}
-			}
-			var with []string
-			if inputArgs["with"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
-				}
-			}
-			var prefix string
-			if inputArgs["prefix"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["prefix"]), &prefix)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg prefix", err))
-				}
-			}
 			var servicesDir string
 			if inputArgs["servicesDir"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["servicesDir"]), &servicesDir)
@@ -562,294 +565,28 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg servicesDir", err))
 				}
 			}
-			return (*S6Builder).Publish(&parent, ctx, address, platforms, s6, services, base, skalibs, execline, static, toolchain, mirror, catalog, jobs, with, prefix, servicesDir)
+			return (*Suite).Publish(&parent, ctx, address, services, base, servicesDir)
 		case "Release":
-			var parent S6Builder
+			var parent Suite
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			var s6 string
-			if inputArgs["s6"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["s6"]), &s6)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg s6", err))
-				}
-			}
-			var skalibs string
-			if inputArgs["skalibs"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["skalibs"]), &skalibs)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg skalibs", err))
-				}
-			}
-			var execline string
-			if inputArgs["execline"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["execline"]), &execline)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg execline", err))
-				}
-			}
-			var platforms []string
-			if inputArgs["platforms"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["platforms"]), &platforms)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platforms", err))
-				}
-			}
-			var static bool
-			if inputArgs["static"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["static"]), &static)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg static", err))
-				}
-			}
-			var toolchain string
-			if inputArgs["toolchain"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["toolchain"]), &toolchain)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg toolchain", err))
-				}
-			}
-			var mirror string
-			if inputArgs["mirror"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["mirror"]), &mirror)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg mirror", err))
-				}
-			}
-			var catalog *dagger.File
-			if inputArgs["catalog"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["catalog"]), &catalog)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg catalog", err))
-				}
-			}
-			var jobs int
-			if inputArgs["jobs"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["jobs"]), &jobs)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
-				}
-			}
-			var with []string
-			if inputArgs["with"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
-				}
-			}
-			var prefix string
-			if inputArgs["prefix"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["prefix"]), &prefix)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg prefix", err))
-				}
-			}
-			var emulate bool
-			if inputArgs["emulate"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["emulate"]), &emulate)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg emulate", err))
-				}
-			}
-			var sourceDateEpoch int
-			if inputArgs["sourceDateEpoch"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["sourceDateEpoch"]), &sourceDateEpoch)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceDateEpoch", err))
-				}
-			}
-			return (*S6Builder).Release(&parent, ctx, s6, skalibs, execline, platforms, static, toolchain, mirror, catalog, jobs, with, prefix, emulate, sourceDateEpoch)
+			return (*Suite).Release(&parent, ctx)
 		case "Sources":
-			var parent S6Builder
+			var parent Suite
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			var s6 string
-			if inputArgs["s6"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["s6"]), &s6)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg s6", err))
-				}
-			}
-			var skalibs string
-			if inputArgs["skalibs"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["skalibs"]), &skalibs)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg skalibs", err))
-				}
-			}
-			var execline string
-			if inputArgs["execline"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["execline"]), &execline)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg execline", err))
-				}
-			}
-			var platform dagger.Platform
-			if inputArgs["platform"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["platform"]), &platform)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platform", err))
-				}
-			}
-			var static bool
-			if inputArgs["static"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["static"]), &static)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg static", err))
-				}
-			}
-			var toolchain string
-			if inputArgs["toolchain"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["toolchain"]), &toolchain)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg toolchain", err))
-				}
-			}
-			var mirror string
-			if inputArgs["mirror"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["mirror"]), &mirror)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg mirror", err))
-				}
-			}
-			var catalog *dagger.File
-			if inputArgs["catalog"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["catalog"]), &catalog)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg catalog", err))
-				}
-			}
-			var jobs int
-			if inputArgs["jobs"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["jobs"]), &jobs)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
-				}
-			}
-			var with []string
-			if inputArgs["with"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
-				}
-			}
-			var prefix string
-			if inputArgs["prefix"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["prefix"]), &prefix)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg prefix", err))
-				}
-			}
-			return (*S6Builder).Sources(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, prefix)
+			return (*Suite).Sources(&parent, ctx)
 		case "Test":
-			var parent S6Builder
+			var parent Suite
 			err = json.Unmarshal(parentJSON, &parent)
 			if err != nil {
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
-			var s6 string
-			if inputArgs["s6"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["s6"]), &s6)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg s6", err))
-				}
-			}
-			var skalibs string
-			if inputArgs["skalibs"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["skalibs"]), &skalibs)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg skalibs", err))
-				}
-			}
-			var execline string
-			if inputArgs["execline"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["execline"]), &execline)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg execline", err))
-				}
-			}
-			var platform dagger.Platform
-			if inputArgs["platform"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["platform"]), &platform)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platform", err))
-				}
-			}
-			var static bool
-			if inputArgs["static"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["static"]), &static)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg static", err))
-				}
-			}
-			var toolchain string
-			if inputArgs["toolchain"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["toolchain"]), &toolchain)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg toolchain", err))
-				}
-			}
-			var mirror string
-			if inputArgs["mirror"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["mirror"]), &mirror)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg mirror", err))
-				}
-			}
-			var catalog *dagger.File
-			if inputArgs["catalog"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["catalog"]), &catalog)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg catalog", err))
-				}
-			}
-			var jobs int
-			if inputArgs["jobs"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["jobs"]), &jobs)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg jobs", err))
-				}
-			}
-			var with []string
-			if inputArgs["with"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
-				}
-			}
-			var prefix string
-			if inputArgs["prefix"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["prefix"]), &prefix)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg prefix", err))
-				}
-			}
-			var emulate bool
-			if inputArgs["emulate"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["emulate"]), &emulate)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg emulate", err))
-				}
-			}
-			return (*S6Builder).Test(&parent, ctx, s6, skalibs, execline, platform, static, toolchain, mirror, catalog, jobs, with, prefix, emulate)
-		case "Versions":
-			var parent S6Builder
-			err = json.Unmarshal(parentJSON, &parent)
-			if err != nil {
-				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
-			}
-			var catalog *dagger.File
-			if inputArgs["catalog"] != nil {
-				err = json.Unmarshal([]byte(inputArgs["catalog"]), &catalog)
-				if err != nil {
-					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg catalog", err))
-				}
-			}
-			return (*S6Builder).Versions(&parent, ctx, catalog)
+			return (*Suite).Test(&parent, ctx)
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

@@ -68,32 +68,36 @@ func TestFunctions(t *testing.T) {
 func describeModule(t *testing.T, mod chain) string {
 	t.Helper()
 	var b strings.Builder
-	var funcs []string
 	for _, c := range mod[1:] {
 		switch c.Field {
 		case "withDescription":
 			b.WriteString("module s6builder\n" + indent(str(t, c, "description"), "  ") + "\n")
 		case "withObject":
+			// One object each: its name, fields and functions, sorted.
 			obj := sub(t, c, "object")
+			var members []string
 			for _, oc := range obj[1:] {
 				switch oc.Field {
 				case "withObject":
 					b.WriteString("\ntype " + str(t, oc, "name") + "\n" + indent(str(t, oc, "description"), "  ") + "\n")
+				case "withField":
+					members = append(members, "field "+lowerFirst(str(t, oc, "name"))+": "+describeType(t, sub(t, oc, "typeDef"))+"\n"+
+						indent(str(t, oc, "description"), "  ")+"\n")
 				case "withFunction":
-					funcs = append(funcs, describeFunction(t, sub(t, oc, "function")))
+					members = append(members, describeFunction(t, sub(t, oc, "function")))
 				case "withConstructor":
-					funcs = append(funcs, "constructor "+describeFunction(t, sub(t, oc, "function")))
+					members = append(members, "constructor "+describeFunction(t, sub(t, oc, "function")))
 				default:
 					t.Fatalf("unexpected %s in the object's definition", oc)
 				}
 			}
+			sort.Strings(members)
+			for _, f := range members {
+				b.WriteString("\n" + f)
+			}
 		default:
 			t.Fatalf("unexpected %s in the module's definition", c)
 		}
-	}
-	sort.Strings(funcs)
-	for _, f := range funcs {
-		b.WriteString("\n" + f)
 	}
 	return b.String()
 }

@@ -9,7 +9,6 @@ import (
 	"dagger/s-6-builder/internal/dagger"
 
 	"github.com/s6builder/s6builder/pipeline"
-	"github.com/s6builder/s6builder/pipeline/catalog"
 	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
@@ -17,12 +16,12 @@ import (
 type imageArgs struct {
 	services    *dagger.Directory
 	base        *dagger.Container
-	dist        *dagger.Directory // nil: the plan's dist
-	servicesDir string            // "": pipeline's default
+	servicesDir string // "": pipeline's default
 }
 
-// image validates the arguments, plans the request (unless a dist is
-// given), checks the service tree and translates pipeline.NewImage's spec.
+// image validates the arguments, plans the request for the base
+// container's platform, checks the service tree and translates
+// pipeline.NewImageLayout's spec.
 //
 // Every argument check that needs no I/O comes first, so bad arguments (a
 // bad version, a relative servicesDir...) are refused before the engine is
@@ -44,53 +43,29 @@ func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, err
 	if _, err := pipeline.NewImageLayout(ireq); err != nil {
 		return nil, err
 	}
-
-	var (
-		cat *catalog.Catalog
-		req pipeline.Request
-		p   *pipeline.Plan
-		err error
-	)
-	switch {
-	case a.dist != nil:
-		if given := r.buildArgs(); len(given) > 0 {
-			return nil, inputerr.New("dist", "", "it replaces the build: %s describe a build; leave them out with {arg:dist}", strings.Join(given, ", "))
-		}
-		if r.platform != "" {
-			if _, err := normalPlatform(string(r.platform)); err != nil {
-				return nil, err
-			}
-		}
-	case r.s6 == "":
-		return nil, inputerr.New("s6", "", "give the s6 release to build, e.g. {arg:s6} 2.1.6.0 (`{cmd:versions}` lists them), or a {arg:dist} directory")
-	default:
-		if cat, req, err = r.load(ctx); err != nil {
-			return nil, err
-		}
-		// Refuses what needs no engine to refuse; planned again below for
-		// the base's platform and the engine's (newPlan).
-		if p, err = pipeline.New(cat, req); err != nil {
-			return nil, err
-		}
+	if r.s6 == "" {
+		return nil, inputerr.New("s6", "", "give the s6 release to build, e.g. {arg:s6} 2.1.6.0 (`{cmd:versions}` lists them)")
 	}
-
+	cat, req, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Refuses what needs no engine to refuse; planned again below for the
+	// base's platform and the engine's (newPlan).
+	if _, err := pipeline.New(cat, req); err != nil {
+		return nil, err
+	}
 	// The dist must run on the base: build for the base container's
 	// platform, as the CLI pulls its base for the build's platform.
-	if a.dist == nil || r.platform != "" {
-		basePlatform, err := r.basePlatform(ctx, a.base)
-		if err != nil {
-			return nil, err
-		}
-		if p != nil {
-			req.Platform = basePlatform
-		}
+	basePlatform, err := r.basePlatform(ctx, a.base)
+	if err != nil {
+		return nil, err
 	}
-	if p != nil {
-		if p, err = r.newPlan(ctx, cat, req); err != nil {
-			return nil, fmt.Errorf("base container's platform: %w", err)
-		}
+	r.platform = dagger.Platform(basePlatform)
+	p, err := r.newPlan(ctx, cat, r.pipelineRequest())
+	if err != nil {
+		return nil, fmt.Errorf("base container's platform: %w", err)
 	}
-
 	if ireq.HasScanFinish, err = checkServices(ctx, a.services); err != nil {
 		return nil, err
 	}
@@ -98,34 +73,11 @@ func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, err
 	if err != nil {
 		return nil, err
 	}
-	dist := a.dist
-	if dist == nil {
-		if dist, err = translate(p, exported(p)); err != nil {
-			return nil, err
-		}
+	dist, err := translate(p, exported(p))
+	if err != nil {
+		return nil, err
 	}
 	return imageContainer(a.base, dist, a.services, spec)
-}
-
-// buildArgs names the request arguments that describe a build and were
-// given, as inputerr references (static=false counts; static=true is the
-// default). The platform is not one of them: with a dist it is checked
-// against the base's.
-func (r request) buildArgs() []string {
-	var given []string
-	for _, a := range []struct {
-		name, suffix string
-		set          bool
-	}{
-		{"s6", "", r.s6 != ""}, {"skalibs", "", r.skalibs != ""}, {"execline", "", r.execline != ""},
-		{"static", "=false", !r.static}, {"toolchain", "", r.toolchain != ""}, {"mirror", "", r.mirror != ""},
-		{"catalog", "", r.catalog != nil}, {"jobs", "", r.jobs != 0}, {"with", "", len(r.with) > 0},
-	} {
-		if a.set {
-			given = append(given, "{arg:"+a.name+"}"+a.suffix)
-		}
-	}
-	return given
 }
 
 // basePlatform is the base container's platform, as the plan spells it;

@@ -25,7 +25,6 @@ type imageCall struct {
 	args
 	services    *dagger.Directory
 	base        *dagger.Container
-	dist        *dagger.Directory
 	servicesDir string
 	// init s6-rc
 	init, bundle, user string
@@ -34,9 +33,11 @@ type imageCall struct {
 }
 
 func (c imageCall) image(ctx context.Context) (*dagger.Container, error) {
-	a := c.args
-	return (&S6Builder{}).Image(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with,
-		c.services, c.base, c.dist, a.prefix, c.servicesDir, a.emulate, c.init, c.rc, c.bundle, c.user, c.graceTime)
+	s, err := c.args.suite()
+	if err != nil {
+		return nil, err
+	}
+	return s.Image(ctx, c.base, c.services, c.servicesDir, c.init, c.rc, c.bundle, c.user, c.graceTime)
 }
 
 var executable = dagger.DirectoryWithNewFileOpts{Permissions: 0o755}
@@ -187,37 +188,6 @@ func TestImageDescribesThePlan(t *testing.T) {
 	}
 }
 
-// TestImageWithDist: with a dist directory there is no build at all (no
-// http, no toolchain, no exec); the dist goes at /, the config follows
-// prefix and servicesDir.
-func TestImageWithDist(t *testing.T) {
-	ctx := context.Background()
-	dist := dag.Directory().WithNewFile("usr/bin/s6-svscan", "an s6-svscan", executable)
-	ic := imageCall{args: args{static: true, prefix: "/usr"}, services: serviceTree(false), base: dag.Container().From(testBase),
-		dist: dist, servicesDir: "/srv/s6"}
-	fake.reset()
-	ctr, err := ic.image(ctx)
-	require.NoError(t, err)
-	n := decodeImage(t, fake.chainOf(t, idOf(t, ctx, ctr)))
-	raw := strings.Join(fake.recorded(), "\n")
-	assert.NotContains(t, raw, "http(")
-	assert.NotContains(t, raw, "withExec")
-	assert.NotContains(t, raw, pipeline.DefaultToolchain().Image)
-	assert.NotContains(t, raw, "{platform}", "no platform to check")
-
-	spec, err := pipeline.NewImage(pipeline.ImageRequest{Base: testBase, Prefix: "/usr", ServicesDir: "/srv/s6"})
-	require.NoError(t, err)
-	assert.Equal(t, chainText(t, ctx, dist), n.dist.String())
-	assert.Equal(t, "/", n.distPath)
-	assert.Equal(t, "/srv/s6", n.servicesPath)
-	require.NotNil(t, n.finish)
-	assert.Equal(t, "/srv/s6/.s6-svscan/finish", str(t, *n.finish, "path"))
-	assert.Equal(t, []string{"/usr/bin/s6-svscan", "/srv/s6"}, n.entrypoint)
-	assert.Equal(t, spec.Entrypoint, n.entrypoint)
-	assert.Equal(t, spec.Env, n.env)
-	assert.True(t, strings.HasPrefix(n.env[0], "PATH=/usr/bin:"), n.env[0])
-}
-
 // TestImagePlatform: the dist is built for the base container's platform
 // unless platform is given, which must then be the base's.
 func TestImagePlatform(t *testing.T) {
@@ -263,11 +233,11 @@ func TestImagePlatform(t *testing.T) {
 	require.Len(t, q, 1, "only the base's platform was asked")
 	assert.Contains(t, q[0], "platform}")
 
-	// With a dist, a given platform is checked too.
+	// A list of platforms is for publish: an image is one platform's.
 	fake.reset()
-	_, err = imageCall{args: args{static: true, platform: "linux/arm64"}, services: serviceTree(true), base: s390x,
-		dist: dag.Directory()}.image(ctx)
-	assert.ErrorContains(t, err, "the base container is linux/s390x")
+	_, err = imageCall{args: args{s6: "2.1.6.0", static: true, platforms: []string{"linux/arm64", "linux/amd64"}}, services: serviceTree(true), base: s390x}.image(ctx)
+	assert.ErrorContains(t, err, "an image is the base container's platform: leave --platforms out")
+	assert.Empty(t, fake.recorded())
 }
 
 // TestImageServiceTree: the tree is checked as `s6builder image` checks it
@@ -321,32 +291,21 @@ func TestImageBadArgumentsSendNoQuery(t *testing.T) {
 		f(&c)
 		return c
 	}
-	withDist := func(f func(*imageCall)) imageCall {
-		return mod(func(c *imageCall) {
-			c.args = args{static: true}
-			c.dist = dag.Directory()
-			f(c)
-		})
-	}
 	for name, tc := range map[string]struct {
 		call imageCall
 		want string
 	}{
-		"malformed version":             {mod(func(c *imageCall) { c.s6 = "2.1.6" }), "2.1.6"},
-		"unknown release":               {mod(func(c *imageCall) { c.s6 = "9.9.9.9" }), "unknown s6 release 9.9.9.9 (nearest known: 2.15.1.0; `dagger call versions` lists all)"},
-		"no digest":                     {mod(func(c *imageCall) { c.s6 = "2.1.5.0" }), "no digest is known for s6-2.1.5.0.tar.gz"},
-		"platform":                      {mod(func(c *imageCall) { c.platform = "windows/amd64" }), "--platform"},
-		"relative servicesDir":          {mod(func(c *imageCall) { c.servicesDir = "etc/s6" }), `--services-dir "etc/s6": want a clean absolute path`},
-		"servicesDir /":                 {mod(func(c *imageCall) { c.servicesDir = "/" }), `--services-dir "/": the service tree needs a directory of its own`},
-		"unclean prefix":                {mod(func(c *imageCall) { c.prefix = "/usr/local/" }), `--prefix "/usr/local/"`},
-		"prefix characters":             {mod(func(c *imageCall) { c.prefix = "/opt/s 6" }), `--prefix "/opt/s 6"`},
-		"no services":                   {mod(func(c *imageCall) { c.services = nil }), "--services: a service tree directory is required"},
-		"no base":                       {mod(func(c *imageCall) { c.base = nil }), "--base: a base container is required, e.g. --base debian:bookworm-slim"},
-		"neither s6 nor dist":           {mod(func(c *imageCall) { c.s6 = "" }), "--s6: give the s6 release to build, e.g. --s6 2.1.6.0 (`dagger call versions` lists them), or a --dist directory"},
-		"dist and s6":                   {withDist(func(c *imageCall) { c.s6 = "2.1.6.0" }), "--dist: it replaces the build: --s6 describe a build; leave them out with --dist"},
-		"dist and build arguments":      {withDist(func(c *imageCall) { c.static, c.mirror, c.jobs = false, "https://m.example.org", 2 }), "--static=false, --mirror, --jobs describe a build"},
-		"dist and a bad platform":       {withDist(func(c *imageCall) { c.platform = "windows/amd64" }), "--platform"},
-		"dist and relative servicesDir": {withDist(func(c *imageCall) { c.servicesDir = "srv" }), `--services-dir "srv"`},
+		"malformed version":    {mod(func(c *imageCall) { c.s6 = "2.1.6" }), "2.1.6"},
+		"unknown release":      {mod(func(c *imageCall) { c.s6 = "9.9.9.9" }), "unknown s6 release 9.9.9.9 (nearest known: 2.15.1.0; `dagger call versions` lists all)"},
+		"no digest":            {mod(func(c *imageCall) { c.s6 = "2.1.5.0" }), "no digest is known for s6-2.1.5.0.tar.gz"},
+		"platform":             {mod(func(c *imageCall) { c.platform = "windows/amd64" }), "--platform"},
+		"relative servicesDir": {mod(func(c *imageCall) { c.servicesDir = "etc/s6" }), `--services-dir "etc/s6": want a clean absolute path`},
+		"servicesDir /":        {mod(func(c *imageCall) { c.servicesDir = "/" }), `--services-dir "/": the service tree needs a directory of its own`},
+		"unclean prefix":       {mod(func(c *imageCall) { c.prefix = "/usr/local/" }), `--prefix "/usr/local/"`},
+		"prefix characters":    {mod(func(c *imageCall) { c.prefix = "/opt/s 6" }), `--prefix "/opt/s 6"`},
+		"no services":          {mod(func(c *imageCall) { c.services = nil }), "--services: a service tree directory is required"},
+		"no base":              {mod(func(c *imageCall) { c.base = nil }), "--base: a base container is required, e.g. --base debian:bookworm-slim"},
+		"no s6":                {mod(func(c *imageCall) { c.s6 = "" }), "--s6: give the s6 release to build, e.g. --s6 2.1.6.0 (`dagger call versions` lists them)"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			fake.reset()

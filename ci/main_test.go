@@ -39,17 +39,42 @@ type args struct {
 	prefix                string
 	platforms             []string
 	emulate               bool
+	platformToolchains    []string
+	epoch                 int
 }
 
 // defaults are the arguments `dagger call build --s6 2.1.6.0` passes.
 func defaults(s6 string) args { return args{s6: s6, static: true} }
 
+// module is the module as `dagger call` constructs it from a's
+// configuration (the constructor's arguments).
+func (a args) module() (*S6Builder, error) {
+	return New(a.mirror, a.catalog, a.toolchain, a.platformToolchains, a.jobs, a.static, a.prefix, a.emulate, a.epoch)
+}
+
+// suite is `dagger call [configuration] suite [what to build]`.
+func (a args) suite() (*Suite, error) {
+	m, err := a.module()
+	if err != nil {
+		return nil, err
+	}
+	return m.Suite(a.s6, a.skalibs, a.execline, a.with, a.platform, a.platforms), nil
+}
+
 func (a args) build(ctx context.Context) (*dagger.Directory, error) {
-	return (&S6Builder{}).Build(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with, a.prefix, a.platforms, a.emulate)
+	m, err := a.module()
+	if err != nil {
+		return nil, err
+	}
+	return m.Build(ctx, a.s6, a.skalibs, a.execline, a.with, a.platform, a.platforms)
 }
 
 func (a args) sources(ctx context.Context) (*dagger.Directory, error) {
-	return (&S6Builder{}).Sources(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with, a.prefix)
+	s, err := a.suite()
+	if err != nil {
+		return nil, err
+	}
+	return s.Sources(ctx)
 }
 
 // cliPlan is the plan `s6builder build` makes for the same arguments
@@ -584,7 +609,9 @@ func TestCatalogueErrors(t *testing.T) {
 			assert.Contains(t, q[0], "{contents}")
 
 			fake.reset()
-			_, err = (&S6Builder{}).Versions(ctx, a.catalog)
+			m, err := a.module()
+			require.NoError(t, err)
+			_, err = m.Versions(ctx)
 			if name == "sha512 digest" {
 				assert.NoError(t, err, "the catalogue itself is valid")
 			} else {
@@ -605,7 +632,9 @@ func TestVersions(t *testing.T) {
 	require.NoError(t, cat.WriteTable(&want))
 
 	fake.reset()
-	got, err := (&S6Builder{}).Versions(ctx, nil)
+	m, err := args{static: true}.module()
+	require.NoError(t, err)
+	got, err := m.Versions(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, want.String(), got)
 	assert.Empty(t, fake.recorded(), "versions without a catalogue asks the engine nothing")
@@ -616,7 +645,9 @@ func TestVersions(t *testing.T) {
 	cat.Apply(cf, catalogSource)
 	want.Reset()
 	require.NoError(t, cat.WriteTable(&want))
-	got, err = (&S6Builder{}).Versions(ctx, dag.File("catalog.json", catalogJSON))
+	m, err = args{static: true, catalog: dag.File("catalog.json", catalogJSON)}.module()
+	require.NoError(t, err)
+	got, err = m.Versions(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, want.String(), got)
 	assert.Contains(t, got, s6215Digest[:19]+"...")
@@ -767,7 +798,14 @@ func TestReleaseRefusesBadArgumentsBeforeAnyQuery(t *testing.T) {
 		"negative epoch":  {"2.1.6.0", []string{"linux/amd64"}, -1, `--source-date-epoch "-1": want seconds since 1970`},
 	} {
 		fake.reset()
-		d, err := (&S6Builder{}).Release(ctx, tc.s6, "", "", tc.platforms, true, testToolchain, "", nil, 0, nil, "", false, tc.epoch)
+		a := args{s6: tc.s6, platforms: tc.platforms, static: true, toolchain: testToolchain, epoch: tc.epoch}
+		d, err := func() (*dagger.Directory, error) {
+			s, err := a.suite()
+			if err != nil {
+				return nil, err
+			}
+			return s.Release(ctx)
+		}()
 		require.Error(t, err, name)
 		assert.Nil(t, d)
 		assert.Contains(t, err.Error(), tc.want, name)

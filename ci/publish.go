@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"dagger/s-6-builder/internal/dagger"
 
@@ -15,7 +14,7 @@ import (
 // image for that platform with that platform's dist (cross-compiled), and
 // publishes them as one multi-platform image (platform variants: an OCI
 // index), as `s6builder image --platform a,b --push` does.
-func (r request) publish(ctx context.Context, address string, platforms []string, base string, a imageArgs) (string, error) {
+func (r request) publish(ctx context.Context, address string, base string, a imageArgs) (string, error) {
 	if address == "" {
 		return "", inputerr.New("address", "", "an image name to publish to is required, e.g. registry.example.com/app:s6")
 	}
@@ -25,20 +24,17 @@ func (r request) publish(ctx context.Context, address string, platforms []string
 	if _, err := pipeline.NewImage(pipeline.ImageRequest{Base: base, Prefix: r.prefix, ServicesDir: a.servicesDir}); err != nil {
 		return "", err
 	}
-	if len(platforms) == 0 {
-		return "", inputerr.New("platforms", "", "give the platforms of the image, e.g. {arg:platforms} linux/amd64,linux/arm64")
+	if len(r.platforms) == 0 {
+		return "", inputerr.New("platforms", "", "give the platforms of the image to the suite, e.g. {arg:platforms} linux/amd64,linux/arm64")
 	}
-	plats, err := pipeline.ParsePlatforms(strings.Join(platforms, ","))
+	plats, err := r.platformList()
 	if err != nil {
 		return "", err
-	}
-	if r.platform != "" {
-		return "", inputerr.New("platform", string(r.platform), "give the image's platforms with {arg:platforms}")
 	}
 	variants := make([]*dagger.Container, len(plats))
 	for i, p := range plats {
 		one := r
-		one.platform = dagger.Platform(p)
+		one.platform, one.platforms = dagger.Platform(p), nil
 		pa := a
 		pa.base = dag.Container(dagger.ContainerOpts{Platform: dagger.Platform(p)}).From(base)
 		if variants[i], err = one.image(ctx, pa); err != nil {

@@ -16,8 +16,9 @@ import (
 func TestPublishSendsOneImagePerPlatform(t *testing.T) {
 	ctx := context.Background()
 	fake.reset()
-	_, err := (&S6Builder{}).Publish(ctx, "registry.example.com/app:s6", []string{"linux/amd64", "aarch64"}, "2.15.1.0",
-		serviceTree(false), testBase, "", "", true, "", "", nil, 0, nil, "", "")
+	s, err := args{s6: "2.15.1.0", static: true, platforms: []string{"linux/amd64", "aarch64"}}.suite()
+	require.NoError(t, err)
+	_, err = s.Publish(ctx, "registry.example.com/app:s6", serviceTree(false), testBase, "")
 	require.NoError(t, err)
 	raw := strings.Join(fake.recorded(), "\n")
 	assert.Contains(t, raw, `container(platform:"linux/amd64"){from(address:"debian:bookworm-slim")`)
@@ -45,8 +46,9 @@ func TestPublishRefusesBadArgumentsBeforeAnyQuery(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			fake.reset()
-			_, err := (&S6Builder{}).Publish(ctx, tc.address, tc.platforms, "2.15.1.0", serviceTree(false), tc.base,
-				"", "", true, "", "", nil, 0, nil, "", "")
+			s, err := args{s6: "2.15.1.0", static: true, platforms: tc.platforms}.suite()
+			require.NoError(t, err)
+			_, err = s.Publish(ctx, tc.address, serviceTree(false), tc.base, "")
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.want)
 			assert.Empty(t, fake.recorded(), "publish sent queries")

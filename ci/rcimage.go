@@ -49,10 +49,12 @@ func (r request) rcImage(ctx context.Context, a rcArgs) (*dagger.Container, erro
 	if _, err := pipeline.AddRcImage(p, rc); err != nil {
 		return nil, err // refused before the engine is asked anything
 	}
-	if req.Platform, err = r.basePlatform(ctx, a.base); err != nil {
+	basePlatform, err := r.basePlatform(ctx, a.base)
+	if err != nil {
 		return nil, err
 	}
-	if p, err = r.newPlan(ctx, cat, req); err != nil {
+	r.platform = dagger.Platform(basePlatform)
+	if p, err = r.newPlan(ctx, cat, r.pipelineRequest()); err != nil {
 		return nil, fmt.Errorf("base container's platform: %w", err)
 	}
 	spec, err := pipeline.AddRcImage(p, rc)

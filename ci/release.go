@@ -6,13 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"strconv"
 	"strings"
 
 	"dagger/s-6-builder/internal/dagger"
 
 	"github.com/s6builder/s6builder/pipeline"
-	"github.com/s6builder/s6builder/pipeline/inputerr"
 	"github.com/s6builder/s6builder/pipeline/release"
 )
 
@@ -20,13 +18,17 @@ import (
 // working directory (what dag.CurrentModule().Workdir reads).
 const releaseWork = "s6builder-release"
 
-// release builds the request for each platform (the engine's when list is
-// empty), exports each dist and the toolchain's inventory into the
+// release builds the request for each platform (its platforms, or its
+// platform, or the engine's), exports each dist and the toolchain's inventory into the
 // module's working directory, and writes the release there with the same
 // code as `s6builder release` (package release): the tarballs' bytes are a
 // function of the dists' content and epoch only, so Dagger's own file
 // times do not reach them.
-func (r request) release(ctx context.Context, list []string, epoch int64) (*dagger.Directory, error) {
+func (r request) release(ctx context.Context) (*dagger.Directory, error) {
+	list, epoch := r.platforms, r.epoch
+	if len(list) == 0 && r.platform != "" {
+		list = []string{string(r.platform)}
+	}
 	if len(list) == 0 {
 		native, err := dag.DefaultPlatform(ctx)
 		if err != nil {
@@ -38,13 +40,10 @@ func (r request) release(ctx context.Context, list []string, epoch int64) (*dagg
 	if err != nil {
 		return nil, err
 	}
-	if epoch < 0 {
-		return nil, inputerr.New("source-date-epoch", strconv.FormatInt(epoch, 10), "want seconds since 1970")
-	}
 	var plans []*pipeline.Plan
 	for _, p := range plats {
 		one := r
-		one.platform = dagger.Platform(p)
+		one.platform, one.platforms = dagger.Platform(p), nil
 		plan, err := one.plan(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)

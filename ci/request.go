@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"dagger/s-6-builder/internal/dagger"
@@ -16,34 +17,84 @@ import (
 // provenance of the facts it sets (catalog.Catalog.Apply).
 const catalogSource = "--catalog"
 
-// request holds the arguments that build, sources, image and test share, as
-// the CLI's request flags do.
+// request is a suite with the module's configuration: everything the
+// functions pass on to the plan, as the CLI's request flags are.
 type request struct {
+	// what to build (Suite)
 	s6, skalibs, execline string
-	platform              dagger.Platform
-	static                bool
-	toolchain, mirror     string
-	catalog               *dagger.File
-	jobs                  int
 	with                  []string
-	prefix                string // "": the plan's default
+	platform              dagger.Platform
+	platforms             []string
+	// how (the constructor)
+	static             bool
+	toolchain, mirror  string
+	platformToolchains map[string]pipeline.Toolchain
+	catalog            *dagger.File
+	jobs               int
+	prefix             string // "": the plan's default
 	// emulate builds a foreign platform with its own toolchain under the
 	// engine's emulator; otherwise its compilers run on the engine's
 	// platform and cross-compile (the plan's BuildPlatform).
 	emulate bool
+	epoch   int64 // release time; 0: the newest source's day
 }
 
-// pipelineRequest maps the arguments onto the plan's request: static=false
-// is Request.Dynamic, and a toolchain image replaces the default toolchain
+// config is the constructor's configuration as a request with nothing to
+// build yet, checked as far as it can be without the engine (the mirror's
+// URL, the toolchains' references, the job count, the prefix).
+func (m *S6Builder) config() (request, error) {
+	pts, err := pipeline.ParsePlatformToolchains("platformToolchains", m.PlatformToolchains)
+	if err != nil {
+		return request{}, err
+	}
+	if m.SourceDateEpoch < 0 {
+		return request{}, inputerr.New("sourceDateEpoch", strconv.Itoa(m.SourceDateEpoch), "want seconds since 1970")
+	}
+	r := request{static: m.Static, toolchain: m.Toolchain, mirror: m.Mirror, platformToolchains: pts, catalog: m.Catalog,
+		jobs: m.Jobs, prefix: m.Prefix, emulate: m.Emulate, epoch: int64(m.SourceDateEpoch)}
+	probe := r.pipelineRequest()
+	probe.PlatformToolchains = nil
+	if _, err := probe.Normalize(); err != nil {
+		return request{}, err
+	}
+	return r, nil
+}
+
+// request is the suite's request: the module's one mapping of its
+// arguments, the constructor's and the suite's.
+func (s *Suite) request() (request, error) {
+	cfg := s.Config
+	if cfg == nil {
+		cfg = &S6Builder{Static: true} // the constructor's defaults
+	}
+	r, err := cfg.config()
+	if err != nil {
+		return r, err
+	}
+	r.s6, r.skalibs, r.execline, r.with, r.platform, r.platforms = s.S6, s.Skalibs, s.Execline, s.With, s.Platform, s.Platforms
+	if r.platform != "" && len(r.platforms) > 0 {
+		return r, inputerr.New("platform", string(r.platform), "give either {arg:platform} or {arg:platforms}, not both")
+	}
+	return r, nil
+}
+
+// pipelineRequest maps the request onto the plan's: static=false is
+// Request.Dynamic, and a toolchain image replaces the default toolchain
 // (image and setup steps) as `s6builder --toolchain` does.
 func (r request) pipelineRequest() pipeline.Request {
 	req := pipeline.Request{
 		S6: r.s6, Skalibs: r.skalibs, Execline: r.execline,
 		Platform: string(r.platform), Dynamic: !r.static,
 		Mirror: r.mirror, Jobs: r.jobs, With: r.with, Prefix: r.prefix,
+		PlatformToolchains: r.platformToolchains,
 	}
 	if r.toolchain != "" {
 		req.Toolchain = pipeline.Toolchain{Image: r.toolchain}
+	}
+	if !r.emulate {
+		// Compilers run natively: a foreign platform is cross-compiled,
+		// on the engine's platform once it is known (newPlan).
+		req.BuildPlatform = string(r.platform)
 	}
 	return req
 }
@@ -76,8 +127,7 @@ func (r request) newPlan(ctx context.Context, cat *catalog.Catalog, req pipeline
 	if err != nil {
 		return nil, fmt.Errorf("the engine's platform: %w", err)
 	}
-	req.BuildPlatform = string(native)
-	return pipeline.New(cat, req)
+	return pipeline.New(cat, req.OnEngine(string(native)))
 }
 
 // load checks the request (pipeline.Request.Normalize, no I/O) and then
@@ -110,18 +160,20 @@ func (r request) output(ctx context.Context, pick func(*pipeline.Plan) string) (
 	return translate(p, pick(p))
 }
 
-// forEachPlatform returns, for a list of target platforms, one directory
-// holding the result of each at <os>_<arch>[_<variant>]/ (BuildKit's
-// multi-platform layout, as `s6builder build --platform a,b` exports);
-// a list of one is that platform's result itself, as in the CLI.
-func (r request) forEachPlatform(ctx context.Context, list []string, result func(request) (*dagger.Directory, error)) (*dagger.Directory, error) {
-	plats, err := pipeline.ParsePlatforms(strings.Join(list, ","))
+// forEachPlatform returns, for the request's list of target platforms,
+// one directory holding the result of each at <os>_<arch>[_<variant>]/
+// (BuildKit's multi-platform layout, as `s6builder build --platform a,b`
+// exports); with no list, or a list of one, that platform's result itself,
+// as in the CLI.
+func (r request) forEachPlatform(ctx context.Context, result func(request) (*dagger.Directory, error)) (*dagger.Directory, error) {
+	if len(r.platforms) == 0 {
+		return result(r)
+	}
+	plats, err := r.platformList()
 	if err != nil {
 		return nil, err
 	}
-	if r.platform != "" {
-		return nil, inputerr.New("platform", string(r.platform), "give either {arg:platform} or {arg:platforms}, not both")
-	}
+	r.platforms = nil
 	if len(plats) == 1 {
 		r.platform = dagger.Platform(plats[0])
 		return result(r)
@@ -141,6 +193,11 @@ func (r request) forEachPlatform(ctx context.Context, list []string, result func
 		d = d.WithDirectory(pipeline.PlatformDir(p), outs[i])
 	}
 	return d, nil
+}
+
+// platformList is the request's platforms, as the plan spells them.
+func (r request) platformList() ([]string, error) {
+	return pipeline.ParsePlatforms(strings.Join(r.platforms, ","))
 }
 
 // exported is the stage the plan's export stage hands to the front end:

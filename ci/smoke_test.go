@@ -11,7 +11,11 @@ import (
 )
 
 func (a args) test(ctx context.Context) (string, error) {
-	return (&S6Builder{}).Test(ctx, a.s6, a.skalibs, a.execline, a.platform, a.static, a.toolchain, a.mirror, a.catalog, a.jobs, a.with, a.prefix, a.emulate)
+	s, err := a.suite()
+	if err != nil {
+		return "", err
+	}
+	return s.Test(ctx)
 }
 
 // reportChecks is where the smoke stage's checks are read.

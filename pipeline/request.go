@@ -307,3 +307,57 @@ func checkArgv(argv []string) error {
 func TarballURL(mirror string, rel catalog.Release) string {
 	return mirror + "/" + rel.Package + "/" + url.PathEscape(rel.Tarball)
 }
+
+// ParsePlatformToolchains reads PLATFORM=IMAGE entries (the CLI's
+// --platform-toolchain, the Dagger module's platformToolchains; field
+// names it in refusals) into Request.PlatformToolchains: nil for none.
+func ParsePlatformToolchains(field string, entries []string) (map[string]Toolchain, error) {
+	var out map[string]Toolchain
+	for _, e := range entries {
+		p, ref, ok := strings.Cut(e, "=")
+		if !ok || p == "" || ref == "" {
+			return nil, inputerr.New(field, e, "want PLATFORM=IMAGE, e.g. linux/riscv64=registry.example/toolchain:trixie")
+		}
+		plats, err := ParsePlatforms(p)
+		if err != nil || len(plats) != 1 {
+			return nil, inputerr.New(field, e, "%s is not one platform (`{cmd:platforms}` lists them)", p)
+		}
+		if _, err := reference.ParseNormalizedNamed(ref); err != nil {
+			return nil, inputerr.New(field, e, "not an image reference: %v", err)
+		}
+		if out == nil {
+			out = map[string]Toolchain{}
+		}
+		out[plats[0]] = Toolchain{Image: ref}
+	}
+	return out, nil
+}
+
+// Matrix expands a request whose S6 and Platform are comma-separated
+// lists into one request per s6 release and platform, in that order (the
+// CLI's --s6 A,B --platform P,Q; the Dagger module's platforms).
+func Matrix(req Request) ([]Request, error) {
+	plats, err := ParsePlatforms(req.Platform)
+	if err != nil {
+		return nil, err
+	}
+	var reqs []Request
+	for _, v := range strings.Split(req.S6, ",") {
+		for _, p := range plats {
+			r := req
+			r.S6, r.Platform = v, p
+			reqs = append(reqs, r)
+		}
+	}
+	return reqs, nil
+}
+
+// OnEngine is the request as an engine whose native platform is native
+// runs it: a cross-compiling request (BuildPlatform set) runs its
+// compilers there; an emulating one (BuildPlatform "") is left as it is.
+func (r Request) OnEngine(native string) Request {
+	if r.BuildPlatform != "" {
+		r.BuildPlatform = native
+	}
+	return r
+}

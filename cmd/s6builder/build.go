@@ -80,7 +80,7 @@ func build(cmd *cobra.Command, rf *requestFlags, a buildArgs) error {
 	}
 	// --s6 A,B,C and --platform P,Q build a matrix in one go:
 	// shared stages (a common skalibs, every fetch) run once.
-	reqs, err := matrix(req)
+	reqs, err := pipeline.Matrix(req)
 	if err != nil {
 		return usageError{err}
 	}
@@ -243,7 +243,7 @@ func onDaemon(ctx context.Context, c *client.Client, reqs []pipeline.Request) er
 		return err
 	}
 	for i := range reqs {
-		reqs[i].BuildPlatform = native
+		reqs[i] = reqs[i].OnEngine(native)
 	}
 	return nil
 }
@@ -263,24 +263,6 @@ func plansOnDaemon(ctx context.Context, c *client.Client, cat *catalog.Catalog, 
 		plans = append(plans, p)
 	}
 	return plans, nil
-}
-
-// matrix expands a request whose --s6 and --platform are lists into one
-// request per s6 release and platform.
-func matrix(req pipeline.Request) ([]pipeline.Request, error) {
-	plats, err := pipeline.ParsePlatforms(req.Platform)
-	if err != nil {
-		return nil, err
-	}
-	var reqs []pipeline.Request
-	for _, v := range strings.Split(req.S6, ",") {
-		for _, p := range plats {
-			r := req
-			r.S6, r.Platform = v, p
-			reqs = append(reqs, r)
-		}
-	}
-	return reqs, nil
 }
 
 // matrixDir is where one request of a matrix exports: dir/s6-<version>

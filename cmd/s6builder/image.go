@@ -121,7 +121,7 @@ gives the same digest.`,
 				if cat, req, err = rf.load(); err != nil {
 					return err
 				}
-				if reqs, err = matrix(req); err != nil {
+				if reqs, err = pipeline.Matrix(req); err != nil {
 					return usageError{err}
 				}
 				if strings.Contains(req.S6, ",") {

@@ -74,7 +74,7 @@ rebuilds what DIR/manifest.json describes and compares.`,
 			if strings.Contains(req.S6, ",") {
 				return usageError{inputerr.New("s6", req.S6, "a release is of one s6 release: give one")}
 			}
-			reqs, err := matrix(req)
+			reqs, err := pipeline.Matrix(req)
 			if err != nil {
 				return usageError{err}
 			}

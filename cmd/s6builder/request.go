@@ -115,22 +115,8 @@ func (f *requestFlags) load() (*catalog.Catalog, pipeline.Request, error) {
 	if f.toolchain != "" {
 		req.Toolchain = pipeline.Toolchain{Image: f.toolchain}
 	}
-	for _, pt := range f.platformToolchains {
-		p, ref, ok := strings.Cut(pt, "=")
-		if !ok || p == "" || ref == "" {
-			return nil, req, usageError{inputerr.New("platform-toolchain", pt, "want PLATFORM=IMAGE, e.g. linux/riscv64=registry.example/toolchain:trixie")}
-		}
-		plats, err := pipeline.ParsePlatforms(p)
-		if err != nil || len(plats) != 1 {
-			return nil, req, usageError{inputerr.New("platform-toolchain", pt, "%s is not one platform (`{cmd:platforms}` lists them)", p)}
-		}
-		if _, err := reference.ParseNormalizedNamed(ref); err != nil {
-			return nil, req, usageError{inputerr.New("platform-toolchain", pt, "not an image reference: %v", err)}
-		}
-		if req.PlatformToolchains == nil {
-			req.PlatformToolchains = map[string]pipeline.Toolchain{}
-		}
-		req.PlatformToolchains[plats[0]] = pipeline.Toolchain{Image: ref}
+	if req.PlatformToolchains, err = pipeline.ParsePlatformToolchains("platform-toolchain", f.platformToolchains); err != nil {
+		return nil, req, usageError{err}
 	}
 	if !f.emulate {
 		// Compilers run natively: a foreign platform is cross-compiled.

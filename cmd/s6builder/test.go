@@ -34,7 +34,7 @@ check and shows the service log. The test itself runs every time.`,
 			}
 			// --platform P,Q: the test runs for each, under the daemon's
 			// emulators for a foreign one (refused up front without).
-			reqs, err := matrix(req)
+			reqs, err := pipeline.Matrix(req)
 			if err != nil {
 				return usageError{err}
 			}
