@@ -51,16 +51,17 @@ type S6Builder struct {
 	SourceDateEpoch int
 }
 
-// Configure how s6 is built, once for every call of a pipeline; every
-// argument is optional, e.g.
-// `dagger call --mirror URL --catalog FILE --toolchain REF build --s6 2.15.1.0 export --path ./s6dist`
+// Configure how s6 is built, once for every call of a pipeline.
+//
+// Every argument is optional, e.g.
+// `dagger call --mirror URL --catalog FILE --toolchain REF build --s6 2.15.1.0 export --path ./s6dist`.
 func New(
 	// Base URL that replaces https://skarnet.org/software; tarballs are
 	// fetched from MIRROR/<pkg>/<tarball>
 	// +optional
 	mirror string,
-	// JSON catalogue file that adds or overrides releases and digests
-	// (`dagger call versions` shows the result)
+	// JSON catalogue file that adds or overrides releases and digests (the
+	// versions function shows the result)
 	// +optional
 	catalog *dagger.File,
 	// Toolchain image with make and a C compiler, used as is (default: a
@@ -106,13 +107,15 @@ func New(
 	return m, nil
 }
 
-// Build skalibs, execline and s6 (and the family members of with) and
-// return the merged install tree (bin, sbin, libexec, lib, include), e.g.
+// Build s6 and what it needs, and return the install tree.
+//
+// skalibs, execline and s6 (and the family members of with), merged as
+// make install writes them (bin, sbin, libexec, lib, include), e.g.
 // `dagger call build --s6 2.1.6.0 export --path ./s6dist`; the same as
-// `dagger call suite ... directory`
+// `dagger call suite ... directory`.
 func (m *S6Builder) Build(
 	ctx context.Context,
-	// s6 release to build, e.g. 2.1.6.0 (`dagger call versions` lists them)
+	// s6 release to build, e.g. 2.1.6.0 (the versions function lists them)
 	s6 string,
 	// skalibs release (default: the one the s6 release needs)
 	// +optional
@@ -131,20 +134,21 @@ func (m *S6Builder) Build(
 	// emulate is set
 	// +optional
 	platform dagger.Platform,
-	// Several target platforms, in Docker's names or s6-overlay's (`dagger
-	// call platforms` lists them): one <os>_<arch>[_<variant>]/ tree each
+	// Several target platforms, in Docker's names or s6-overlay's (the
+	// platforms function lists them): one <os>_<arch>[_<variant>]/ tree each
 	// +optional
 	platforms []string,
 ) (*dagger.Directory, error) {
 	return m.Suite(s6, skalibs, execline, with, platform, platforms).Directory(ctx)
 }
 
-// s6 and the family at the versions given, for the platforms given: build
-// it (directory), unpack it (sources), test it, put it in an image, release
-// it or publish an image of it, e.g.
-// `dagger call suite --s6 2.15.1.0 --with all test`
+// Choose s6 and the family's versions and platforms, to chain what to do.
+//
+// Its functions build it (directory), unpack its sources, test it, put it
+// in an image, release it or publish an image of it, e.g.
+// `dagger call suite --s6 2.15.1.0 --with all test`.
 func (m *S6Builder) Suite(
-	// s6 release, e.g. 2.15.1.0 (`dagger call versions` lists them)
+	// s6 release, e.g. 2.15.1.0 (the versions function lists them)
 	s6 string,
 	// skalibs release (default: the one the s6 release needs)
 	// +optional
@@ -162,8 +166,8 @@ func (m *S6Builder) Suite(
 	// image, the base container's)
 	// +optional
 	platform dagger.Platform,
-	// Several target platforms, in Docker's names or s6-overlay's (`dagger
-	// call platforms` lists them)
+	// Several target platforms, in Docker's names or s6-overlay's (the
+	// platforms function lists them)
 	// +optional
 	platforms []string,
 ) *Suite {
@@ -189,9 +193,11 @@ type Suite struct {
 	Platforms []string
 }
 
-// The merged install tree (bin, sbin, libexec, lib, include), or one
-// <os>_<arch>[_<variant>]/ tree per platform for several platforms, e.g.
-// `dagger call suite --s6 2.1.6.0 directory export --path ./s6dist`
+// The install tree, or one per platform.
+//
+// bin, sbin, libexec, lib, include as make install writes them; for several
+// platforms, one <os>_<arch>[_<variant>]/ tree each, e.g.
+// `dagger call suite --s6 2.1.6.0 directory export --path ./s6dist`.
 func (s *Suite) Directory(ctx context.Context) (*dagger.Directory, error) {
 	r, err := s.request()
 	if err != nil {
@@ -202,8 +208,7 @@ func (s *Suite) Directory(ctx context.Context) (*dagger.Directory, error) {
 	}))
 }
 
-// Unpacked sources, one <pkg>-<version>/ folder each, exactly as the build
-// compiles them
+// The unpacked sources, one <pkg>-<version>/ folder each, as compiled.
 func (s *Suite) Sources(ctx context.Context) (*dagger.Directory, error) {
 	r, err := s.request()
 	if err != nil {
@@ -212,9 +217,9 @@ func (s *Suite) Sources(ctx context.Context) (*dagger.Directory, error) {
 	return inWords(r.output(ctx, func(*pipeline.Plan) string { return pipeline.IDSources }))
 }
 
-// Run the supervision smoke test on the build and return its checks, one
-// `ok  <check>` line each, e.g. `dagger call suite --s6 2.1.6.0 test`
+// Run the supervision smoke test and return its checks, one line each.
 //
+// Each line is `ok  <check>`, e.g. `dagger call suite --s6 2.1.6.0 test`.
 // The plan's smoke stage, in the toolchain container with the dist mounted
 // read-only at /dist: s6-svscan -h exits 100, a service comes up, killing it
 // runs finish and restarts it, s6-svscanctl -t ends the scan, and each
@@ -232,9 +237,9 @@ func (s *Suite) Test(ctx context.Context) (string, error) {
 	return inWords(r.smokeEach(ctx))
 }
 
-// A container image with s6 as PID 1 over the base container, e.g.
-// `dagger call suite --s6 2.1.6.0 image --services ./etc/s6 --base debian:bookworm-slim export --path image.tar`
+// A container image with s6 as PID 1 over a base container.
 //
+// E.g. `dagger call suite --s6 2.1.6.0 image --base debian:bookworm-slim --services ./etc/s6 export --path image.tar`.
 // The dist is built for the base container's platform and the prefix
 // (default /usr/local) and goes at /. With init s6-svscan (the default):
 // the service tree at servicesDir, an .s6-svscan/finish added when the tree
@@ -303,11 +308,12 @@ func (s *Suite) Image(
 	}
 }
 
-// Release artifacts, one tarball per platform (default: the engine's), as
-// `s6builder release` writes them: s6-<version>-<os>_<arch>[_<variant>].tar.gz
-// (the dist, to extract at /), manifest.json (every input), sbom.spdx.json
-// and SHA256SUMS, e.g.
-// `dagger call suite --s6 2.15.1.0 --platforms linux/amd64,linux/arm64 release export --path ./release`
+// Reproducible release artifacts: a tarball per platform, manifest, SBOM.
+//
+// As `s6builder release` writes them: s6-<version>-<os>_<arch>[_<variant>].tar.gz
+// for each platform (default: the engine's; the dist, to extract at /),
+// manifest.json (every input), sbom.spdx.json and SHA256SUMS, e.g.
+// `dagger call suite --s6 2.15.1.0 --platforms linux/amd64,linux/arm64 release export --path ./release`.
 //
 // The tarballs are reproducible as the CLI's are (sorted entries, owner
 // 0:0, every time the constructor's sourceDateEpoch, gzip without a name
@@ -322,8 +328,9 @@ func (s *Suite) Release(ctx context.Context) (*dagger.Directory, error) {
 	return inWords(r.release(ctx))
 }
 
-// Publish a multi-platform image with s6-svscan as PID 1 over a service
-// tree: for each of the suite's platforms, the image `image` makes over the
+// Publish a multi-platform image with s6-svscan as PID 1 over a service tree.
+//
+// For each of the suite's platforms, the image `image` makes over the
 // base reference's image for that platform, as one OCI index (Dagger's
 // platform variants); returns the published reference with its digest, e.g.
 // `dagger call suite --s6 2.15.1.0 --platforms linux/amd64,linux/arm64 publish --address registry.example.com/app:s6 --services ./etc/s6 --base debian:bookworm-slim`
@@ -347,8 +354,10 @@ func (s *Suite) Publish(
 	return inWords(r.publish(ctx, address, base, imageArgs{services: services, servicesDir: servicesDir}))
 }
 
-// List the releases s6builder knows: release date, for s6 the skalibs and
-// execline it needs, and the tarball digest (- when none is known)
+// List the releases s6builder knows, with their digests.
+//
+// Release date, for s6 the skalibs and execline it needs, and the tarball
+// digest (- when none is known), with the constructor's catalogue applied.
 func (m *S6Builder) Versions(ctx context.Context) (string, error) {
 	cat, err := loadCatalog(ctx, m.Catalog)
 	if err != nil {
@@ -361,8 +370,10 @@ func (m *S6Builder) Versions(ctx context.Context) (string, error) {
 	return b.String(), nil
 }
 
-// List the platforms the platform argument takes: Docker's name, the names
-// s6-overlay gives the same architecture, Debian's architecture, and notes
+// List the platforms the platform argument takes.
+//
+// Docker's name, the names s6-overlay gives the same architecture, Debian's
+// architecture, and notes.
 func (m *S6Builder) Platforms() (string, error) {
 	var b strings.Builder
 	if err := pipeline.WritePlatforms(&b); err != nil {

@@ -264,6 +264,13 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			return nil, (*Tests).Refusals(&parent, ctx)
+		case "Release":
+			var parent Tests
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			return nil, (*Tests).Release(&parent, ctx)
 		case "Sources":
 			var parent Tests
 			err = json.Unmarshal(parentJSON, &parent)

@@ -70,7 +70,7 @@ func New(
 
 // Run every check, concurrently; the call fails with every failure
 func (m *Tests) All(ctx context.Context) error {
-	checks := []func(context.Context) error{m.Versions, m.Build, m.Sources, m.Test, m.Image, m.RcImage, m.Refusals, m.Cross}
+	checks := []func(context.Context) error{m.Versions, m.Build, m.Sources, m.Test, m.Image, m.RcImage, m.Release, m.Refusals, m.Cross}
 	errs := make([]error, len(checks))
 	var wg sync.WaitGroup
 	for i, check := range checks {
@@ -84,15 +84,20 @@ func (m *Tests) All(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (m *Tests) module() *dagger.S6Builder { return dag.S6Builder() }
-
-func (m *Tests) buildOpts() dagger.S6BuilderBuildOpts {
-	return dagger.S6BuilderBuildOpts{Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain}
+// module is the module with the checks' configuration, given once to its
+// constructor: `dagger call --mirror URL --catalog FILE --toolchain REF ...`.
+func (m *Tests) module() *dagger.S6Builder {
+	return dag.S6Builder(dagger.S6BuilderOpts{Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain})
 }
 
+// suite is `... suite --s6 S6` of the module.
+func (m *Tests) suite() *dagger.S6BuilderSuite { return m.module().Suite(m.S6) }
+
 // versions lists the requested s6 release with the skalibs it needs
+//
+// +check
 func (m *Tests) Versions(ctx context.Context) error {
-	out, err := m.module().Versions(ctx, dagger.S6BuilderVersionsOpts{Catalog: m.Catalog})
+	out, err := m.module().Versions(ctx)
 	if err != nil {
 		return fmt.Errorf("versions: %w", err)
 	}
@@ -112,8 +117,10 @@ func (m *Tests) Versions(ctx context.Context) error {
 
 // build returns the dist; its binaries run in an empty container, so they
 // are static, for the engine's platform, and s6 and execline work
+//
+// +check
 func (m *Tests) Build(ctx context.Context) error {
-	dist := m.module().Build(m.S6, m.buildOpts())
+	dist := m.module().Build(m.S6)
 	for _, dir := range []string{"bin", "lib", "include"} {
 		entries, err := dist.Entries(ctx, dagger.DirectoryEntriesOpts{Path: dir})
 		if err != nil {
@@ -157,14 +164,15 @@ var crossTargets = []struct {
 // engine's platform): one tree per platform, whose s6-svscan is an ELF for
 // that machine and runs, static, in an empty container of that platform
 // (under the engine host's emulator)
+//
+// +check
 func (m *Tests) Cross(ctx context.Context) error {
 	plats := make([]string, len(crossTargets))
 	for i, t := range crossTargets {
 		plats[i] = t.platform
 	}
-	all := m.module().Build(m.S6, dagger.S6BuilderBuildOpts{
-		Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.CrossToolchain, Platforms: plats,
-	})
+	cross := dag.S6Builder(dagger.S6BuilderOpts{Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.CrossToolchain})
+	all := cross.Build(m.S6, dagger.S6BuilderBuildOpts{Platforms: plats})
 	entries, err := all.Entries(ctx)
 	if err != nil {
 		return fmt.Errorf("cross: %w", err)
@@ -193,8 +201,10 @@ func (m *Tests) Cross(ctx context.Context) error {
 }
 
 // sources returns one unpacked tree per package, at the planned versions
+//
+// +check
 func (m *Tests) Sources(ctx context.Context) error {
-	src := m.module().Sources(m.S6, dagger.S6BuilderSourcesOpts{Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain})
+	src := m.suite().Sources()
 	entries, err := src.Entries(ctx)
 	if err != nil {
 		return fmt.Errorf("sources: %w", err)
@@ -218,8 +228,10 @@ func (m *Tests) Sources(ctx context.Context) error {
 }
 
 // test runs the supervision smoke test; every check prints an ok line
+//
+// +check
 func (m *Tests) Test(ctx context.Context) error {
-	out, err := m.module().Test(ctx, m.S6, dagger.S6BuilderTestOpts{Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain})
+	out, err := m.suite().Test(ctx)
 	if err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
@@ -233,6 +245,8 @@ func (m *Tests) Test(ctx context.Context) error {
 // rc-image: an s6-rc image (init s6-rc) for UID 1000: s6-linux-init's
 // init as the entrypoint, the user, /run owned by it, and the database
 // compiled from the tree (s6-rc-db lists its services)
+//
+// +check
 func (m *Tests) RcImage(ctx context.Context) error {
 	exe := dagger.DirectoryWithNewFileOpts{Permissions: 0o755}
 	tree := dag.Directory().
@@ -243,10 +257,8 @@ func (m *Tests) RcImage(ctx context.Context) error {
 		WithNewFile("app/dependencies.d/prepare", "").
 		WithNewFile("default/type", "bundle\n").
 		WithNewFile("default/contents.d/app", "")
-	ctr := m.module().Image(dag.Container().From(m.Base), dagger.S6BuilderImageOpts{
-		S6: m.RcS6, With: []string{"s6-rc", "s6-linux-init"}, Init: "s6-rc", Rc: tree, User: "1000:1000",
-		Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain,
-	})
+	suite := m.module().Suite(m.RcS6, dagger.S6BuilderSuiteOpts{With: []string{"s6-rc", "s6-linux-init"}})
+	ctr := suite.Image(dag.Container().From(m.Base), dagger.S6BuilderSuiteImageOpts{Init: "s6-rc", Rc: tree, User: "1000:1000"})
 	ep, err := ctr.Entrypoint(ctx)
 	if err != nil {
 		return fmt.Errorf("rc-image: %w", err)
@@ -275,12 +287,12 @@ func (m *Tests) RcImage(ctx context.Context) error {
 }
 
 // image is the base with s6-svscan as its entrypoint over the service tree
+//
+// +check
 func (m *Tests) Image(ctx context.Context) error {
 	services := dag.Directory().
 		WithNewFile("hello/run", "#!/bin/sh\nexec sleep 3600\n", dagger.DirectoryWithNewFileOpts{Permissions: 0o755})
-	ctr := m.module().Image(dag.Container().From(m.Base), dagger.S6BuilderImageOpts{
-		S6: m.S6, Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain, Services: services,
-	})
+	ctr := m.suite().Image(dag.Container().From(m.Base), dagger.S6BuilderSuiteImageOpts{Services: services})
 	ep, err := ctr.Entrypoint(ctx)
 	if err != nil {
 		return fmt.Errorf("image: %w", err)
@@ -298,6 +310,8 @@ func (m *Tests) Image(ctx context.Context) error {
 }
 
 // bad arguments are refused before any work, with the module's words
+//
+// +check
 func (m *Tests) Refusals(ctx context.Context) error {
 	for _, tc := range []struct{ s6, want string }{
 		{"2.1.6.0;id", `--s6 "2.1.6.0;id"`},
@@ -305,13 +319,41 @@ func (m *Tests) Refusals(ctx context.Context) error {
 		{"9.9.9.9", "unknown s6 release 9.9.9.9"},
 		{"9.9.9.9", "`dagger call versions` lists all"},
 	} {
-		_, err := m.module().Build(tc.s6, m.buildOpts()).Entries(ctx)
+		_, err := m.module().Build(tc.s6).Entries(ctx)
 		if err == nil {
 			return fmt.Errorf("refusals: build --s6 %q was accepted", tc.s6)
 		}
 		if !strings.Contains(err.Error(), tc.want) {
 			return fmt.Errorf("refusals: build --s6 %q: want %q in the error, got: %v", tc.s6, tc.want, err)
 		}
+	}
+	return nil
+}
+
+// release writes the tarball, manifest, SBOM and SHA256SUMS, whose sums
+// are those of the files beside it, and the constructor's sourceDateEpoch
+// is the manifest's
+//
+// +check
+func (m *Tests) Release(ctx context.Context) error {
+	mod := dag.S6Builder(dagger.S6BuilderOpts{Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain, SourceDateEpoch: 1700000000})
+	rel := mod.Suite(m.S6).Release()
+	entries, err := rel.Entries(ctx)
+	if err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	for _, want := range []string{"SHA256SUMS", "manifest.json", "sbom.spdx.json"} {
+		if !slices.Contains(entries, want) {
+			return fmt.Errorf("release: no %s in %s", want, strings.Join(entries, " "))
+		}
+	}
+	out, err := dag.Container().From(m.Base).WithMountedDirectory("/release", rel).WithWorkdir("/release").
+		WithExec([]string{"sh", "-c", "sha256sum -c SHA256SUMS && grep -c '\"source_date_epoch\": 1700000000' manifest.json"}).Stdout(ctx)
+	if err != nil {
+		return fmt.Errorf("release: %w", err)
+	}
+	if !strings.Contains(out, ".tar.gz: OK") {
+		return fmt.Errorf("release: sha256sum -c SHA256SUMS checked no tarball:\n%s", out)
 	}
 	return nil
 }

@@ -301,6 +301,9 @@ type RemoteGitMirrorID string
 type S6BuilderID string
 
 // A unique identifier for an object.
+type S6BuilderSuiteID string
+
+// A unique identifier for an object.
 type SDKConfigID string
 
 // A unique identifier for an object.
@@ -13248,6 +13251,16 @@ func (r *Query) LoadS6BuilderFromID(id S6BuilderID) *S6Builder {
 	q = q.Arg("id", id)
 
 	return &S6Builder{
+		query: q,
+	}
+}
+
+// Load a S6BuilderSuite from its ID.
+func (r *Query) LoadS6BuilderSuiteFromID(id S6BuilderSuiteID) *S6BuilderSuite {
+	q := r.query.Select("loadS6BuilderSuiteFromID")
+	q = q.Arg("id", id)
+
+	return &S6BuilderSuite{
 		query: q,
 	}
 }

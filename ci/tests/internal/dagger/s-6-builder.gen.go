@@ -10,7 +10,7 @@ import (
 )
 
 // Retrieve the binding value, as type S6Builder
-func (r *Binding) AsS6Builder() *S6Builder { // s6builder (../../../../ci/main.go:23:6)
+func (r *Binding) AsS6Builder() *S6Builder { // s6builder (../../../../ci/main.go:31:6)
 	q := r.query.Select("asS6Builder")
 
 	return &S6Builder{
@@ -18,8 +18,17 @@ func (r *Binding) AsS6Builder() *S6Builder { // s6builder (../../../../ci/main.g
 	}
 }
 
+// Retrieve the binding value, as type S6BuilderSuite
+func (r *Binding) AsS6BuilderSuite() *S6BuilderSuite { // s6builder (../../../../ci/main.go:179:6)
+	q := r.query.Select("asS6BuilderSuite")
+
+	return &S6BuilderSuite{
+		query: q,
+	}
+}
+
 // Create or update a binding of type S6Builder in the environment
-func (r *Env) WithS6BuilderInput(name string, value *S6Builder, description string) *Env { // s6builder (../../../../ci/main.go:23:6)
+func (r *Env) WithS6BuilderInput(name string, value *S6Builder, description string) *Env { // s6builder (../../../../ci/main.go:31:6)
 	assertNotNil("value", value)
 	q := r.query.Select("withS6BuilderInput")
 	q = q.Arg("name", name)
@@ -32,7 +41,7 @@ func (r *Env) WithS6BuilderInput(name string, value *S6Builder, description stri
 }
 
 // Declare a desired S6Builder output to be assigned in the environment
-func (r *Env) WithS6BuilderOutput(name string, description string) *Env { // s6builder (../../../../ci/main.go:23:6)
+func (r *Env) WithS6BuilderOutput(name string, description string) *Env { // s6builder (../../../../ci/main.go:31:6)
 	q := r.query.Select("withS6BuilderOutput")
 	q = q.Arg("name", name)
 	q = q.Arg("description", description)
@@ -42,23 +51,157 @@ func (r *Env) WithS6BuilderOutput(name string, description string) *Env { // s6b
 	}
 }
 
-// S6Builder builds skalibs, execline and s6 from source.
-func (r *Query) S6Builder() *S6Builder { // s6builder (../../../../ci/main.go:23:6)
+// Create or update a binding of type S6BuilderSuite in the environment
+func (r *Env) WithS6BuilderSuiteInput(name string, value *S6BuilderSuite, description string) *Env { // s6builder (../../../../ci/main.go:179:6)
+	assertNotNil("value", value)
+	q := r.query.Select("withS6BuilderSuiteInput")
+	q = q.Arg("name", name)
+	q = q.Arg("value", value)
+	q = q.Arg("description", description)
+
+	return &Env{
+		query: q,
+	}
+}
+
+// Declare a desired S6BuilderSuite output to be assigned in the environment
+func (r *Env) WithS6BuilderSuiteOutput(name string, description string) *Env { // s6builder (../../../../ci/main.go:179:6)
+	q := r.query.Select("withS6BuilderSuiteOutput")
+	q = q.Arg("name", name)
+	q = q.Arg("description", description)
+
+	return &Env{
+		query: q,
+	}
+}
+
+// S6BuilderOpts contains options for Query.S6Builder
+type S6BuilderOpts struct {
+	//
+	// Base URL that replaces https://skarnet.org/software; tarballs are
+	// fetched from MIRROR/<pkg>/<tarball>
+	//
+	Mirror string // s6builder (../../../../ci/main.go:62:2)
+	//
+	// JSON catalogue file that adds or overrides releases and digests (the
+	// versions function shows the result)
+	//
+	Catalog *File // s6builder (../../../../ci/main.go:66:2)
+	//
+	// Toolchain image with make and a C compiler, used as is (default: a
+	// pinned Debian image plus an install of build-essential and musl-tools,
+	// and of the target's cross compiler and musl for a foreign platform)
+	//
+	Toolchain string // s6builder (../../../../ci/main.go:71:2)
+	//
+	// Toolchain image for one platform, PLATFORM=REF, e.g.
+	// linux/riscv64=REF for a cross compiler the toolchain lacks
+	//
+	PlatformToolchains []string // s6builder (../../../../ci/main.go:75:2)
+	//
+	// Parallel make jobs (default: the build container's CPU count; a
+	// number is part of the steps' cache keys)
+	//
+	Jobs int // s6builder (../../../../ci/main.go:79:2)
+	//
+	// Link fully statically against musl; false links against shared
+	// libraries
+	//
+	//
+	// Default: true
+	Static bool // s6builder (../../../../ci/main.go:83:2)
+	//
+	// Installation prefix compiled into the programs (s6 runs
+	// PREFIX/libexec/s6-ftrigrd); results hold them under it, ready to
+	// extract at / (default: /, and /usr/local for images, whose base's /bin
+	// is often a link)
+	//
+	Prefix string // s6builder (../../../../ci/main.go:89:2)
+	//
+	// Build foreign platforms with their own toolchain under the engine's
+	// emulator instead of cross-compiling them on the engine's platform
+	// (slower; for a target no cross compiler covers)
+	//
+	Emulate bool // s6builder (../../../../ci/main.go:94:2)
+	//
+	// Time of every file in release tarballs, in seconds since 1970
+	// (default: midnight UTC of the day the newest source release was
+	// tagged)
+	//
+	SourceDateEpoch int // s6builder (../../../../ci/main.go:99:2)
+}
+
+// Configure how s6 is built, once for every call of a pipeline.
+//
+// Every argument is optional, e.g.
+// `dagger call --mirror URL --catalog FILE --toolchain REF build --s6 2.15.1.0 export --path ./s6dist`.
+func (r *Query) S6Builder(opts ...S6BuilderOpts) *S6Builder { // s6builder (../../../../ci/main.go:58:1)
 	q := r.query.Select("s6Builder")
+	for i := len(opts) - 1; i >= 0; i-- {
+		// `mirror` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Mirror) {
+			q = q.Arg("mirror", opts[i].Mirror)
+		}
+		// `catalog` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Catalog) {
+			q = q.Arg("catalog", opts[i].Catalog)
+		}
+		// `toolchain` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Toolchain) {
+			q = q.Arg("toolchain", opts[i].Toolchain)
+		}
+		// `platformToolchains` optional argument
+		if !querybuilder.IsZeroValue(opts[i].PlatformToolchains) {
+			q = q.Arg("platformToolchains", opts[i].PlatformToolchains)
+		}
+		// `jobs` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Jobs) {
+			q = q.Arg("jobs", opts[i].Jobs)
+		}
+		// `static` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Static) {
+			q = q.Arg("static", opts[i].Static)
+		}
+		// `prefix` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Prefix) {
+			q = q.Arg("prefix", opts[i].Prefix)
+		}
+		// `emulate` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Emulate) {
+			q = q.Arg("emulate", opts[i].Emulate)
+		}
+		// `sourceDateEpoch` optional argument
+		if !querybuilder.IsZeroValue(opts[i].SourceDateEpoch) {
+			q = q.Arg("sourceDateEpoch", opts[i].SourceDateEpoch)
+		}
+	}
 
 	return &S6Builder{
 		query: q,
 	}
 }
 
-// S6Builder builds skalibs, execline and s6 from source.
-type S6Builder struct { // s6builder (../../../../ci/main.go:23:6)
+// S6Builder builds the s6 supervision suite from source. How to build
+// (mirror, catalogue, toolchains, jobs, linking, prefix, emulation, release
+// time) is set once, in the constructor; what to build (s6 and the family
+// at which versions, for which platforms) is given to each call:
+//
+//	dagger call build --s6 2.1.6.0 export --path ./s6dist
+//	dagger call --mirror URL --catalog FILE build --s6 2.15.1.0 --with all export --path ./s6dist
+//	dagger call suite --s6 2.15.1.0 --with all test
+type S6Builder struct { // s6builder (../../../../ci/main.go:31:6)
 	query *querybuilder.Selection
 
-	id        *ID
-	platforms *string
-	test      *string
-	versions  *string
+	emulate         *bool
+	id              *ID
+	jobs            *int
+	mirror          *string
+	platforms       *string
+	prefix          *string
+	sourceDateEpoch *int
+	static          *bool
+	toolchain       *string
+	versions        *string
 }
 
 func (r *S6Builder) WithGraphQLQuery(q *querybuilder.Selection) *S6Builder {
@@ -72,72 +215,38 @@ type S6BuilderBuildOpts struct {
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:34:2)
+	Skalibs string // s6builder (../../../../ci/main.go:122:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:37:2)
-	//
-	// Target platform, e.g. linux/arm64 (default: the engine's); a foreign
-	// one is cross-compiled on the engine's platform unless emulate is set
-	//
-	Platform Platform // s6builder (../../../../ci/main.go:41:2)
-	//
-	// Link fully statically against musl; false links against shared libraries
-	//
-	//
-	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:44:2)
-	//
-	// Toolchain image with make and a C compiler, used as is (default: a
-	// pinned Debian image plus an install of build-essential and musl-tools,
-	// and of the target's cross compiler and musl for a foreign platform)
-	//
-	Toolchain string // s6builder (../../../../ci/main.go:49:2)
-	//
-	// Base URL that replaces https://skarnet.org/software; tarballs are
-	// fetched from MIRROR/<pkg>/<tarball>
-	//
-	Mirror string // s6builder (../../../../ci/main.go:53:2)
-	//
-	// JSON catalogue file that adds or overrides releases and digests
-	//
-	Catalog *File // s6builder (../../../../ci/main.go:56:2)
-	//
-	// Parallel make jobs (default: the build container's CPU count)
-	//
-	Jobs int // s6builder (../../../../ci/main.go:59:2)
+	Execline string // s6builder (../../../../ci/main.go:125:2)
 	//
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,
 	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
 	// s6-networking, or all; PKG=VERSION pins one (default: the newest
 	// release that works with the rest)
 	//
-	With []string // s6builder (../../../../ci/main.go:65:2)
+	With []string // s6builder (../../../../ci/main.go:131:2)
 	//
-	// Installation prefix compiled into the programs (s6 runs
-	// PREFIX/libexec/s6-ftrigrd); the result holds them under it, ready to
-	// extract at / (default: /)
+	// Target platform, e.g. linux/arm64 (default: the engine's); a foreign
+	// one is cross-compiled on the engine's platform unless the constructor's
+	// emulate is set
 	//
-	Prefix string // s6builder (../../../../ci/main.go:70:2)
+	Platform Platform // s6builder (../../../../ci/main.go:136:2)
 	//
-	// Several target platforms at once, in Docker's names or s6-overlay's
-	// (`dagger call platforms` lists them): the result then holds one
-	// <os>_<arch>[_<variant>]/ tree per platform, e.g. linux_arm_v7/
+	// Several target platforms, in Docker's names or s6-overlay's (the
+	// platforms function lists them): one <os>_<arch>[_<variant>]/ tree each
 	//
-	Platforms []string // s6builder (../../../../ci/main.go:75:2)
-	//
-	// Build a foreign platform with its own toolchain under the engine's
-	// emulator instead of cross-compiling on the engine's platform (slower;
-	// for a target no cross compiler covers)
-	//
-	Emulate bool // s6builder (../../../../ci/main.go:80:2)
+	Platforms []string // s6builder (../../../../ci/main.go:140:2)
 }
 
-// Build skalibs, execline and s6 and return the merged install tree
-// (bin, sbin, libexec, lib, include), e.g.
-// `dagger call build --s6 2.1.6.0 export --path ./s6dist`
-func (r *S6Builder) Build(s6 string, opts ...S6BuilderBuildOpts) *Directory { // s6builder (../../../../ci/main.go:28:1)
+// Build s6 and what it needs, and return the install tree.
+//
+// skalibs, execline and s6 (and the family members of with), merged as
+// make install writes them (bin, sbin, libexec, lib, include), e.g.
+// `dagger call build --s6 2.1.6.0 export --path ./s6dist`; the same as
+// `dagger call suite ... directory`.
+func (r *S6Builder) Build(s6 string, opts ...S6BuilderBuildOpts) *Directory { // s6builder (../../../../ci/main.go:116:1)
 	q := r.query.Select("build")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `skalibs` optional argument
@@ -148,45 +257,17 @@ func (r *S6Builder) Build(s6 string, opts ...S6BuilderBuildOpts) *Directory { //
 		if !querybuilder.IsZeroValue(opts[i].Execline) {
 			q = q.Arg("execline", opts[i].Execline)
 		}
-		// `platform` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Platform) {
-			q = q.Arg("platform", opts[i].Platform)
-		}
-		// `static` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Static) {
-			q = q.Arg("static", opts[i].Static)
-		}
-		// `toolchain` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Toolchain) {
-			q = q.Arg("toolchain", opts[i].Toolchain)
-		}
-		// `mirror` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Mirror) {
-			q = q.Arg("mirror", opts[i].Mirror)
-		}
-		// `catalog` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Catalog) {
-			q = q.Arg("catalog", opts[i].Catalog)
-		}
-		// `jobs` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Jobs) {
-			q = q.Arg("jobs", opts[i].Jobs)
-		}
 		// `with` optional argument
 		if !querybuilder.IsZeroValue(opts[i].With) {
 			q = q.Arg("with", opts[i].With)
 		}
-		// `prefix` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Prefix) {
-			q = q.Arg("prefix", opts[i].Prefix)
+		// `platform` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Platform) {
+			q = q.Arg("platform", opts[i].Platform)
 		}
 		// `platforms` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Platforms) {
 			q = q.Arg("platforms", opts[i].Platforms)
-		}
-		// `emulate` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Emulate) {
-			q = q.Arg("emulate", opts[i].Emulate)
 		}
 	}
 	q = q.Arg("s6", s6)
@@ -194,6 +275,19 @@ func (r *S6Builder) Build(s6 string, opts ...S6BuilderBuildOpts) *Directory { //
 	return &Directory{
 		query: q,
 	}
+}
+
+// Foreign platforms under the engine's emulator, not cross-compiled
+func (r *S6Builder) Emulate(ctx context.Context) (bool, error) { // s6builder (../../../../ci/main.go:49:2)
+	if r.emulate != nil {
+		return *r.emulate, nil
+	}
+	q := r.query.Select("emulate")
+
+	var response bool
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
 }
 
 // A unique identifier for this S6Builder.
@@ -245,130 +339,134 @@ func (r *S6Builder) UnmarshalJSON(bs []byte) error {
 	return nil
 }
 
-// S6BuilderImageOpts contains options for S6Builder.Image
-type S6BuilderImageOpts struct {
-	//
-	// s6 release to build, e.g. 2.1.6.0 (required unless dist is given)
-	//
-	S6 string // s6builder (../../../../ci/main.go:155:2)
+// Parallel make jobs (0: the build container's CPU count)
+func (r *S6Builder) Jobs(ctx context.Context) (int, error) { // s6builder (../../../../ci/main.go:43:2)
+	if r.jobs != nil {
+		return *r.jobs, nil
+	}
+	q := r.query.Select("jobs")
+
+	var response int
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// Base URL that replaces https://skarnet.org/software
+func (r *S6Builder) Mirror(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:33:2)
+	if r.mirror != nil {
+		return *r.mirror, nil
+	}
+	q := r.query.Select("mirror")
+
+	var response string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// Toolchain images for single platforms, PLATFORM=REF
+func (r *S6Builder) PlatformToolchains(ctx context.Context) ([]string, error) { // s6builder (../../../../ci/main.go:41:2)
+	q := r.query.Select("platformToolchains")
+
+	var response []string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// List the platforms the platform argument takes.
+//
+// Docker's name, the names s6-overlay gives the same architecture, Debian's
+// architecture, and notes.
+func (r *S6Builder) Platforms(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:377:1)
+	if r.platforms != nil {
+		return *r.platforms, nil
+	}
+	q := r.query.Select("platforms")
+
+	var response string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// Installation prefix ("": / for a dist, /usr/local for an image)
+func (r *S6Builder) Prefix(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:47:2)
+	if r.prefix != nil {
+		return *r.prefix, nil
+	}
+	q := r.query.Select("prefix")
+
+	var response string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// Time of every file in release tarballs (0: the newest source's day)
+func (r *S6Builder) SourceDateEpoch(ctx context.Context) (int, error) { // s6builder (../../../../ci/main.go:51:2)
+	if r.sourceDateEpoch != nil {
+		return *r.sourceDateEpoch, nil
+	}
+	q := r.query.Select("sourceDateEpoch")
+
+	var response int
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// Fully static against musl (false: shared libraries)
+func (r *S6Builder) Static(ctx context.Context) (bool, error) { // s6builder (../../../../ci/main.go:45:2)
+	if r.static != nil {
+		return *r.static, nil
+	}
+	q := r.query.Select("static")
+
+	var response bool
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// S6BuilderSuiteOpts contains options for S6Builder.Suite
+type S6BuilderSuiteOpts struct {
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:158:2)
+	Skalibs string // s6builder (../../../../ci/main.go:155:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:161:2)
-	//
-	// Target platform of the build, e.g. linux/arm64; it must be the base
-	// container's (default: the base container's)
-	//
-	Platform Platform // s6builder (../../../../ci/main.go:165:2)
-	//
-	// Link fully statically against musl; false links against shared libraries
-	// (then the base needs the toolchain's libc)
-	//
-	//
-	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:169:2)
-	//
-	// Toolchain image with make and a C compiler, used as is (default: a
-	// pinned Debian image plus an install of build-essential and musl-tools)
-	//
-	Toolchain string // s6builder (../../../../ci/main.go:173:2)
-	//
-	// Base URL that replaces https://skarnet.org/software; tarballs are
-	// fetched from MIRROR/<pkg>/<tarball>
-	//
-	Mirror string // s6builder (../../../../ci/main.go:177:2)
-	//
-	// JSON catalogue file that adds or overrides releases and digests
-	//
-	Catalog *File // s6builder (../../../../ci/main.go:180:2)
-	//
-	// Parallel make jobs (default: the build container's CPU count)
-	//
-	Jobs int // s6builder (../../../../ci/main.go:183:2)
+	Execline string // s6builder (../../../../ci/main.go:158:2)
 	//
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,
 	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
 	// s6-networking, or all; PKG=VERSION pins one (default: the newest
 	// release that works with the rest)
 	//
-	With []string // s6builder (../../../../ci/main.go:189:2)
+	With []string // s6builder (../../../../ci/main.go:164:2)
 	//
-	// Service tree: one directory per service, each with an executable run
-	// file, and optionally .s6-svscan/finish (required unless init is s6-rc)
+	// Target platform, e.g. linux/arm64 (default: the engine's; for an
+	// image, the base container's)
 	//
-	Services *Directory // s6builder (../../../../ci/main.go:193:2)
+	Platform Platform // s6builder (../../../../ci/main.go:168:2)
 	//
-	// Your own s6 and execline install tree (with bin/s6-svscan) instead of
-	// a build; give no other request argument than platform with it
+	// Several target platforms, in Docker's names or s6-overlay's (the
+	// platforms function lists them)
 	//
-	Dist *Directory // s6builder (../../../../ci/main.go:199:2)
-	//
-	// Installation prefix: the dist is built for it and goes at /, its
-	// programs under it (default: /usr/local; the base's /bin is often a
-	// link to usr/bin, which no tree can be copied onto); with dist, where
-	// that tree's programs are, e.g. /usr for a tree with usr/bin
-	//
-	Prefix string // s6builder (../../../../ci/main.go:205:2)
-	//
-	// Where the service tree goes in the image (default: /etc/s6)
-	//
-	ServicesDir string // s6builder (../../../../ci/main.go:208:2)
-	//
-	// Build a foreign platform under the engine's emulator instead of
-	// cross-compiling it
-	//
-	Emulate bool // s6builder (../../../../ci/main.go:212:2)
-	//
-	// What PID 1 runs: s6-svscan over services (default), or s6-rc:
-	// s6-linux-init in container mode, then the bundle of rc (needs with
-	// s6-rc,s6-linux-init)
-	//
-	Init string // s6builder (../../../../ci/main.go:217:2)
-	//
-	// With init s6-rc: the s6-rc source tree (one directory per service or
-	// bundle, each with a type file), compiled at build time
-	//
-	Rc *Directory // s6builder (../../../../ci/main.go:221:2)
-	//
-	// With init s6-rc: the service or bundle brought up at boot (default:
-	// default)
-	//
-	Bundle string // s6builder (../../../../ci/main.go:225:2)
-	//
-	// With init s6-rc: UID[:GID] the container runs as (it owns /run; give
-	// a read-only root a tmpfs at /run)
-	//
-	User string // s6builder (../../../../ci/main.go:229:2)
-	//
-	// With init s6-rc: milliseconds between the last SIGTERM and SIGKILL at
-	// shutdown (default: 3000)
-	//
-	GraceTime int // s6builder (../../../../ci/main.go:233:2)
+	Platforms []string // s6builder (../../../../ci/main.go:172:2)
 }
 
-// A container image with s6-svscan as PID 1 over a service tree, e.g.
-// `dagger call image --s6 2.1.6.0 --services ./etc/s6 --base debian:bookworm-slim export --path image.tar`
+// Choose s6 and the family's versions and platforms, to chain what to do.
 //
-// The base container with the dist (built from the request for prefix, or
-// the dist argument) at /, the service tree at servicesDir, an
-// .s6-svscan/finish added when the tree has none, PATH set so s6-svscan
-// finds s6-supervise, and the entrypoint `s6-svscan SERVICES_DIR`: the image
-// `s6builder image` makes. Export, publish or open a terminal in the result.
-// The image sets no stop signal (Dagger cannot set one): runtimes send
-// SIGTERM, which ends s6-svscan cleanly; a base with a stop signal of its
-// own keeps it.
-func (r *S6Builder) Image(base *Container, opts ...S6BuilderImageOpts) *Container { // s6builder (../../../../ci/main.go:151:1)
-	assertNotNil("base", base)
-	q := r.query.Select("image")
+// Its functions build it (directory), unpack its sources, test it, put it
+// in an image, release it or publish an image of it, e.g.
+// `dagger call suite --s6 2.15.1.0 --with all test`.
+func (r *S6Builder) Suite(s6 string, opts ...S6BuilderSuiteOpts) *S6BuilderSuite { // s6builder (../../../../ci/main.go:150:1)
+	q := r.query.Select("suite")
 	for i := len(opts) - 1; i >= 0; i-- {
-		// `s6` optional argument
-		if !querybuilder.IsZeroValue(opts[i].S6) {
-			q = q.Arg("s6", opts[i].S6)
-		}
 		// `skalibs` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Skalibs) {
 			q = q.Arg("skalibs", opts[i].Skalibs)
@@ -377,53 +475,218 @@ func (r *S6Builder) Image(base *Container, opts ...S6BuilderImageOpts) *Containe
 		if !querybuilder.IsZeroValue(opts[i].Execline) {
 			q = q.Arg("execline", opts[i].Execline)
 		}
-		// `platform` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Platform) {
-			q = q.Arg("platform", opts[i].Platform)
-		}
-		// `static` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Static) {
-			q = q.Arg("static", opts[i].Static)
-		}
-		// `toolchain` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Toolchain) {
-			q = q.Arg("toolchain", opts[i].Toolchain)
-		}
-		// `mirror` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Mirror) {
-			q = q.Arg("mirror", opts[i].Mirror)
-		}
-		// `catalog` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Catalog) {
-			q = q.Arg("catalog", opts[i].Catalog)
-		}
-		// `jobs` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Jobs) {
-			q = q.Arg("jobs", opts[i].Jobs)
-		}
 		// `with` optional argument
 		if !querybuilder.IsZeroValue(opts[i].With) {
 			q = q.Arg("with", opts[i].With)
 		}
+		// `platform` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Platform) {
+			q = q.Arg("platform", opts[i].Platform)
+		}
+		// `platforms` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Platforms) {
+			q = q.Arg("platforms", opts[i].Platforms)
+		}
+	}
+	q = q.Arg("s6", s6)
+
+	return &S6BuilderSuite{
+		query: q,
+	}
+}
+
+// Toolchain image, used as is ("": a pinned Debian image plus setup)
+func (r *S6Builder) Toolchain(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:39:2)
+	if r.toolchain != nil {
+		return *r.toolchain, nil
+	}
+	q := r.query.Select("toolchain")
+
+	var response string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// List the releases s6builder knows, with their digests.
+//
+// Release date, for s6 the skalibs and execline it needs, and the tarball
+// digest (- when none is known), with the constructor's catalogue applied.
+func (r *S6Builder) Versions(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:361:1)
+	if r.versions != nil {
+		return *r.versions, nil
+	}
+	q := r.query.Select("versions")
+
+	var response string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// AsNode returns this S6Builder as a Node.
+// This is a local type conversion — no GraphQL call.
+func (r *S6Builder) AsNode() Node {
+	return &NodeClient{
+		query: r.query,
+	}
+}
+
+// Suite is s6 and the family at chosen versions for chosen platforms,
+// built as the module's configuration says.
+type S6BuilderSuite struct { // s6builder (../../../../ci/main.go:179:6)
+	query *querybuilder.Selection
+
+	execline *string
+	id       *ID
+	platform *Platform
+	publish  *string
+	s6       *string
+	skalibs  *string
+	test     *string
+}
+
+func (r *S6BuilderSuite) WithGraphQLQuery(q *querybuilder.Selection) *S6BuilderSuite {
+	return &S6BuilderSuite{
+		query: q,
+	}
+}
+
+// The install tree, or one per platform.
+//
+// bin, sbin, libexec, lib, include as make install writes them; for several
+// platforms, one <os>_<arch>[_<variant>]/ tree each, e.g.
+// `dagger call suite --s6 2.1.6.0 directory export --path ./s6dist`.
+func (r *S6BuilderSuite) Directory() *Directory { // s6builder (../../../../ci/main.go:201:1)
+	q := r.query.Select("directory")
+
+	return &Directory{
+		query: q,
+	}
+}
+
+// execline release ("": the one s6 needs)
+func (r *S6BuilderSuite) Execline(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:187:2)
+	if r.execline != nil {
+		return *r.execline, nil
+	}
+	q := r.query.Select("execline")
+
+	var response string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// A unique identifier for this S6BuilderSuite.
+func (r *S6BuilderSuite) ID(ctx context.Context) (ID, error) {
+	if r.id != nil {
+		return *r.id, nil
+	}
+	q := r.query.Select("id")
+
+	var response ID
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// XXX_GraphQLType is an internal function. It returns the native GraphQL type name
+func (r *S6BuilderSuite) XXX_GraphQLType() string {
+	return "S6BuilderSuite"
+}
+
+// XXX_GraphQLIDType is an internal function. It returns the native GraphQL type name for the ID of this object
+func (r *S6BuilderSuite) XXX_GraphQLIDType() string {
+	return "ID"
+}
+
+// XXX_GraphQLID is an internal function. It returns the underlying type ID
+func (r *S6BuilderSuite) XXX_GraphQLID(ctx context.Context) (string, error) {
+	id, err := r.ID(ctx)
+	if err != nil {
+		return "", err
+	}
+	return string(id), nil
+}
+
+func (r *S6BuilderSuite) MarshalJSON() ([]byte, error) {
+	id, err := r.ID(marshalCtx)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(id)
+}
+func (r *S6BuilderSuite) UnmarshalJSON(bs []byte) error {
+	var id string
+	err := json.Unmarshal(bs, &id)
+	if err != nil {
+		return err
+	}
+	*r = S6BuilderSuite{query: selectNode(dag.query, id, "S6BuilderSuite")}
+	return nil
+}
+
+// S6BuilderSuiteImageOpts contains options for S6BuilderSuite.Image
+type S6BuilderSuiteImageOpts struct {
+	//
+	// Service tree: one directory per service, each with an executable run
+	// file, and optionally .s6-svscan/finish (required unless init is s6-rc)
+	//
+	Services *Directory // s6builder (../../../../ci/main.go:258:2)
+	//
+	// Where the service tree goes in the image (default: /etc/s6)
+	//
+	ServicesDir string // s6builder (../../../../ci/main.go:261:2)
+	//
+	// What PID 1 runs: s6-svscan over services (default), or s6-rc:
+	// s6-linux-init in container mode, then the bundle of rc
+	//
+	Init string // s6builder (../../../../ci/main.go:265:2)
+	//
+	// With init s6-rc: the s6-rc source tree (one directory per service or
+	// bundle, each with a type file), compiled at build time
+	//
+	Rc *Directory // s6builder (../../../../ci/main.go:269:2)
+	//
+	// With init s6-rc: the service or bundle brought up at boot (default:
+	// default)
+	//
+	Bundle string // s6builder (../../../../ci/main.go:273:2)
+	//
+	// With init s6-rc: UID[:GID] the container runs as (it owns /run; give
+	// a read-only root a tmpfs at /run)
+	//
+	User string // s6builder (../../../../ci/main.go:277:2)
+	//
+	// With init s6-rc: milliseconds between the last SIGTERM and SIGKILL at
+	// shutdown (default: 3000)
+	//
+	GraceTime int // s6builder (../../../../ci/main.go:281:2)
+}
+
+// A container image with s6 as PID 1 over a base container.
+//
+// E.g. `dagger call suite --s6 2.1.6.0 image --base debian:bookworm-slim --services ./etc/s6 export --path image.tar`.
+// The dist is built for the base container's platform and the prefix
+// (default /usr/local) and goes at /. With init s6-svscan (the default):
+// the service tree at servicesDir, an .s6-svscan/finish added when the tree
+// has none, PATH set so s6-svscan finds s6-supervise, and the entrypoint
+// `s6-svscan SERVICES_DIR`. With init s6-rc: s6-linux-init in container
+// mode, then the bundle of the rc tree, compiled at build time (the suite
+// needs with s6-rc,s6-linux-init). The image sets no stop signal (Dagger
+// cannot set one): runtimes send SIGTERM, which ends both cleanly.
+func (r *S6BuilderSuite) Image(base *Container, opts ...S6BuilderSuiteImageOpts) *Container { // s6builder (../../../../ci/main.go:251:1)
+	assertNotNil("base", base)
+	q := r.query.Select("image")
+	for i := len(opts) - 1; i >= 0; i-- {
 		// `services` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Services) {
 			q = q.Arg("services", opts[i].Services)
 		}
-		// `dist` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Dist) {
-			q = q.Arg("dist", opts[i].Dist)
-		}
-		// `prefix` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Prefix) {
-			q = q.Arg("prefix", opts[i].Prefix)
-		}
 		// `servicesDir` optional argument
 		if !querybuilder.IsZeroValue(opts[i].ServicesDir) {
 			q = q.Arg("servicesDir", opts[i].ServicesDir)
-		}
-		// `emulate` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Emulate) {
-			q = q.Arg("emulate", opts[i].Emulate)
 		}
 		// `init` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Init) {
@@ -453,13 +716,58 @@ func (r *S6Builder) Image(base *Container, opts ...S6BuilderImageOpts) *Containe
 	}
 }
 
-// List the platforms the platform argument takes: Docker's name, the names
-// s6-overlay gives the same architecture, Debian's architecture, and notes
-func (r *S6Builder) Platforms(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:411:1)
-	if r.platforms != nil {
-		return *r.platforms, nil
+// Target platform ("": the engine's)
+func (r *S6BuilderSuite) Platform(ctx context.Context) (Platform, error) { // s6builder (../../../../ci/main.go:191:2)
+	if r.platform != nil {
+		return *r.platform, nil
 	}
+	q := r.query.Select("platform")
+
+	var response Platform
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// Several target platforms
+func (r *S6BuilderSuite) Platforms(ctx context.Context) ([]string, error) { // s6builder (../../../../ci/main.go:193:2)
 	q := r.query.Select("platforms")
+
+	var response []string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// S6BuilderSuitePublishOpts contains options for S6BuilderSuite.Publish
+type S6BuilderSuitePublishOpts struct {
+	//
+	// Where the service tree goes in the image (default: /etc/s6)
+	//
+	ServicesDir string // s6builder (../../../../ci/main.go:348:2)
+}
+
+// Publish a multi-platform image with s6-svscan as PID 1 over a service tree.
+//
+// For each of the suite's platforms, the image `image` makes over the
+// base reference's image for that platform, as one OCI index (Dagger's
+// platform variants); returns the published reference with its digest, e.g.
+// `dagger call suite --s6 2.15.1.0 --platforms linux/amd64,linux/arm64 publish --address registry.example.com/app:s6 --services ./etc/s6 --base debian:bookworm-slim`
+func (r *S6BuilderSuite) Publish(ctx context.Context, address string, services *Directory, base string, opts ...S6BuilderSuitePublishOpts) (string, error) { // s6builder (../../../../ci/main.go:337:1)
+	assertNotNil("services", services)
+	if r.publish != nil {
+		return *r.publish, nil
+	}
+	q := r.query.Select("publish")
+	for i := len(opts) - 1; i >= 0; i-- {
+		// `servicesDir` optional argument
+		if !querybuilder.IsZeroValue(opts[i].ServicesDir) {
+			q = q.Arg("servicesDir", opts[i].ServicesDir)
+		}
+	}
+	q = q.Arg("address", address)
+	q = q.Arg("services", services)
+	q = q.Arg("base", base)
 
 	var response string
 
@@ -467,368 +775,76 @@ func (r *S6Builder) Platforms(ctx context.Context) (string, error) { // s6builde
 	return response, q.Execute(ctx)
 }
 
-// S6BuilderReleaseOpts contains options for S6Builder.Release
-type S6BuilderReleaseOpts struct {
-	//
-	// skalibs release (default: the one the s6 release needs)
-	//
-	Skalibs string // s6builder (../../../../ci/main.go:339:2)
-	//
-	// execline release (default: the one the s6 release needs)
-	//
-	Execline string // s6builder (../../../../ci/main.go:342:2)
-	//
-	// Target platforms, in Docker's names or s6-overlay's (default: the
-	// engine's); a foreign one is cross-compiled unless emulate is set
-	//
-	Platforms []string // s6builder (../../../../ci/main.go:346:2)
-	//
-	// Link fully statically against musl; false links against shared libraries
-	//
-	//
-	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:349:2)
-	//
-	// Toolchain image with make and a C compiler, used as is (default: a
-	// pinned Debian image plus an install of build-essential and musl-tools,
-	// and of the target's cross compiler and musl for a foreign platform)
-	//
-	Toolchain string // s6builder (../../../../ci/main.go:354:2)
-	//
-	// Base URL that replaces https://skarnet.org/software; tarballs are
-	// fetched from MIRROR/<pkg>/<tarball>
-	//
-	Mirror string // s6builder (../../../../ci/main.go:358:2)
-	//
-	// JSON catalogue file that adds or overrides releases and digests
-	//
-	Catalog *File // s6builder (../../../../ci/main.go:361:2)
-	//
-	// Parallel make jobs (default: the build container's CPU count)
-	//
-	Jobs int // s6builder (../../../../ci/main.go:364:2)
-	//
-	// Members of the family to add beside skalibs, execline and s6: s6-rc,
-	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
-	// s6-networking, or all; PKG=VERSION pins one (default: the newest
-	// release that works with the rest)
-	//
-	With []string // s6builder (../../../../ci/main.go:370:2)
-	//
-	// Installation prefix compiled into the programs (s6 runs
-	// PREFIX/libexec/s6-ftrigrd); the result holds them under it, ready to
-	// extract at / (default: /)
-	//
-	Prefix string // s6builder (../../../../ci/main.go:375:2)
-	//
-	// Build foreign platforms under the engine's emulator instead of
-	// cross-compiling them
-	//
-	Emulate bool // s6builder (../../../../ci/main.go:379:2)
-	//
-	// Time of every file in the tarballs, in seconds since 1970 (default:
-	// midnight UTC of the day the newest source release was tagged)
-	//
-	SourceDateEpoch int // s6builder (../../../../ci/main.go:383:2)
-}
-
-// Release artifacts of the request, one tarball per platform, as
-// `s6builder release` writes them: s6-<version>-<os>_<arch>[_<variant>].tar.gz
-// (the dist, to extract at /), manifest.json (every input), sbom.spdx.json
-// and SHA256SUMS, e.g.
-// `dagger call release --s6 2.15.1.0 --platforms linux/amd64,linux/arm64 export --path ./release`
+// Reproducible release artifacts: a tarball per platform, manifest, SBOM.
+//
+// As `s6builder release` writes them: s6-<version>-<os>_<arch>[_<variant>].tar.gz
+// for each platform (default: the engine's; the dist, to extract at /),
+// manifest.json (every input), sbom.spdx.json and SHA256SUMS, e.g.
+// `dagger call suite --s6 2.15.1.0 --platforms linux/amd64,linux/arm64 release export --path ./release`.
 //
 // The tarballs are reproducible as the CLI's are (sorted entries, owner
-// 0:0, every time sourceDateEpoch, gzip without a name or a time), whatever
-// times Dagger gives the dist's files. Unlike the CLI's, the release has no
-// provenance attestation: Dagger's API does not expose BuildKit's.
-func (r *S6Builder) Release(s6 string, opts ...S6BuilderReleaseOpts) *Directory { // s6builder (../../../../ci/main.go:333:1)
+// 0:0, every time the constructor's sourceDateEpoch, gzip without a name
+// or a time), whatever times Dagger gives the dist's files. Unlike the
+// CLI's, the release has no provenance attestation: Dagger's API does not
+// expose BuildKit's.
+func (r *S6BuilderSuite) Release() *Directory { // s6builder (../../../../ci/main.go:323:1)
 	q := r.query.Select("release")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `skalibs` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Skalibs) {
-			q = q.Arg("skalibs", opts[i].Skalibs)
-		}
-		// `execline` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Execline) {
-			q = q.Arg("execline", opts[i].Execline)
-		}
-		// `platforms` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Platforms) {
-			q = q.Arg("platforms", opts[i].Platforms)
-		}
-		// `static` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Static) {
-			q = q.Arg("static", opts[i].Static)
-		}
-		// `toolchain` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Toolchain) {
-			q = q.Arg("toolchain", opts[i].Toolchain)
-		}
-		// `mirror` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Mirror) {
-			q = q.Arg("mirror", opts[i].Mirror)
-		}
-		// `catalog` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Catalog) {
-			q = q.Arg("catalog", opts[i].Catalog)
-		}
-		// `jobs` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Jobs) {
-			q = q.Arg("jobs", opts[i].Jobs)
-		}
-		// `with` optional argument
-		if !querybuilder.IsZeroValue(opts[i].With) {
-			q = q.Arg("with", opts[i].With)
-		}
-		// `prefix` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Prefix) {
-			q = q.Arg("prefix", opts[i].Prefix)
-		}
-		// `emulate` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Emulate) {
-			q = q.Arg("emulate", opts[i].Emulate)
-		}
-		// `sourceDateEpoch` optional argument
-		if !querybuilder.IsZeroValue(opts[i].SourceDateEpoch) {
-			q = q.Arg("sourceDateEpoch", opts[i].SourceDateEpoch)
-		}
-	}
-	q = q.Arg("s6", s6)
 
 	return &Directory{
 		query: q,
 	}
 }
 
-// S6BuilderSourcesOpts contains options for S6Builder.Sources
-type S6BuilderSourcesOpts struct {
-	//
-	// skalibs release (default: the one the s6 release needs)
-	//
-	Skalibs string // s6builder (../../../../ci/main.go:100:2)
-	//
-	// execline release (default: the one the s6 release needs)
-	//
-	Execline string // s6builder (../../../../ci/main.go:103:2)
-	//
-	// Platform of the toolchain container that unpacks (default: the engine's)
-	//
-	Platform Platform // s6builder (../../../../ci/main.go:106:2)
-	//
-	// Plan a static build (the sources are the same either way)
-	//
-	//
-	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:109:2)
-	//
-	// Toolchain image that runs tar, used as is (default: a pinned Debian
-	// image plus an install of build-essential and musl-tools)
-	//
-	Toolchain string // s6builder (../../../../ci/main.go:113:2)
-	//
-	// Base URL that replaces https://skarnet.org/software
-	//
-	Mirror string // s6builder (../../../../ci/main.go:116:2)
-	//
-	// JSON catalogue file that adds or overrides releases and digests
-	//
-	Catalog *File // s6builder (../../../../ci/main.go:119:2)
-	//
-	// Parallel make jobs (part of the plan; unused by unpacking)
-	//
-	Jobs int // s6builder (../../../../ci/main.go:122:2)
-	//
-	// Members of the family to add beside skalibs, execline and s6: s6-rc,
-	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
-	// s6-networking, or all; PKG=VERSION pins one (default: the newest
-	// release that works with the rest)
-	//
-	With []string // s6builder (../../../../ci/main.go:128:2)
-	//
-	// Installation prefix compiled into the programs (s6 runs
-	// PREFIX/libexec/s6-ftrigrd); the result holds them under it, ready to
-	// extract at / (default: /)
-	//
-	Prefix string // s6builder (../../../../ci/main.go:133:2)
+// s6 release
+func (r *S6BuilderSuite) S6(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:183:2)
+	if r.s6 != nil {
+		return *r.s6, nil
+	}
+	q := r.query.Select("s6")
+
+	var response string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
 }
 
-// Unpacked sources of skalibs, execline and s6, one <pkg>-<version>/ folder
-// each, exactly as the build compiles them
-func (r *S6Builder) Sources(s6 string, opts ...S6BuilderSourcesOpts) *Directory { // s6builder (../../../../ci/main.go:94:1)
+// skalibs release ("": the one s6 needs)
+func (r *S6BuilderSuite) Skalibs(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:185:2)
+	if r.skalibs != nil {
+		return *r.skalibs, nil
+	}
+	q := r.query.Select("skalibs")
+
+	var response string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// The unpacked sources, one <pkg>-<version>/ folder each, as compiled.
+func (r *S6BuilderSuite) Sources() *Directory { // s6builder (../../../../ci/main.go:212:1)
 	q := r.query.Select("sources")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `skalibs` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Skalibs) {
-			q = q.Arg("skalibs", opts[i].Skalibs)
-		}
-		// `execline` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Execline) {
-			q = q.Arg("execline", opts[i].Execline)
-		}
-		// `platform` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Platform) {
-			q = q.Arg("platform", opts[i].Platform)
-		}
-		// `static` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Static) {
-			q = q.Arg("static", opts[i].Static)
-		}
-		// `toolchain` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Toolchain) {
-			q = q.Arg("toolchain", opts[i].Toolchain)
-		}
-		// `mirror` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Mirror) {
-			q = q.Arg("mirror", opts[i].Mirror)
-		}
-		// `catalog` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Catalog) {
-			q = q.Arg("catalog", opts[i].Catalog)
-		}
-		// `jobs` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Jobs) {
-			q = q.Arg("jobs", opts[i].Jobs)
-		}
-		// `with` optional argument
-		if !querybuilder.IsZeroValue(opts[i].With) {
-			q = q.Arg("with", opts[i].With)
-		}
-		// `prefix` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Prefix) {
-			q = q.Arg("prefix", opts[i].Prefix)
-		}
-	}
-	q = q.Arg("s6", s6)
 
 	return &Directory{
 		query: q,
 	}
 }
 
-// S6BuilderTestOpts contains options for S6Builder.Test
-type S6BuilderTestOpts struct {
-	//
-	// skalibs release (default: the one the s6 release needs)
-	//
-	Skalibs string // s6builder (../../../../ci/main.go:277:2)
-	//
-	// execline release (default: the one the s6 release needs)
-	//
-	Execline string // s6builder (../../../../ci/main.go:280:2)
-	//
-	// Target platform, e.g. linux/arm64 (default: the engine's); the test runs
-	// on it
-	//
-	Platform Platform // s6builder (../../../../ci/main.go:284:2)
-	//
-	// Link fully statically against musl; false links against shared libraries
-	//
-	//
-	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:287:2)
-	//
-	// Toolchain image with make and a C compiler, used as is (default: a
-	// pinned Debian image plus an install of build-essential and musl-tools)
-	//
-	Toolchain string // s6builder (../../../../ci/main.go:291:2)
-	//
-	// Base URL that replaces https://skarnet.org/software; tarballs are
-	// fetched from MIRROR/<pkg>/<tarball>
-	//
-	Mirror string // s6builder (../../../../ci/main.go:295:2)
-	//
-	// JSON catalogue file that adds or overrides releases and digests
-	//
-	Catalog *File // s6builder (../../../../ci/main.go:298:2)
-	//
-	// Parallel make jobs (default: the build container's CPU count)
-	//
-	Jobs int // s6builder (../../../../ci/main.go:301:2)
-	//
-	// Members of the family to add beside skalibs, execline and s6: s6-rc,
-	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
-	// s6-networking, or all; PKG=VERSION pins one (default: the newest
-	// release that works with the rest)
-	//
-	With []string // s6builder (../../../../ci/main.go:307:2)
-	//
-	// Installation prefix compiled into the programs (s6 runs
-	// PREFIX/libexec/s6-ftrigrd); the result holds them under it, ready to
-	// extract at / (default: /)
-	//
-	Prefix string // s6builder (../../../../ci/main.go:312:2)
-	//
-	// Build a foreign platform under the engine's emulator instead of
-	// cross-compiling it (the test itself runs on the target platform)
-	//
-	Emulate bool // s6builder (../../../../ci/main.go:316:2)
-}
-
-// Run the supervision smoke test on the build and return its checks, one
-// `ok  <check>` line each, e.g. `dagger call test --s6 2.1.6.0`
+// Run the supervision smoke test and return its checks, one line each.
 //
+// Each line is `ok  <check>`, e.g. `dagger call suite --s6 2.1.6.0 test`.
 // The plan's smoke stage, in the toolchain container with the dist mounted
 // read-only at /dist: s6-svscan -h exits 100, a service comes up, killing it
-// runs finish and restarts it, s6-svscanctl -t ends the scan. A failing
-// check fails the call, with the test's output. This function is never
-// cached, but its steps are, as every step: the test runs again when the
-// dist, the toolchain or the test changes, or the engine's cache no longer
-// holds its result; a passing result for the same inputs is reused (a
-// failure is not). The CLI reruns it on every request; Dagger has no way to
-// ask that of one step without adding an input the plan does not have.
-func (r *S6Builder) Test(ctx context.Context, s6 string, opts ...S6BuilderTestOpts) (string, error) { // s6builder (../../../../ci/main.go:271:1)
+// runs finish and restarts it, s6-svscanctl -t ends the scan, and each
+// family member the dist has is checked. A failing check fails the call,
+// with the test's output. The function is never cached; its steps are, as
+// every step: a passing result for the same inputs is reused (a failure is
+// not). For several platforms, each is tested in turn.
+func (r *S6BuilderSuite) Test(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:232:1)
 	if r.test != nil {
 		return *r.test, nil
 	}
 	q := r.query.Select("test")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `skalibs` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Skalibs) {
-			q = q.Arg("skalibs", opts[i].Skalibs)
-		}
-		// `execline` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Execline) {
-			q = q.Arg("execline", opts[i].Execline)
-		}
-		// `platform` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Platform) {
-			q = q.Arg("platform", opts[i].Platform)
-		}
-		// `static` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Static) {
-			q = q.Arg("static", opts[i].Static)
-		}
-		// `toolchain` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Toolchain) {
-			q = q.Arg("toolchain", opts[i].Toolchain)
-		}
-		// `mirror` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Mirror) {
-			q = q.Arg("mirror", opts[i].Mirror)
-		}
-		// `catalog` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Catalog) {
-			q = q.Arg("catalog", opts[i].Catalog)
-		}
-		// `jobs` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Jobs) {
-			q = q.Arg("jobs", opts[i].Jobs)
-		}
-		// `with` optional argument
-		if !querybuilder.IsZeroValue(opts[i].With) {
-			q = q.Arg("with", opts[i].With)
-		}
-		// `prefix` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Prefix) {
-			q = q.Arg("prefix", opts[i].Prefix)
-		}
-		// `emulate` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Emulate) {
-			q = q.Arg("emulate", opts[i].Emulate)
-		}
-	}
-	q = q.Arg("s6", s6)
 
 	var response string
 
@@ -836,37 +852,19 @@ func (r *S6Builder) Test(ctx context.Context, s6 string, opts ...S6BuilderTestOp
 	return response, q.Execute(ctx)
 }
 
-// S6BuilderVersionsOpts contains options for S6Builder.Versions
-type S6BuilderVersionsOpts struct {
-	//
-	// JSON catalogue file that adds or overrides releases and digests
-	//
-	Catalog *File // s6builder (../../../../ci/main.go:396:2)
-}
+// Family members beside skalibs, execline and s6
+func (r *S6BuilderSuite) With(ctx context.Context) ([]string, error) { // s6builder (../../../../ci/main.go:189:2)
+	q := r.query.Select("with")
 
-// List the releases s6builder knows: release date, for s6 the skalibs and
-// execline it needs, and the tarball digest (- when none is known)
-func (r *S6Builder) Versions(ctx context.Context, opts ...S6BuilderVersionsOpts) (string, error) { // s6builder (../../../../ci/main.go:392:1)
-	if r.versions != nil {
-		return *r.versions, nil
-	}
-	q := r.query.Select("versions")
-	for i := len(opts) - 1; i >= 0; i-- {
-		// `catalog` optional argument
-		if !querybuilder.IsZeroValue(opts[i].Catalog) {
-			q = q.Arg("catalog", opts[i].Catalog)
-		}
-	}
-
-	var response string
+	var response []string
 
 	q = q.Bind(&response)
 	return response, q.Execute(ctx)
 }
 
-// AsNode returns this S6Builder as a Node.
+// AsNode returns this S6BuilderSuite as a Node.
 // This is a local type conversion — no GraphQL call.
-func (r *S6Builder) AsNode() Node {
+func (r *S6BuilderSuite) AsNode() Node {
 	return &NodeClient{
 		query: r.query,
 	}
