@@ -62,7 +62,7 @@ func (r request) image(ctx context.Context, a imageArgs) (*dagger.Container, err
 		return nil, err
 	}
 	r.platform = dagger.Platform(basePlatform)
-	p, err := r.newPlan(ctx, cat, r.pipelineRequest())
+	p, err := r.planOnEngine(ctx, cat, r.pipelineRequest())
 	if err != nil {
 		return nil, fmt.Errorf("base container's platform: %w", err)
 	}

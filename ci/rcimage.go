@@ -54,7 +54,7 @@ func (r request) rcImage(ctx context.Context, a rcArgs) (*dagger.Container, erro
 		return nil, err
 	}
 	r.platform = dagger.Platform(basePlatform)
-	if p, err = r.newPlan(ctx, cat, r.pipelineRequest()); err != nil {
+	if p, err = r.planOnEngine(ctx, cat, r.pipelineRequest()); err != nil {
 		return nil, fmt.Errorf("base container's platform: %w", err)
 	}
 	spec, err := pipeline.AddRcImage(p, rc)

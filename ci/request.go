@@ -123,6 +123,15 @@ func (r request) newPlan(ctx context.Context, cat *catalog.Catalog, req pipeline
 	if err != nil || r.emulate {
 		return p, err
 	}
+	return r.planOnEngine(ctx, cat, req)
+}
+
+// planOnEngine plans req as the engine runs it (pipeline.Request.OnEngine),
+// for a caller that has already refused what needs no engine to refuse.
+func (r request) planOnEngine(ctx context.Context, cat *catalog.Catalog, req pipeline.Request) (*pipeline.Plan, error) {
+	if r.emulate {
+		return pipeline.New(cat, req)
+	}
 	native, err := dag.DefaultPlatform(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("the engine's platform: %w", err)

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"archive/tar"
 	"context"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -58,6 +60,12 @@ func TestSeedImageUnderRunc(t *testing.T) {
 	archive := filepath.Join(t.TempDir(), "s6builder.oci.tar")
 	require.NoError(t, build(ctx, options{base: env["S6BUILDER_SEED_BASE"], platforms: "linux/" + goarch(t),
 		output: archive, addr: env["BUILDKIT_HOST"], progress: "quiet", epoch: 1}))
+
+	// Reproducible: the same checkout, base and epoch give the same image.
+	again := filepath.Join(t.TempDir(), "s6builder.oci.tar")
+	require.NoError(t, build(ctx, options{base: env["S6BUILDER_SEED_BASE"], platforms: "linux/" + goarch(t),
+		output: again, addr: env["BUILDKIT_HOST"], progress: "quiet", epoch: 1}))
+	assert.Equal(t, indexOf(t, archive), indexOf(t, again), "two builds of the image, one digest")
 
 	seedLine := []string{"SKALIBS_VERSION=2.3.5.1", "EXECLINE_VERSION=2.1.2.2", "S6_VERSION=2.1.6.0",
 		"S6BUILDER_MIRROR=" + env["S6BUILDER_MIRROR"], "S6BUILDER_CATALOG=/etc/s6builder/catalog.json",
@@ -130,4 +138,22 @@ func goarch(t *testing.T) string {
 	out, err := exec.Command("go", "env", "GOARCH").Output()
 	require.NoError(t, err)
 	return strings.TrimSpace(string(out))
+}
+
+// indexOf is the index.json of an OCI archive: the image's digest.
+func indexOf(t *testing.T, archive string) string {
+	t.Helper()
+	f, err := os.Open(archive)
+	require.NoError(t, err)
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		require.NoError(t, err, "no index.json in %s", archive)
+		if h.Name == "index.json" {
+			b, err := io.ReadAll(tr)
+			require.NoError(t, err)
+			return string(b)
+		}
+	}
 }
