@@ -118,6 +118,13 @@ func TestUserCatalogueRefusals(t *testing.T) {
 		"conflicting duplicate": {`{"releases":[{"package":"s6","version":"2.1.6.0","digest":"sha256:` + strings.Repeat("a", 64) + `"},` +
 			`{"package":"s6","version":"2.1.6.0","digest":"sha256:` + strings.Repeat("b", 64) + `"}]}`,
 			"releases[0] and releases[1] both describe s6 2.1.6.0, with different digest (sha256:aaaa"},
+		"another release's tarball": {`{"releases":[{"package":"s6","version":"2.1.5.0","tarball":"s6-2.1.6.0.tar.gz","digest":"sha256:` + strings.Repeat("b", 64) + `"}]}`,
+			`releases[0]: tarball "s6-2.1.6.0.tar.gz" is s6 2.1.6.0's name, not s6 2.1.5.0's`},
+		"one tarball, two releases": {`{"releases":[{"package":"s6","version":"2.1.5.0","tarball":"s6-latest.tar.gz"},` +
+			`{"package":"s6","version":"2.1.6.0","tarball":"s6-latest.tar.gz"}]}`,
+			"releases[0] and releases[1] both name the tarball s6-latest.tar.gz, as s6 2.1.5.0 and s6 2.1.6.0"},
+		"syntax error, line and column": {"{\"releases\": [\n  {\"package\": \"s6\",\n   \"digest\": sha256}]}", "line 3, column 15: invalid character 's'"},
+		"type error, line and column":   {"{\"releases\": [\n  {\"package\": 6}]}", "line 2, column"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := catalog.ParseFile([]byte(tc.json))

@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"bytes"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -104,7 +105,7 @@ func ParseFile(b []byte) (File, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&cf); err != nil {
-		return File{}, fmt.Errorf("not a catalogue (JSON with a \"releases\" list): %w", err)
+		return File{}, fmt.Errorf("not a catalogue (JSON with a \"releases\" list): %s%w", where(b, err), err)
 	}
 	if dec.More() {
 		return File{}, fmt.Errorf("trailing data after the catalogue object")
@@ -113,10 +114,22 @@ func ParseFile(b []byte) (File, error) {
 		return File{}, err
 	}
 	seen := map[string]int{}
+	tarballs := map[string]int{} // tarball file -> the entry that names it
 	for i, r := range cf.Releases {
 		if err := r.validate(); err != nil {
 			return File{}, fmt.Errorf("releases[%d]: %w", i, err)
 		}
+		// One file is one release: a second digest for it, or a release
+		// that names another's file, would label one tarball as two.
+		name := r.Tarball
+		if name == "" {
+			name = DefaultTarball(r.Package, version.MustParse(r.Version))
+		}
+		if j, ok := tarballs[name]; ok && (cf.Releases[j].Package != r.Package || cf.Releases[j].Version != r.Version) {
+			return File{}, fmt.Errorf("releases[%d] and releases[%d] both name the tarball %s, as %s %s and %s %s: one file is one release",
+				j, i, name, cf.Releases[j].Package, cf.Releases[j].Version, r.Package, r.Version)
+		}
+		tarballs[name] = i
 		key := r.Package + " " + version.MustParse(r.Version).String()
 		if j, ok := seen[key]; ok {
 			if diff := conflict(cf.Releases[j], r); diff != "" {
@@ -190,6 +203,12 @@ func (r FileRelease) validate() error {
 	}
 	if r.Tarball != "" && !safeTarball.MatchString(r.Tarball) {
 		return fmt.Errorf("tarball %q: want a plain file name ending in .tar.gz", r.Tarball)
+	}
+	if r.Tarball != "" {
+		// A tarball named as another release's is that release's.
+		if pkg, v, err := ParseTarball(r.Tarball); err == nil && (pkg != r.Package || v != version.MustParse(r.Version)) {
+			return fmt.Errorf("tarball %q is %s %s's name, not %s %s's", r.Tarball, pkg, v, r.Package, r.Version)
+		}
 	}
 	if r.Digest != "" {
 		if _, err := ParseDigest(r.Digest); err != nil {
@@ -266,4 +285,25 @@ func mustDigest(s string) digest.Digest {
 		panic(err)
 	}
 	return d
+}
+
+// where is "line L, column C: " of a JSON syntax or type error in b, or "".
+func where(b []byte, err error) string {
+	var off int64
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	default:
+		return ""
+	}
+	if off > int64(len(b)) {
+		off = int64(len(b))
+	}
+	line := 1 + bytes.Count(b[:off], []byte("\n"))
+	col := off - int64(bytes.LastIndexByte(b[:off], '\n'))
+	return fmt.Sprintf("line %d, column %d: ", line, col)
 }
