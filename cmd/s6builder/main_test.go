@@ -601,6 +601,46 @@ func TestReleaseThenVerify(t *testing.T) {
 	assert.Contains(t, log, "TAMPERED   extra.txt (not written by s6builder: SHA256SUMS does not name it)")
 	assert.Contains(t, log, "TAMPERED   "+release.SBOMFile+" (missing: SHA256SUMS names it)")
 	assert.Contains(t, log, "3 files of "+dir+" are not what its SHA256SUMS says")
+
+	// The provenance, outside SHA256SUMS, against the rebuild's: one digest
+	// of its subjects edited.
+	provPath := filepath.Join(dir, tarball+".provenance.json")
+	require.NoError(t, os.WriteFile(provPath, []byte(strings.Replace(string(prov), `"sha256": "`, `"sha256": "0`, 1)), 0o644))
+	log, code = run(t, env, "verify", dir, "--progress", "quiet")
+	assert.Equal(t, 1, code, log)
+	assert.Regexp(t, `DIFFERS    provenance  `+regexp.QuoteMeta(tarball)+`\.provenance\.json \(first difference at \.subject\[[0-9]+\]\.digest\.sha256\)`, log)
+	assert.Contains(t, log, "1 provenance files differ from the rebuild's")
+
+	// A tarball whose entries escape (../, an absolute path, a file through
+	// a symlink that leaves): verify reads tarballs, it never extracts
+	// them, so nothing appears outside the folder.
+	outside := t.TempDir()
+	escape := filepath.Join(outside, "escaped")
+	var esc bytes.Buffer
+	zw := gzip.NewWriter(&esc)
+	tw := tar.NewWriter(zw)
+	for _, h := range []*tar.Header{
+		{Name: "../../../../../../" + escape[1:], Typeflag: tar.TypeReg, Mode: 0o644, Size: 1},
+		{Name: escape + "-abs", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1},
+		{Name: "bin", Typeflag: tar.TypeSymlink, Linkname: outside},
+		{Name: "bin/through-link", Typeflag: tar.TypeReg, Mode: 0o644, Size: 1},
+	} {
+		require.NoError(t, tw.WriteHeader(h))
+		if h.Size > 0 {
+			_, err := tw.Write([]byte("x"))
+			require.NoError(t, err)
+		}
+	}
+	require.NoError(t, tw.Close())
+	require.NoError(t, zw.Close())
+	require.NoError(t, os.WriteFile(filepath.Join(dir, tarball), esc.Bytes(), 0o644))
+	log, code = run(t, env, "verify", dir, "--progress", "quiet")
+	assert.Equal(t, 1, code, log)
+	assert.Contains(t, log, "TAMPERED   "+tarball+" (its sha256 is ")
+	entries, err := os.ReadDir(outside)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "nothing written outside the release folder")
+	assert.NoFileExists(t, escape+"-abs")
 }
 
 // changeEntry rewrites a gzip'd tarball with one more byte in entry name.

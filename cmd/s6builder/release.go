@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -259,7 +260,39 @@ when anything differs.`,
 				}
 				fmt.Printf("DIFFERS    %s  %s (%s)\n", want[n], n, why)
 			}
+			// BuildKit's provenance of each tarball, beside it and outside
+			// SHA256SUMS (it holds the solve's times): the rebuild's, but
+			// for those times.
+			provDiffer := 0
+			for _, p := range plans {
+				name := release.ProvenanceName(p)
+				mine, err := os.ReadFile(filepath.Join(dir, name))
+				if errors.Is(err, fs.ErrNotExist) {
+					fmt.Printf("no provenance  %s (a release made without BuildKit's attestation)\n", name)
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				rebuilt, err := os.ReadFile(filepath.Join(again, name))
+				if err != nil {
+					return err
+				}
+				d, err := release.ProvenanceDifference(mine, rebuilt)
+				if err != nil {
+					d = err.Error()
+				}
+				if d == "" {
+					fmt.Printf("identical  provenance  %s (but for the solve's times)\n", name)
+					continue
+				}
+				provDiffer++
+				fmt.Printf("DIFFERS    provenance  %s (first difference at %s)\n", name, d)
+			}
 			var problems []string
+			if provDiffer > 0 {
+				problems = append(problems, fmt.Sprintf("%d provenance files differ from the rebuild's", provDiffer))
+			}
 			if len(findings) > 0 {
 				problems = append(problems, fmt.Sprintf("%d files of %s are not what its %s says", len(findings), dir, release.SumsFile))
 			}

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -81,4 +82,88 @@ func typeName(m os.FileMode) string {
 		return "socket"
 	}
 	return "special file"
+}
+
+// provenanceRunTimes are the fields of BuildKit's SLSA provenance that
+// change with every solve (runDetails.metadata): left out when two are
+// compared.
+var provenanceRunTimes = []string{"invocationId", "startedOn", "finishedOn"}
+
+// ProvenanceDifference compares two provenance attestations of the same
+// build, but for the times and invocation of their solves, and returns
+// the first path at which they differ ("" when they do not).
+func ProvenanceDifference(a, b []byte) (string, error) {
+	var va, vb any
+	if err := json.Unmarshal(a, &va); err != nil {
+		return "", fmt.Errorf("not a provenance document: %w", err)
+	}
+	if err := json.Unmarshal(b, &vb); err != nil {
+		return "", fmt.Errorf("not a provenance document: %w", err)
+	}
+	for _, v := range []any{va, vb} {
+		if m, ok := dig(v, "predicate", "runDetails", "metadata").(map[string]any); ok {
+			for _, k := range provenanceRunTimes {
+				delete(m, k)
+			}
+		}
+	}
+	return firstJSONDifference(va, vb, ""), nil
+}
+
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+// firstJSONDifference is the first path (in key order) at which two
+// decoded JSON values differ, "" when they are equal.
+func firstJSONDifference(a, b any, path string) string {
+	switch x := a.(type) {
+	case map[string]any:
+		y, ok := b.(map[string]any)
+		if !ok {
+			return orRoot(path)
+		}
+		keys := slices.Sorted(maps.Keys(x))
+		for k := range y {
+			if _, ok := x[k]; !ok {
+				keys = append(keys, k)
+			}
+		}
+		for _, k := range keys {
+			if d := firstJSONDifference(x[k], y[k], path+"."+k); d != "" {
+				return d
+			}
+		}
+		return ""
+	case []any:
+		y, ok := b.([]any)
+		if !ok || len(x) != len(y) {
+			return orRoot(path)
+		}
+		for i := range x {
+			if d := firstJSONDifference(x[i], y[i], fmt.Sprintf("%s[%d]", path, i)); d != "" {
+				return d
+			}
+		}
+		return ""
+	default:
+		if a != b {
+			return orRoot(path)
+		}
+		return ""
+	}
+}
+
+func orRoot(p string) string {
+	if p == "" {
+		return "."
+	}
+	return p
 }

@@ -71,3 +71,21 @@ func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
 }
+
+// Two provenance documents of one build differ only in the solve's times;
+// anything else is named by its path.
+func TestProvenanceDifferenceIgnoresOnlyTheSolvesTimes(t *testing.T) {
+	doc := func(start, digest string) []byte {
+		return []byte(`{"subject": [{"name": "bin/s6-svscan", "digest": {"sha256": "` + digest + `"}}],
+			"predicate": {"buildDefinition": {"buildType": "b"},
+			"runDetails": {"metadata": {"invocationId": "` + start + `", "startedOn": "` + start + `", "finishedOn": "` + start + `"}}}}`)
+	}
+	d, err := ProvenanceDifference(doc("1", "aa"), doc("2", "aa"))
+	require.NoError(t, err)
+	assert.Empty(t, d)
+	d, err = ProvenanceDifference(doc("1", "aa"), doc("1", "ab"))
+	require.NoError(t, err)
+	assert.Equal(t, ".subject[0].digest.sha256", d)
+	_, err = ProvenanceDifference([]byte("{"), doc("1", "aa"))
+	assert.ErrorContains(t, err, "not a provenance document")
+}
