@@ -169,6 +169,8 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		{[]string{"build", "--s6", "2.1.6.0", "--cache-from", "type=registry,reff=r.example/c", "-o", "x"}, "reff: not an attribute of a type=registry cache import"},
 		{[]string{"build", "--s6", "2.1.6.0", "--cache-from", "type=registry,ref=r.example/c,mode=max", "-o", "x"}, "mode: an attribute of a cache export (--cache-to), not of an import"},
 		{[]string{"test", "--s6", "2.1.6.0", "--cache-from", "type=ftp,ref=r.example/c"}, "type=ftp: unknown cache type; want one of azblob, gha, local, registry, s3"},
+		{[]string{"build", "--s6", "2.1.6.0", "--fetch-timeout", "-1s", "-o", "x"}, `--fetch-timeout "-1s": want a duration of 0 (no bound) or more`},
+		{[]string{"build", "--s6", "2.1.6.0", "--fetch-timeout", "soon", "-o", "x"}, `invalid argument "soon" for "--fetch-timeout" flag`},
 		{[]string{"image", "--s6", "2.1.6.0,2.1.5.0", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, `--s6 "2.1.6.0,2.1.5.0": an image holds one s6 release`},
 		{[]string{"image", "--s6", "2.1.6.0", "--platform", "linux/amd64,i486", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "i686 and up"},
 		{[]string{"image", "--s6", "2.15.1.0", "--init", "s6-rc", "--rc", "../../examples/s6-rc/rc", "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "an s6-rc image needs s6-rc and s6-linux-init: add --with s6-rc,s6-linux-init"},

@@ -6,11 +6,13 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/containerd/platforms"
 	"github.com/distribution/reference"
 	"github.com/spf13/pflag"
 
+	bk "github.com/s6builder/s6builder/engine/buildkit"
 	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/catalog"
 	"github.com/s6builder/s6builder/pipeline/inputerr"
@@ -40,6 +42,8 @@ type requestFlags struct {
 	fs *pflag.FlagSet
 	// environ reads the environment (os.LookupEnv; tests replace it)
 	environ func(string) (string, bool)
+	// fetchTimeout bounds one tarball's fetch (bk.FetchTimeout)
+	fetchTimeout time.Duration
 }
 
 func (f *requestFlags) register(fs *pflag.FlagSet) {
@@ -64,6 +68,8 @@ func (f *requestFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.emulate, "emulate", false, "build a foreign platform with its own toolchain under the daemon's emulator, not with a cross compiler (slower; for targets no cross compiler covers)")
 	fs.StringSliceVar(&f.platformToolchains, "platform-toolchain", splitEnv("S6BUILDER_PLATFORM_TOOLCHAINS"),
 		"toolchain image for one platform, PLATFORM=REF (repeatable or comma-separated), e.g. linux/riscv64=REF for a cross compiler the --toolchain lacks; env S6BUILDER_PLATFORM_TOOLCHAINS")
+	fs.DurationVar(&f.fetchTimeout, "fetch-timeout", envDuration("S6BUILDER_FETCH_TIMEOUT", bk.FetchTimeout),
+		"how long one source tarball may take to fetch before the build stops, saying which mirror stalled; 0: no bound; env S6BUILDER_FETCH_TIMEOUT")
 	fs.StringArrayVar(&f.configure, "configure", nil, "extra configure option for one package, PKG=OPTION (repeatable), e.g. s6=--enable-nsss")
 }
 
@@ -88,6 +94,10 @@ func (f *requestFlags) load() (*catalog.Catalog, pipeline.Request, error) {
 	if err := f.fromEnvironment(); err != nil {
 		return nil, req, usageError{err}
 	}
+	if f.fetchTimeout < 0 {
+		return nil, req, usageError{inputerr.New("fetch-timeout", f.fetchTimeout.String(), "want a duration of 0 (no bound) or more, e.g. 5m")}
+	}
+	bk.FetchTimeout = f.fetchTimeout
 	var layers []pipeline.Layer
 	if f.catalog != "" {
 		cf, err := catalog.ReadFile(f.catalog)
@@ -262,4 +272,14 @@ func withVersion(with []string, pkg, v, name string) []string {
 		return with
 	}
 	return append(slices.Clone(with), pkg+"="+v)
+}
+
+// envDuration is the duration in the environment variable name, or def
+// when it is unset or not a duration (then the flag's own parse refuses
+// what is given on the command line).
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
 }

@@ -328,7 +328,7 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 		return nil, err
 	}
 	rec := newRecorder()
-	err = sess.run(targets[0].plan, rec, func(ch chan *client.SolveStatus) error {
+	err = sess.run(ctx, targets[0].plan, rec, func(ctx context.Context, ch chan *client.SolveStatus) error {
 		_, err := c.Build(ctx, opt, "s6builder", build, ch)
 		return err
 	})

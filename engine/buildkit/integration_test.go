@@ -10,6 +10,8 @@ import (
 	"context"
 	"debug/elf"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -401,6 +403,46 @@ func TestAFileMissingOnTheMirrorIsReportedAsNotFound(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "not found at "+m.URL+"/s6/s6-2.1.5.0.tar.gz (HTTP 404 Not Found)")
 	assert.NotContains(t, err.Error(), "digest mismatch")
+	assertUntouched(t, out)
+}
+
+// TestAStalledMirrorStopsTheBuildNamingIt: a mirror that sends its headers
+// and a few bytes, then nothing, would hold BuildKit's fetch forever; the
+// fetch deadline stops the build with the stage and the URL, and the
+// output is left as it was.
+func TestAStalledMirrorStopsTheBuildNamingIt(t *testing.T) {
+	e := engine(t)
+	stall := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000000")
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte{0x1f, 0x8b})
+		w.(http.Flusher).Flush()
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(stall); srv.Close() })
+	m := fixtureMirror(t, map[string]string{"s6": fixtures.Nonce()}, "2.1.6.0")
+	cf := m.Catalog()
+	cf.Releases = append(cf.Releases, catalog.FileRelease{Package: "s6", Version: "2.1.5.0", Digest: "sha256:" + strings.Repeat("2", 64)})
+	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "fixtures", File: cf})
+	require.NoError(t, err)
+	p, err := pipeline.New(cat, pipeline.Request{S6: "2.1.5.0", Mirror: srv.URL, Toolchain: pipeline.Toolchain{Image: e.toolchain}})
+	require.NoError(t, err)
+
+	defer func(d time.Duration) { bk.FetchTimeout = d }(bk.FetchTimeout)
+	bk.FetchTimeout = 3 * time.Second
+	out := existingOutput(t)
+	start := time.Now()
+	_, err = build(t, e, p, bk.Options{Dist: out})
+	require.Error(t, err)
+	var te *bk.FetchTimeoutError
+	require.ErrorAs(t, err, &te, "%v", err)
+	assert.Contains(t, err.Error(), "was not fetched in 3s: the mirror stalled or is too slow")
+	assert.Contains(t, err.Error(), srv.URL+"/")
+	assert.Less(t, time.Since(start), 2*time.Minute, "stopped, not hung")
 	assertUntouched(t, out)
 }
 

@@ -147,6 +147,12 @@ func isSource(vertexName string) bool {
 	return strings.HasPrefix(what, pullPrefix) || strings.HasPrefix(what, fetchPrefix)
 }
 
+// isFetch reports whether a vertex is a tarball fetch of the plan.
+func isFetch(vertexName string) bool {
+	id := StageOf(vertexName)
+	return id != "" && strings.HasPrefix(strings.TrimPrefix(vertexName, "["+id+"] "), fetchPrefix)
+}
+
 // StageOf returns the stage ID in a vertex name made by vertexName, or "".
 func StageOf(vertexName string) string {
 	if !strings.HasPrefix(vertexName, "[") {

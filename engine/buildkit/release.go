@@ -156,7 +156,7 @@ func solveToFiles(ctx context.Context, c *client.Client, p *pipeline.Plan, st ll
 	if err != nil {
 		return nil, err
 	}
-	err = sess.run(p, newRecorder(), func(ch chan *client.SolveStatus) error {
+	err = sess.run(ctx, p, newRecorder(), func(ctx context.Context, ch chan *client.SolveStatus) error {
 		_, err := c.Solve(ctx, def, client.SolveOpt{FrontendAttrs: frontendAttrs,
 			Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir, Attrs: exportAttrs}}}, ch)
 		return err

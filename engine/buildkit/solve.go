@@ -380,7 +380,7 @@ func (j *job) run(ctx context.Context, c *client.Client, sess *session) error {
 			opt.Exports = []client.ExportEntry{{Type: client.ExporterTar,
 				Output: func(map[string]string) (io.WriteCloser, error) { return recv, nil }}}
 		}
-		err = sess.run(j.plan, j.rec, func(ch chan *client.SolveStatus) error {
+		err = sess.run(ctx, j.plan, j.rec, func(ctx context.Context, ch chan *client.SolveStatus) error {
 			_, err := c.Solve(ctx, def, opt, ch)
 			return err
 		})
@@ -425,9 +425,28 @@ func newSession(ctx context.Context, mode string, out io.Writer) (*session, erro
 	return s, nil
 }
 
+// FetchTimeout bounds the fetch of one source tarball: BuildKit's HTTP
+// source has no deadline of its own and reports no progress, so a mirror
+// that stalls would hold a build forever. 0 means no bound.
+var FetchTimeout = 5 * time.Minute
+
+// FetchTimeoutError is a tarball fetch that did not finish in FetchTimeout.
+type FetchTimeoutError struct {
+	Stage, URL string
+	Timeout    time.Duration
+}
+
+func (e *FetchTimeoutError) Error() string {
+	return fmt.Sprintf("%s: %s was not fetched in %s: the mirror stalled or is too slow (the build was stopped; --fetch-timeout sets the bound)",
+		e.Stage, e.URL, e.Timeout)
+}
+
 // run calls solve with a status channel of its own, records the statuses
-// in rec and explains a failure in terms of plan p (which may be nil).
-func (s *session) run(p *pipeline.Plan, rec *recorder, solve func(chan *client.SolveStatus) error) error {
+// in rec and explains a failure in terms of plan p (which may be nil). A
+// tarball fetch running longer than FetchTimeout cancels the solve.
+func (s *session) run(ctx context.Context, p *pipeline.Plan, rec *recorder, solve func(context.Context, chan *client.SolveStatus) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	ch := make(chan *client.SolveStatus)
 	fwd := make(chan struct{})
 	go func() {
@@ -437,12 +456,53 @@ func (s *session) run(p *pipeline.Plan, rec *recorder, solve func(chan *client.S
 			s.all <- st
 		}
 	}()
-	err := solve(ch)
+	stalled := make(chan *FetchTimeoutError, 1)
+	watchDone := make(chan struct{})
+	go func() {
+		defer close(watchDone)
+		watchFetches(ctx, p, rec, FetchTimeout, func(e *FetchTimeoutError) {
+			stalled <- e
+			cancel()
+		})
+	}()
+	err := solve(ctx, ch)
 	<-fwd
+	cancel()
+	<-watchDone
+	select {
+	case e := <-stalled:
+		return e
+	default:
+	}
 	if err != nil {
 		return rec.explain(p, err)
 	}
 	return nil
+}
+
+// watchFetches calls stalled, once, with the first tarball fetch of p
+// that has run longer than timeout, until ctx ends.
+func watchFetches(ctx context.Context, p *pipeline.Plan, rec *recorder, timeout time.Duration, stalled func(*FetchTimeoutError)) {
+	if timeout <= 0 || p == nil {
+		return
+	}
+	tick := time.NewTicker(timeout / 10)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if id, ok := rec.fetchRunningLongerThan(timeout); ok {
+			url := id
+			if st := p.Stage(id); st != nil && st.Fetch != nil {
+				url = st.Fetch.URL
+			}
+			stalled(&FetchTimeoutError{Stage: id, URL: url, Timeout: timeout})
+			return
+		}
+	}
 }
 
 // close ends the display.
@@ -463,7 +523,7 @@ func smoke(ctx context.Context, c *client.Client, sess *session, j *job, st llb.
 	}
 	defer os.RemoveAll(dir)
 	opt := client.SolveOpt{Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir}}, CacheImports: j.cacheImports}
-	if err := sess.run(j.plan, j.rec, func(ch chan *client.SolveStatus) error {
+	if err := sess.run(ctx, j.plan, j.rec, func(ctx context.Context, ch chan *client.SolveStatus) error {
 		_, err := c.Solve(ctx, def, opt, ch)
 		return err
 	}); err != nil {
@@ -529,6 +589,23 @@ func (r *recorder) record(s *client.SolveStatus) {
 			b.Write(tail)
 		}
 	}
+}
+
+// fetchRunningLongerThan is the stage of a tarball fetch that started
+// more than d ago and has not completed.
+func (r *recorder) fetchRunningLongerThan(d time.Duration) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, dg := range r.order {
+		v := r.vtx[dg]
+		if v.Started == nil || v.Completed != nil || !isFetch(v.Name) {
+			continue
+		}
+		if time.Since(*v.Started) > d {
+			return StageOf(v.Name), true
+		}
+	}
+	return "", false
 }
 
 func (r *recorder) report() *Report {
@@ -686,7 +763,7 @@ func exportCache(ctx context.Context, c *client.Client, plans []*pipeline.Plan, 
 		return err
 	}
 	defer sess.close()
-	return sess.run(nil, newRecorder(), func(ch chan *client.SolveStatus) error {
+	return sess.run(ctx, nil, newRecorder(), func(ctx context.Context, ch chan *client.SolveStatus) error {
 		_, err := c.Solve(ctx, def, client.SolveOpt{CacheExports: exports}, ch)
 		return err
 	})
