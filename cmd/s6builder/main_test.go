@@ -20,6 +20,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/containerd/platforms"
 	"github.com/stretchr/testify/assert"
@@ -676,4 +677,112 @@ func changeEntry(t *testing.T, path, name string) {
 	require.NoError(t, tw.Close())
 	require.NoError(t, zw.Close())
 	require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+}
+
+// TestConcurrentReleasesAndImages is the load trial: 8 runs at once, each a
+// release or an image into a folder of its own, then 4 releases into one
+// folder. Every run succeeds; every release folder is whole (verify finds
+// every file as its SHA256SUMS says and rebuilds them identical); the
+// shared folder holds one whole release and no leftovers.
+func TestConcurrentReleasesAndImages(t *testing.T) {
+	addr, tc := engineEnv(t)
+	base := os.Getenv("S6BUILDER_SSHD_BASE")
+	require.NotEmpty(t, base, "S6BUILDER_SSHD_BASE comes from scripts/testenv env")
+	m, cat, _ := fixtureMirror(t, fixtures.Nonce(), "2.1.6.0")
+	env := []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
+	services := filepath.Join(t.TempDir(), "services")
+	require.NoError(t, os.MkdirAll(filepath.Join(services, "svc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(services, "svc", "run"), []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755))
+
+	type result struct {
+		log  string
+		code int
+	}
+	runAll := func(args [][]string) []result {
+		out := make([]result, len(args))
+		var wg sync.WaitGroup
+		for i, a := range args {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out[i].log, out[i].code = run(t, env, a...)
+			}()
+		}
+		wg.Wait()
+		return out
+	}
+	root := t.TempDir()
+	var args [][]string
+	for i := range 8 {
+		dir := filepath.Join(root, strconv.Itoa(i))
+		if i%2 == 0 {
+			args = append(args, []string{"release", "--s6", "2.1.6.0", "-o", dir, "--progress", "quiet"})
+		} else {
+			args = append(args, []string{"image", "--s6", "2.1.6.0", "--services", services, "--base", base, "-o", dir + ".tar", "--progress", "quiet"})
+		}
+	}
+	for i, r := range runAll(args) {
+		require.Equal(t, 0, r.code, "%v: %s", args[i], r.log)
+		if i%2 == 0 {
+			log, code := run(t, env, "verify", filepath.Join(root, strconv.Itoa(i)), "--progress", "quiet")
+			assert.Equal(t, 0, code, log)
+		} else {
+			assert.FileExists(t, filepath.Join(root, strconv.Itoa(i)+".tar"))
+		}
+	}
+
+	shared := filepath.Join(root, "shared")
+	args = nil
+	for range 4 {
+		args = append(args, []string{"release", "--s6", "2.1.6.0", "-o", shared, "--progress", "quiet"})
+	}
+	for i, r := range runAll(args) {
+		assert.Equal(t, 0, r.code, "%v: %s", args[i], r.log)
+	}
+	log, code := run(t, env, "verify", shared, "--progress", "quiet")
+	assert.Equal(t, 0, code, "one whole release in the shared folder: %s", log)
+	entries, err := os.ReadDir(root)
+	require.NoError(t, err)
+	for _, e := range entries {
+		assert.False(t, strings.HasPrefix(e.Name(), "."), "a leftover beside the outputs: %s", e.Name())
+	}
+}
+
+// TestAReleaseKilledMidwayLeavesNothingThatLooksWhole: SIGKILL of the CLI
+// while a release is made leaves no release folder (only a hidden staging
+// folder beside it), and the next run removes that and makes a whole one.
+func TestAReleaseKilledMidwayLeavesNothingThatLooksWhole(t *testing.T) {
+	addr, tc := engineEnv(t)
+	m, cat, _ := fixtureMirror(t, fixtures.Nonce(), "2.1.6.0") // a new nonce: a cold build, seconds long
+	env := []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
+	root := t.TempDir()
+	dir := filepath.Join(root, "release")
+	cmd := exec.Command(bin, "release", "--s6", "2.1.6.0", "-o", dir, "--progress", "quiet")
+	cmd.Env = append(os.Environ(), env...)
+	require.NoError(t, cmd.Start())
+	staging := func() []string {
+		entries, _ := os.ReadDir(root)
+		var names []string
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), ".release.s6builder-") {
+				names = append(names, e.Name())
+			}
+		}
+		return names
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(staging()) == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	require.NotEmpty(t, staging(), "the release was staged")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
+	assert.NoDirExists(t, dir, "no release folder after the kill")
+	assert.NotEmpty(t, staging(), "the killed run's staging folder is left")
+
+	log, code := run(t, env, "release", "--s6", "2.1.6.0", "-o", dir, "--progress", "quiet")
+	require.Equal(t, 0, code, log)
+	assert.Empty(t, staging(), "the next run removed the dead run's staging folder")
+	log, code = run(t, env, "verify", dir, "--progress", "quiet")
+	assert.Equal(t, 0, code, log)
 }
