@@ -451,6 +451,19 @@ func TestServiceTreesThatWouldNotCopyIntoAnImageAreRefused(t *testing.T) {
 		}, "a name with a control character"},
 		"a fifo": {func(d string) { require.NoError(t, syscall.Mkfifo(filepath.Join(d, "ok", "fifo"), 0o644)) },
 			"ok/fifo: a fifo"},
+		"a device node": {func(d string) {
+			require.NoError(t, syscall.Mknod(filepath.Join(d, "ok", "null"), syscall.S_IFCHR|0o600, 1<<8|3))
+		}, "ok/null: a character device"},
+		"run not executable": {func(d string) {
+			require.NoError(t, os.MkdirAll(filepath.Join(d, "svc"), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(d, "svc", "run"), []byte("#!/bin/sh\n"), 0o644))
+		}, `service "svc" has no executable run file`},
+		"a link to a folder outside, then a file through it": {func(d string) {
+			require.NoError(t, os.Symlink("/etc", filepath.Join(d, "ok", "etc")))
+		}, "ok/etc: a symlink to /etc, outside the tree"},
+		"a relative link that climbs out": {func(d string) {
+			require.NoError(t, os.Symlink("../../../../etc/passwd", filepath.Join(d, "ok", "passwd")))
+		}, "outside the tree"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			dir := tree(t, tc.setup)
@@ -460,10 +473,13 @@ func TestServiceTreesThatWouldNotCopyIntoAnImageAreRefused(t *testing.T) {
 			assert.NotContains(t, out, "nonexistent/buildkitd.sock")
 		})
 	}
-	// A link inside the tree is fine: the refusal comes later, from the daemon.
+	// A link inside the tree, and a name with spaces, are fine: the
+	// refusal comes later, from the daemon.
 	dir := tree(t, func(d string) {
 		require.NoError(t, os.MkdirAll(filepath.Join(d, "svc"), 0o755))
 		require.NoError(t, os.Symlink("../ok/run", filepath.Join(d, "svc", "run")))
+		require.NoError(t, os.MkdirAll(filepath.Join(d, "my service"), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(d, "my service", "run"), []byte("#!/bin/sh\n"), 0o755))
 	})
 	out, code := run(t, env, "image", "--s6", "2.1.6.0", "--services", dir, "--base", "debian:bookworm-slim", "-o", filepath.Join(t.TempDir(), "i.tar"))
 	assert.Equal(t, 1, code, out)
