@@ -125,6 +125,7 @@ func TestUserCatalogueRefusals(t *testing.T) {
 			"releases[0] and releases[1] both name the tarball s6-latest.tar.gz, as s6 2.1.5.0 and s6 2.1.6.0"},
 		"syntax error, line and column": {"{\"releases\": [\n  {\"package\": \"s6\",\n   \"digest\": sha256}]}", "line 3, column 15: invalid character 's'"},
 		"type error, line and column":   {"{\"releases\": [\n  {\"package\": 6}]}", "line 2, column"},
+		"a TSV file":                    {"package\tversion\tdigest\ns6\t2.1.6.0\tsha256:aa\n", "line 1, column 1: invalid character 'p'"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := catalog.ParseFile([]byte(tc.json))
@@ -221,4 +222,16 @@ func TestDigestPublishersAreShown(t *testing.T) {
 	require.NoError(t, c.WriteTable(&b))
 	assert.Regexp(t, `(?m)^s6-rc\s+0\.7\.0\.0\s.*--catalog mine\.json$`, b.String())
 	assert.Regexp(t, `(?m)^s6-rc\s+0\.6\.1\.1\s.*sha256:\S+\s+\d+ packagers? `, b.String()+" ")
+}
+
+// A file over the size bound is refused without being read whole.
+func TestAHugeCatalogueFileIsRefused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "huge.json")
+	f, err := os.Create(path)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(100<<20)) // 100 MB, sparse
+	require.NoError(t, f.Close())
+	_, err = catalog.ReadFile(path)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "huge.json: larger than 4194304 bytes")
 }
