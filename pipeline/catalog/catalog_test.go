@@ -123,7 +123,7 @@ func TestUserCatalogueRefusals(t *testing.T) {
 		"one tarball, two releases": {`{"releases":[{"package":"s6","version":"2.1.5.0","tarball":"s6-latest.tar.gz"},` +
 			`{"package":"s6","version":"2.1.6.0","tarball":"s6-latest.tar.gz"}]}`,
 			"releases[0] and releases[1] both name the tarball s6-latest.tar.gz, as s6 2.1.5.0 and s6 2.1.6.0"},
-		"syntax error, line and column": {"{\"releases\": [\n  {\"package\": \"s6\",\n   \"digest\": sha256}]}", "line 3, column 15: invalid character 's'"},
+		"syntax error, line and column": {"{\"releases\": [\n  {\"package\": \"s6\",\n   \"digest\": sha256}]}", "line 3, column 14: invalid character 's'"},
 		"type error, line and column":   {"{\"releases\": [\n  {\"package\": 6}]}", "line 2, column"},
 		"a TSV file":                    {"package\tversion\tdigest\ns6\t2.1.6.0\tsha256:aa\n", "line 1, column 1: invalid character 'p'"},
 	} {

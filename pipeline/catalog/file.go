@@ -300,10 +300,9 @@ func where(b []byte, err error) string {
 	default:
 		return ""
 	}
-	if off > int64(len(b)) {
-		off = int64(len(b))
-	}
-	line := 1 + bytes.Count(b[:off], []byte("\n"))
-	col := off - int64(bytes.LastIndexByte(b[:off], '\n'))
+	// The error came after reading off bytes: at byte off-1.
+	at := min(max(off-1, 0), int64(len(b)))
+	line := 1 + bytes.Count(b[:at], []byte("\n"))
+	col := at - int64(bytes.LastIndexByte(b[:at], '\n'))
 	return fmt.Sprintf("line %d, column %d: ", line, col)
 }
