@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -801,4 +802,26 @@ func TestAReleaseKilledMidwayLeavesNothingThatLooksWhole(t *testing.T) {
 	assert.Empty(t, staging(), "the next run removed the dead run's staging folder")
 	log, code = run(t, env, "verify", dir, "--progress", "quiet")
 	assert.Equal(t, 0, code, log)
+}
+
+// TestAPushToARegistryThatIsDownFailsNamingIt: --push to a registry that
+// does not answer fails with exit status 1, naming the registry.
+func TestAPushToARegistryThatIsDownFailsNamingIt(t *testing.T) {
+	addr, tc := engineEnv(t)
+	base := os.Getenv("S6BUILDER_SSHD_BASE")
+	require.NotEmpty(t, base, "S6BUILDER_SSHD_BASE comes from scripts/testenv env")
+	m, cat, _ := fixtureMirror(t, fixtures.Nonce(), "2.1.6.0")
+	env := []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
+	services := filepath.Join(t.TempDir(), "services")
+	require.NoError(t, os.MkdirAll(filepath.Join(services, "svc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(services, "svc", "run"), []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755))
+	l, err := net.Listen("tcp", "127.0.0.1:0") // a port nobody serves once closed
+	require.NoError(t, err)
+	down := l.Addr().String()
+	require.NoError(t, l.Close())
+	log, code := run(t, env, "image", "--s6", "2.1.6.0", "--services", services, "--base", base,
+		"--push", down+"/s6builder/app:test", "--progress", "quiet")
+	assert.Equal(t, 1, code, log)
+	assert.Contains(t, log, "failed to push "+down+"/s6builder/app:test")
+	assert.Contains(t, log, "connection refused")
 }
