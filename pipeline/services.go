@@ -83,12 +83,18 @@ func (e TreeEntry) check() error {
 		}
 		return nil
 	default:
-		return fmt.Errorf("%s: a %s; a service tree holds regular files, directories and symlinks only", e.Path, typeName(e.Type))
+		return fmt.Errorf("%s: a %s; a service tree holds regular files, directories and symlinks only", e.Path, TypeName(e.Type))
 	}
 }
 
-func typeName(m fs.FileMode) string {
+// TypeName names the type of a file that is not a regular one, for
+// refusals: "fifo", "symbolic link", "character device"...
+func TypeName(m fs.FileMode) string {
 	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symbolic link"
+	case m.IsDir():
+		return "directory"
 	case m&fs.ModeNamedPipe != 0:
 		return "fifo"
 	case m&fs.ModeSocket != 0:

@@ -702,14 +702,7 @@ func changeEntry(t *testing.T, path, name string) {
 // every file as its SHA256SUMS says and rebuilds them identical); the
 // shared folder holds one whole release and no leftovers.
 func TestConcurrentReleasesAndImages(t *testing.T) {
-	addr, tc := engineEnv(t)
-	base := os.Getenv("S6BUILDER_SSHD_BASE")
-	require.NotEmpty(t, base, "S6BUILDER_SSHD_BASE comes from scripts/testenv env")
-	m, cat, _ := fixtureMirror(t, fixtures.Nonce(), "2.1.6.0")
-	env := []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
-	services := filepath.Join(t.TempDir(), "services")
-	require.NoError(t, os.MkdirAll(filepath.Join(services, "svc"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(services, "svc", "run"), []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755))
+	env, base, services := imageEnv(t)
 
 	type result struct {
 		log  string
@@ -807,14 +800,7 @@ func TestAReleaseKilledMidwayLeavesNothingThatLooksWhole(t *testing.T) {
 // TestAPushToARegistryThatIsDownFailsNamingIt: --push to a registry that
 // does not answer fails with exit status 1, naming the registry.
 func TestAPushToARegistryThatIsDownFailsNamingIt(t *testing.T) {
-	addr, tc := engineEnv(t)
-	base := os.Getenv("S6BUILDER_SSHD_BASE")
-	require.NotEmpty(t, base, "S6BUILDER_SSHD_BASE comes from scripts/testenv env")
-	m, cat, _ := fixtureMirror(t, fixtures.Nonce(), "2.1.6.0")
-	env := []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
-	services := filepath.Join(t.TempDir(), "services")
-	require.NoError(t, os.MkdirAll(filepath.Join(services, "svc"), 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(services, "svc", "run"), []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755))
+	env, base, services := imageEnv(t)
 	l, err := net.Listen("tcp", "127.0.0.1:0") // a port nobody serves once closed
 	require.NoError(t, err)
 	down := l.Addr().String()
@@ -824,4 +810,19 @@ func TestAPushToARegistryThatIsDownFailsNamingIt(t *testing.T) {
 	assert.Equal(t, 1, code, log)
 	assert.Contains(t, log, "failed to push "+down+"/s6builder/app:test")
 	assert.Contains(t, log, "connection refused")
+}
+
+// imageEnv is the environment of an image run on fixtures (the test
+// daemon, a fresh fixture mirror), a Debian base and a one-service tree.
+func imageEnv(t *testing.T) (env []string, base, services string) {
+	t.Helper()
+	addr, tc := engineEnv(t)
+	base = os.Getenv("S6BUILDER_SSHD_BASE")
+	require.NotEmpty(t, base, "S6BUILDER_SSHD_BASE comes from scripts/testenv env")
+	m, cat, _ := fixtureMirror(t, fixtures.Nonce(), "2.1.6.0")
+	env = []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
+	services = filepath.Join(t.TempDir(), "services")
+	require.NoError(t, os.MkdirAll(filepath.Join(services, "svc"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(services, "svc", "run"), []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755))
+	return env, base, services
 }

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/s6builder/s6builder/pipeline"
 )
 
 // Finding is one file of a release directory that is not what SHA256SUMS
@@ -37,7 +39,7 @@ func CheckDir(dir string, sums map[string]string, ours ...string) ([]Finding, er
 		_, listed := sums[name]
 		switch {
 		case !e.Type().IsRegular() && (listed || name == SumsFile || slices.Contains(ours, name)):
-			out = append(out, Finding{name, fmt.Sprintf("a %s, not a regular file", typeName(e.Type()))})
+			out = append(out, Finding{name, fmt.Sprintf("a %s, not a regular file", pipeline.TypeName(e.Type()))})
 		case listed:
 			got, err := Sha256File(filepath.Join(dir, name))
 			if err != nil {
@@ -66,22 +68,6 @@ const provenanceSuffix = ".provenance.json"
 func isTarball(sums map[string]string, name string) bool {
 	_, ok := sums[name]
 	return ok && strings.HasSuffix(name, ".tar.gz")
-}
-
-func typeName(m os.FileMode) string {
-	switch {
-	case m&os.ModeSymlink != 0:
-		return "symbolic link"
-	case m.IsDir():
-		return "directory"
-	case m&os.ModeNamedPipe != 0:
-		return "FIFO"
-	case m&os.ModeDevice != 0:
-		return "device"
-	case m&os.ModeSocket != 0:
-		return "socket"
-	}
-	return "special file"
 }
 
 // provenanceRunTimes are the fields of BuildKit's SLSA provenance that
