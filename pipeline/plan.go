@@ -300,8 +300,12 @@ func (p *Plan) add(s *Stage) {
 }
 
 func missingDigest(rel catalog.Release) error {
-	return inputerr.New("", "", "no digest is known for %s: skarnet publishes none and the catalogue has no packager's digest for it.\n"+
+	who := "skarnet publishes none"
+	if rel.Package == catalog.Overlay {
+		who = "nobody publishes one for a GitHub tag archive"
+	}
+	return inputerr.New("", "", "no digest is known for %s: %s and the catalogue has no packager's digest for it.\n"+
 		"Supply one with {arg:catalog} FILE, a JSON file such as\n"+
 		"  {\"releases\": [{\"package\": %q, \"version\": %q, \"digest\": \"sha256:<hex of %s>\"}]}\n"+
-		"(sha256sum %s prints it for a copy you trust)", rel.Tarball, rel.Package, rel.Version.String(), rel.Tarball, rel.Tarball)
+		"(sha256sum %s prints it for a copy you trust)", rel.Tarball, who, rel.Package, rel.Version.String(), rel.Tarball, rel.Tarball)
 }

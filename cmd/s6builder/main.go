@@ -30,7 +30,7 @@ re-executes nothing and a new s6 release rebuilds only s6.`,
 		SilenceErrors: true,
 	}
 	root.AddCommand(buildCmd(), planCmd(), versionsCmd(),
-		platformsCmd(), imageCmd(), testCmd(), releaseCmd(), verifyCmd(), seedCmd())
+		platformsCmd(), imageCmd(), testCmd(), releaseCmd(), verifyCmd(), seedCmd(), overlayCmd())
 	// Flag syntax (--jobs abc, an unknown flag) is bad input too: exit 2.
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {

@@ -114,6 +114,8 @@ func TestHelpForEachCommand(t *testing.T) {
 		"versions": {"--json", "--catalog"},
 		"image":    {"--services", "--base", "--output", "--push", "--dist", "--prefix", "--dist-image", "--source-date-epoch", "--services-dir"},
 		"test":     {"--s6", "--addr", "--progress"},
+		"overlay":  {"--s6-overlay", "--output", "--mirror", "--catalog", "--toolchain", "--source-date-epoch"},
+		"seed":     {"--s6", "--addr", "--force", "--with"},
 	} {
 		out, code := run(t, nil, cmd, "--help")
 		assert.Equal(t, 0, code, out)
@@ -172,6 +174,13 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		{[]string{"build", "--s6", "2.1.6.0", "--cache-from", "type=registry,ref=r.example/c,mode=max", "-o", "x"}, "mode: an attribute of a cache export (--cache-to), not of an import"},
 		{[]string{"test", "--s6", "2.1.6.0", "--cache-from", "type=ftp,ref=r.example/c"}, "type=ftp: unknown cache type; want one of azblob, gha, local, registry, s3"},
 		{[]string{"build", "--s6", "2.1.6.0", "--fetch-timeout", "-1s", "-o", "x"}, `--fetch-timeout "-1s": want a duration of 0 (no bound) or more`},
+		{[]string{"overlay", "-o", "x"}, "--s6-overlay: give the s6-overlay release, e.g. --s6-overlay 3.2.3.2"},
+		{[]string{"overlay", "--s6-overlay", "9.9.9.9", "-o", "x"}, "unknown s6-overlay release 9.9.9.9 (nearest known: 3.2.3.2; `s6builder versions` lists all)"},
+		{[]string{"overlay", "--s6-overlay", "3.2;id", "-o", "x"}, `--s6-overlay "3.2;id": version "3.2;id"`},
+		{[]string{"overlay", "--s6-overlay", "3.2.3.2", "-o", "x"}, "no digest is known for s6-overlay-3.2.3.2.tar.gz: nobody publishes one for a GitHub tag archive"},
+		{[]string{"overlay", "--s6-overlay", "3.2.3.2", "--mirror", "ftp://x", "-o", "x"}, "--mirror"},
+		{[]string{"overlay", "--s6-overlay", "3.2.3.2"}, "give --output DIR"},
+		{[]string{"seed", "a", "b"}, "accepts at most 1 arg"},
 		{[]string{"build", "--s6", "2.1.6.0", "--fetch-timeout", "soon", "-o", "x"}, `invalid argument "soon" for "--fetch-timeout" flag`},
 		{[]string{"image", "--s6", "2.1.6.0,2.1.5.0", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, `--s6 "2.1.6.0,2.1.5.0": an image holds one s6 release`},
 		{[]string{"image", "--s6", "2.1.6.0", "--platform", "linux/amd64,i486", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "i686 and up"},

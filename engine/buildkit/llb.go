@@ -37,7 +37,7 @@ func States(p *pipeline.Plan) (map[string]llb.State, error) {
 				llb.Filename(s.Fetch.Filename), vertexName(s, fetchPrefix+s.Fetch.Filename))
 		case pipeline.KindLocal:
 			st[s.ID] = llb.Local(s.Local.Name, vertexName(s, "local "+s.Local.Name))
-		case pipeline.KindUnpack, pipeline.KindBuild, pipeline.KindHeaders, pipeline.KindTest, pipeline.KindPrepare:
+		case pipeline.KindUnpack, pipeline.KindBuild, pipeline.KindHeaders, pipeline.KindTest, pipeline.KindPrepare, pipeline.KindAssemble:
 			out, err := execState(s, st)
 			if err != nil {
 				return nil, err

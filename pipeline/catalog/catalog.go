@@ -94,8 +94,8 @@ func Default() (*Catalog, error) {
 // Lookup returns the release of pkg at v, or an error naming the nearest
 // known releases.
 func (c *Catalog) Lookup(pkg string, v version.Version) (Release, error) {
-	if !IsPackage(pkg) {
-		return Release{}, fmt.Errorf("unknown package %q: want one of %s", pkg, strings.Join(Packages, ", "))
+	if !IsKnown(pkg) {
+		return Release{}, fmt.Errorf("unknown package %q: want one of %s", pkg, known())
 	}
 	if r, ok := c.releases[pkg][v]; ok {
 		return *r, nil
@@ -163,7 +163,7 @@ func DefaultTarball(pkg string, v version.Version) string {
 func ParseTarball(name string) (string, version.Version, error) {
 	m := tarballName.FindStringSubmatch(name)
 	if m == nil {
-		return "", version.Version{}, fmt.Errorf("tarball %q: want <package>-<version>.tar.gz with a package of %s", name, strings.Join(Packages, ", "))
+		return "", version.Version{}, fmt.Errorf("tarball %q: want <package>-<version>.tar.gz with a package of %s", name, known())
 	}
 	v, err := version.Parse(m[2])
 	if err != nil {
@@ -187,7 +187,7 @@ func ParseDigest(s string) (digest.Digest, error) {
 func (c *Catalog) loadReleases() error {
 	return eachRow("data/releases.tsv", 4, func(f []string) error {
 		pkg := f[0]
-		if !IsPackage(pkg) {
+		if !IsKnown(pkg) {
 			return fmt.Errorf("unknown package %q", pkg)
 		}
 		v, err := version.Parse(f[1])

@@ -195,8 +195,8 @@ func conflict(a, b FileRelease) string {
 }
 
 func (r FileRelease) validate() error {
-	if !IsPackage(r.Package) {
-		return fmt.Errorf("package %q: want one of %s", r.Package, strings.Join(Packages, ", "))
+	if !IsKnown(r.Package) {
+		return fmt.Errorf("package %q: want one of %s", r.Package, known())
 	}
 	if _, err := version.Parse(r.Version); err != nil {
 		return err

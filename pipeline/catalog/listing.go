@@ -28,8 +28,11 @@ type Entry struct {
 // members that link against the most first), each oldest first.
 func (c *Catalog) Entries() []Entry {
 	var out []Entry
+	order := []string{Overlay} // built from the family's programs: first
 	for i := len(Packages) - 1; i >= 0; i-- {
-		pkg := Packages[i]
+		order = append(order, Packages[i])
+	}
+	for _, pkg := range order {
 		for _, r := range c.Releases(pkg) {
 			e := Entry{Package: pkg, Version: r.Version.String(), Released: r.Released, Tarball: r.Tarball,
 				Digest: r.Digest.String(), DigestSource: r.DigestSource, DigestPublishers: r.DigestPublishers, Source: r.Source}

@@ -59,9 +59,22 @@ func loadPackages() error {
 	for i, p := range Packages {
 		quoted[i] = regexp.QuoteMeta(p)
 	}
+	quoted = append(quoted, regexp.QuoteMeta(Overlay))
 	tarballName = regexp.MustCompile(`^(` + strings.Join(quoted, "|") + `)-([0-9.]+)\.tar\.gz$`)
 	return nil
 }
+
+// Overlay is s6-overlay: a package of the catalogue (its releases, their
+// tarballs and digests) that is not of the family. It is not built like
+// one: its release assembles trees of files around the family's programs.
+const Overlay = "s6-overlay"
+
+// IsKnown reports whether the catalogue holds releases of name: a package
+// of the family, or Overlay.
+func IsKnown(name string) bool { return name == Overlay || IsPackage(name) }
+
+// known lists the names IsKnown accepts, for refusals.
+func known() string { return strings.Join(append(append([]string{}, Packages...), Overlay), ", ") }
 
 // IsPackage reports whether name is one of Packages.
 func IsPackage(name string) bool {

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/containerd/platforms"
+	"github.com/spf13/cobra"
+
+	bk "github.com/s6builder/s6builder/engine/buildkit"
+	"github.com/s6builder/s6builder/pipeline"
+	"github.com/s6builder/s6builder/pipeline/catalog"
+	"github.com/s6builder/s6builder/pipeline/inputerr"
+)
+
+func overlayCmd() *cobra.Command {
+	var (
+		ver, output, addr, progress string
+		mirror, catFile, toolchain  string
+		force                       bool
+		epoch                       int64
+	)
+	cmd := &cobra.Command{
+		Use:   "overlay",
+		Short: "Make s6-overlay's release tarballs from its source: the noarch ones so far",
+		Long: `Make the tarballs of an s6-overlay release from its source tarball, as its
+Makefile makes them, reproducibly (sorted entries, owner 0:0, every time
+--source-date-epoch, default the release's day), each with its .sha256 in
+s6-overlay's format, into --output (replaced atomically):
+
+  s6-overlay-noarch.tar.xz           /init, the scripts, /etc/s6-overlay, /command links
+  s6-overlay-symlinks-noarch.tar.xz  /usr/bin links to them
+  syslogd-overlay-noarch.tar.xz      the syslogd service
+
+The per-architecture tarballs (the family's programs, built from source) are
+not made yet. The source is GitHub's archive of the release tag, or
+MIRROR/s6-overlay/s6-overlay-<version>.tar.gz with --mirror; nobody publishes
+its digest, so --catalog pins it.`,
+		Example: `  s6builder overlay --s6-overlay 3.2.3.2 --catalog digests.json -o ./s6-overlay`,
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output == "" {
+				return usageError{fmt.Errorf("give --output DIR, where the tarballs go")}
+			}
+			if epoch < 0 {
+				return usageError{inputerr.New("source-date-epoch", strconv.FormatInt(epoch, 10), "want seconds since 1970")}
+			}
+			var layers []pipeline.Layer
+			if catFile != "" {
+				cf, err := catalog.ReadFile(catFile)
+				if err != nil {
+					return usageError{err}
+				}
+				layers = append(layers, pipeline.Layer{Source: "--catalog " + catFile, File: cf})
+			}
+			cat, err := pipeline.LoadCatalog(layers...)
+			if err != nil {
+				return usageError{err}
+			}
+			req := pipeline.OverlayRequest{Version: ver, Mirror: mirror, SourceDateEpoch: epoch, BuildPlatform: platforms.DefaultString()}
+			if toolchain != "" {
+				req.Toolchain = pipeline.Toolchain{Image: toolchain}
+			}
+			if _, err := pipeline.NewOverlay(cat, req); err != nil {
+				return usageError{err} // refused before any work
+			}
+			if err := bk.CheckOutputs([]bk.Output{{Field: "output", Path: output}}, force); err != nil {
+				return usageError{err}
+			}
+			tcRef := pipeline.DefaultToolchain().Image
+			if toolchain != "" {
+				tcRef = toolchain
+			}
+			c, stop, err := connect(cmd, addr, tcRef)
+			if err != nil {
+				return err
+			}
+			defer stop()
+			native, err := bk.NativePlatform(cmd.Context(), c.Client)
+			if err != nil {
+				return err
+			}
+			req.BuildPlatform = native
+			p, err := pipeline.NewOverlay(cat, req)
+			if err != nil {
+				return usageError{err}
+			}
+			start := time.Now()
+			names, err := bk.Overlay(cmd.Context(), c.Client, p, bk.OverlayOptions{Dir: output, Force: force, Progress: progress})
+			if err != nil {
+				return c.explain(err)
+			}
+			for _, n := range names {
+				fmt.Println(n)
+			}
+			fmt.Fprintf(os.Stderr, "s6builder: s6-overlay %s's noarch tarballs in %s in %.1fs\n", ver, output, time.Since(start).Seconds())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&ver, "s6-overlay", "", "the s6-overlay release, e.g. 3.2.3.2")
+	f.StringVarP(&output, "output", "o", "", "directory for the tarballs (replaced atomically)")
+	f.StringVar(&mirror, "mirror", os.Getenv("S6BUILDER_MIRROR"), "base URL serving MIRROR/s6-overlay/s6-overlay-<version>.tar.gz (default: GitHub's tag archive); env S6BUILDER_MIRROR")
+	f.StringVar(&catFile, "catalog", os.Getenv("S6BUILDER_CATALOG"), "JSON catalogue file with the source tarball's digest; env S6BUILDER_CATALOG")
+	f.StringVar(&toolchain, "toolchain", os.Getenv("S6BUILDER_TOOLCHAIN"), "image with tar, sed and xz that assembles the tarballs; env S6BUILDER_TOOLCHAIN")
+	f.StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address; env BUILDKIT_HOST")
+	f.BoolVar(&force, "force", false, "replace --output even when it is not an s6builder output")
+	f.Int64Var(&epoch, "source-date-epoch", envEpoch(), "time of every file in the tarballs, in seconds since 1970 (default: env SOURCE_DATE_EPOCH, else the release's day)")
+	progressVar(f, &progress)
+	return cmd
+}
