@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"context"
+	"debug/elf"
 	"io"
 	"io/fs"
 	"os"
@@ -154,6 +155,36 @@ func indexOf(t *testing.T, archive string) string {
 			b, err := io.ReadAll(tr)
 			require.NoError(t, err)
 			return string(b)
+		}
+	}
+}
+
+// TestProgramsForEachPlatform: the image's programs are compiled for the
+// platform of each image of the index (here arm64 and arm/v7 beside this
+// machine's): static ELF files of that machine.
+func TestProgramsForEachPlatform(t *testing.T) {
+	if testing.Short() {
+		t.Skip("compiles buildkitd twice")
+	}
+	for _, tc := range []struct {
+		platform string
+		machine  elf.Machine
+		class    elf.Class
+	}{
+		{"linux/arm64", elf.EM_AARCH64, elf.ELFCLASS64},
+		{"linux/arm/v7", elf.EM_ARM, elf.ELFCLASS32},
+	} {
+		dir := t.TempDir()
+		require.NoError(t, compile(context.Background(), tc.platform, dir))
+		for _, prog := range []string{"s6builder", "buildkitd", "buildctl"} {
+			f, err := elf.Open(filepath.Join(dir, prog))
+			require.NoError(t, err, "%s for %s", prog, tc.platform)
+			assert.Equal(t, tc.machine, f.Machine, "%s for %s", prog, tc.platform)
+			assert.Equal(t, tc.class, f.Class, "%s for %s", prog, tc.platform)
+			for _, p := range f.Progs {
+				assert.NotEqual(t, elf.PT_INTERP, p.Type, "%s for %s: static, no interpreter", prog, tc.platform)
+			}
+			f.Close()
 		}
 	}
 }
