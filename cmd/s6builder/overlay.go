@@ -11,7 +11,6 @@ import (
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
 	"github.com/s6builder/s6builder/pipeline"
-	"github.com/s6builder/s6builder/pipeline/catalog"
 	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
@@ -47,17 +46,9 @@ its digest, so --catalog pins it.`,
 			if epoch < 0 {
 				return usageError{inputerr.New("source-date-epoch", strconv.FormatInt(epoch, 10), "want seconds since 1970")}
 			}
-			var layers []pipeline.Layer
-			if catFile != "" {
-				cf, err := catalog.ReadFile(catFile)
-				if err != nil {
-					return usageError{err}
-				}
-				layers = append(layers, pipeline.Layer{Source: "--catalog " + catFile, File: cf})
-			}
-			cat, err := pipeline.LoadCatalog(layers...)
+			cat, err := catalogWith(catFile)
 			if err != nil {
-				return usageError{err}
+				return err
 			}
 			req := pipeline.OverlayRequest{Version: ver, Mirror: mirror, SourceDateEpoch: epoch, BuildPlatform: platforms.DefaultString()}
 			if toolchain != "" {

@@ -146,6 +146,24 @@ func (f *requestFlags) load() (*catalog.Catalog, pipeline.Request, error) {
 	return cat, req, nil
 }
 
+// catalogWith is the embedded catalogue with the --catalog file path (if
+// any) applied; a bad file is bad input.
+func catalogWith(path string) (*catalog.Catalog, error) {
+	var layers []pipeline.Layer
+	if path != "" {
+		cf, err := catalog.ReadFile(path)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		layers = append(layers, pipeline.Layer{Source: "--catalog " + path, File: cf})
+	}
+	cat, err := pipeline.LoadCatalog(layers...)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return cat, nil
+}
+
 // toolchainRefs are the toolchain images the request may use: --toolchain
 // (or the default one) and those of --platform-toolchain.
 func (f *requestFlags) toolchainRefs() []string {

@@ -4,9 +4,6 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
-
-	"github.com/s6builder/s6builder/pipeline"
-	"github.com/s6builder/s6builder/pipeline/catalog"
 )
 
 func versionsCmd() *cobra.Command {
@@ -22,15 +19,7 @@ for s6 the skalibs and execline it needs, and the published tarball digest
 (- when none is known; such a release needs a digest from --catalog).`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var layers []pipeline.Layer
-			if catFile != "" {
-				cf, err := catalog.ReadFile(catFile)
-				if err != nil {
-					return usageError{err}
-				}
-				layers = append(layers, pipeline.Layer{Source: "--catalog " + catFile, File: cf})
-			}
-			cat, err := pipeline.LoadCatalog(layers...)
+			cat, err := catalogWith(catFile)
 			if err != nil {
 				return err
 			}
