@@ -453,10 +453,18 @@ func (fs fakeFS) answer(c call) (any, error) {
 		return out, nil
 	case "exists":
 		p, _ := c.Args["path"].(string)
-		if len(c.Args) != 1 {
-			return nil, fmt.Errorf("fake engine: %s: only path is understood", c)
+		e, ok := fs[cleanPath(p)]
+		switch t, given := c.Args["expectedType"]; {
+		case len(c.Args) > 2 || (len(c.Args) == 2 && !given):
+			return nil, fmt.Errorf("fake engine: %s: only path and expectedType are understood", c)
+		case !given:
+		case t == "REGULAR_TYPE":
+			ok = ok && !e.dir
+		case t == "DIRECTORY_TYPE":
+			ok = ok && e.dir
+		default:
+			return nil, fmt.Errorf("fake engine: %s: expectedType %v", c, t)
 		}
-		_, ok := fs[cleanPath(p)]
 		return ok, nil
 	}
 	return nil, fmt.Errorf("fake engine: %s", c)

@@ -107,55 +107,57 @@ func normalPlatform(p string) (string, error) {
 // checkServices reads a service tree Directory and applies pipeline's rules
 // (the same as `s6builder image`); it says whether the tree has an
 // executable .s6-svscan/finish of its own (pipeline.ImageRequest.HasScanFinish).
-// Directory.entries marks directories with a trailing "/" (engine v0.21.8);
-// a symlink is not a directory, as for os.ReadDir.
 func checkServices(ctx context.Context, dir *dagger.Directory) (hasFinish bool, err error) {
-	entries, err := dir.Entries(ctx)
+	tree, err := pipeline.ReadServiceTree(daggerTree{ctx, dir})
 	if err != nil {
 		return false, fmt.Errorf("services: %w", err)
-	}
-	tree := pipeline.ServiceTree{RunExecutable: map[string]bool{}}
-	for _, e := range entries {
-		name, isDir := strings.CutSuffix(e, "/")
-		if pipeline.IsService(name, isDir) {
-			tree.RunExecutable[name] = false
-		}
-	}
-	if len(tree.RunExecutable) > 0 {
-		runs, err := dir.Glob(ctx, "*/run")
-		if err != nil {
-			return false, fmt.Errorf("services: %w", err)
-		}
-		for _, r := range runs {
-			name := strings.TrimSuffix(strings.TrimSuffix(r, "/"), "/run")
-			if _, ok := tree.RunExecutable[name]; !ok {
-				continue
-			}
-			if tree.RunExecutable[name], err = isExecutable(ctx, dir, name+"/run"); err != nil {
-				return false, err
-			}
-		}
 	}
 	if err := tree.Check(); err != nil {
 		return false, fmt.Errorf("services: %w", err)
 	}
-	ok, err := dir.Exists(ctx, pipeline.ScanFinishPath)
-	if err != nil {
-		return false, fmt.Errorf("services: %w", err)
-	}
-	if !ok {
-		return false, nil
-	}
-	return isExecutable(ctx, dir, pipeline.ScanFinishPath)
+	return tree.HasScanFinish, nil
 }
 
-func isExecutable(ctx context.Context, dir *dagger.Directory, path string) (bool, error) {
-	perm, err := dir.Stat(path).Permissions(ctx)
+// daggerTree is a Directory as pipeline's tree checks read it.
+type daggerTree struct {
+	ctx context.Context
+	dir *dagger.Directory
+}
+
+// TopDirs: Directory.entries marks directories with a trailing "/" (engine
+// v0.21.8); a symlink is not a directory, as for os.ReadDir.
+func (t daggerTree) TopDirs() ([]string, error) {
+	entries, err := t.dir.Entries(t.ctx)
 	if err != nil {
-		return false, fmt.Errorf("services: %s: %w", path, err)
+		return nil, err
+	}
+	var dirs []string
+	for _, e := range entries {
+		if name, isDir := strings.CutSuffix(e, "/"); isDir {
+			dirs = append(dirs, name)
+		}
+	}
+	return dirs, nil
+}
+
+func (t daggerTree) RegularFile(path string) (bool, error) {
+	return t.dir.Exists(t.ctx, path, dagger.DirectoryExistsOpts{ExpectedType: dagger.ExistsTypeRegularType})
+}
+
+func (t daggerTree) Executable(path string) (bool, error) {
+	if ok, err := t.RegularFile(path); !ok || err != nil {
+		return false, err
+	}
+	perm, err := t.dir.Stat(path).Permissions(t.ctx)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
 	}
 	return perm&0o111 != 0, nil
 }
+
+// Entries: a Directory's whole listing is not asked for (the engine copies
+// the tree as it is; the CLI, which reads a local folder, checks every entry).
+func (t daggerTree) Entries() ([]pipeline.TreeEntry, error) { return nil, nil }
 
 // imageContainer translates an image spec onto the base container, as
 // engine/buildkit/image.go does onto the base image:

@@ -110,26 +110,9 @@ func rcContainer(ctr *dagger.Container, spec pipeline.ImageSpec) (*dagger.Contai
 // checkRc reads an s6-rc source tree Directory and applies pipeline's
 // rules (the same as `s6builder image --init s6-rc`).
 func checkRc(ctx context.Context, dir *dagger.Directory, bundle string) error {
-	entries, err := dir.Entries(ctx)
+	tree, err := pipeline.ReadRcTree(daggerTree{ctx, dir})
 	if err != nil {
 		return fmt.Errorf("rc: %w", err)
-	}
-	tree := pipeline.RcTree{Typed: map[string]bool{}}
-	for _, e := range entries {
-		if name, isDir := strings.CutSuffix(e, "/"); isDir && !strings.HasPrefix(name, ".") {
-			tree.Typed[name] = false
-		}
-	}
-	types, err := dir.Glob(ctx, "*/type")
-	if err != nil {
-		return fmt.Errorf("rc: %w", err)
-	}
-	for _, t := range types {
-		if name := strings.TrimSuffix(t, "/type"); !strings.HasSuffix(t, "/") {
-			if _, ok := tree.Typed[name]; ok {
-				tree.Typed[name] = true
-			}
-		}
 	}
 	if err := tree.Check(bundle); err != nil {
 		return fmt.Errorf("rc: %w", err)

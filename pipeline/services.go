@@ -33,6 +33,65 @@ type TreeEntry struct {
 	Target string      // a symlink's target
 }
 
+// TreeReader reads a tree of the user's the way a front end can: the CLI
+// a local folder, the Dagger module a Directory. ReadServiceTree and
+// ReadRcTree read what the checks need through it, so the rules of what a
+// tree must be are here once, for every front end.
+type TreeReader interface {
+	// TopDirs names the tree's top-level directories (a link is not one).
+	TopDirs() ([]string, error)
+	// RegularFile reports whether path is a regular file (through links
+	// inside the tree); false when there is nothing there.
+	RegularFile(path string) (bool, error)
+	// Executable reports whether path is a regular file with an execute bit.
+	Executable(path string) (bool, error)
+	// Entries lists every entry of the tree, or nil when the front end
+	// cannot list them.
+	Entries() ([]TreeEntry, error)
+}
+
+// ReadServiceTree reads a service tree through r: its service
+// directories, whether each has an executable run, whether the tree has an
+// executable .s6-svscan/finish, and its entries. Check says whether it will do.
+func ReadServiceTree(r TreeReader) (ServiceTree, error) {
+	dirs, err := r.TopDirs()
+	if err != nil {
+		return ServiceTree{}, err
+	}
+	t := ServiceTree{RunExecutable: map[string]bool{}}
+	for _, d := range dirs {
+		if IsService(d, true) {
+			if t.RunExecutable[d], err = r.Executable(d + "/run"); err != nil {
+				return t, err
+			}
+		}
+	}
+	if t.HasScanFinish, err = r.Executable(ScanFinishPath); err != nil {
+		return t, err
+	}
+	t.Entries, err = r.Entries()
+	return t, err
+}
+
+// ReadRcTree reads an s6-rc source tree through r: its top-level
+// directories, whether each has a type file, and its entries.
+func ReadRcTree(r TreeReader) (RcTree, error) {
+	dirs, err := r.TopDirs()
+	if err != nil {
+		return RcTree{}, err
+	}
+	t := RcTree{Typed: map[string]bool{}}
+	for _, d := range dirs {
+		if !strings.HasPrefix(d, ".") {
+			if t.Typed[d], err = r.RegularFile(d + "/type"); err != nil {
+				return t, err
+			}
+		}
+	}
+	t.Entries, err = r.Entries()
+	return t, err
+}
+
 // IsService reports whether a top-level entry of a service tree is a
 // service directory: s6-svscan skips names that start with a dot.
 func IsService(name string, isDir bool) bool { return isDir && !strings.HasPrefix(name, ".") }

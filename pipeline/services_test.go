@@ -2,9 +2,11 @@ package pipeline_test
 
 import (
 	"io/fs"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/s6builder/s6builder/pipeline"
 )
@@ -39,4 +41,38 @@ func TestServiceTreeEntriesThatWouldNotCopyIntoAnImage(t *testing.T) {
 		{Path: "sshd/finish", Type: fs.ModeSymlink, Target: "../common/finish"}, {Path: "common/finish"},
 	}
 	assert.NoError(t, pipeline.ServiceTree{RunExecutable: ok, Entries: inside}.Check(), "links inside the tree are fine")
+}
+
+// mapTree is a TreeReader over a map of paths: true an executable file,
+// false another regular file; directories are the paths' parents.
+type mapTree map[string]bool
+
+func (m mapTree) TopDirs() ([]string, error) {
+	seen := map[string]bool{}
+	var out []string
+	for p := range m {
+		if top, _, ok := strings.Cut(p, "/"); ok && !seen[top] {
+			seen[top] = true
+			out = append(out, top)
+		}
+	}
+	return out, nil
+}
+func (m mapTree) RegularFile(p string) (bool, error)     { _, ok := m[p]; return ok, nil }
+func (m mapTree) Executable(p string) (bool, error)      { return m[p], nil }
+func (m mapTree) Entries() ([]pipeline.TreeEntry, error) { return nil, nil }
+
+// The readers of both front ends give the checks the same facts: these are
+// the rules they are read by.
+func TestTreesReadThroughAFrontEndsReader(t *testing.T) {
+	st, err := pipeline.ReadServiceTree(mapTree{"sshd/run": true, "cron/run": false, ".s6-svscan/finish": true, "cron/finish": true})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"sshd": true, "cron": false}, st.RunExecutable, ".s6-svscan is not a service")
+	assert.True(t, st.HasScanFinish)
+	assert.EqualError(t, st.Check(), `service "cron" has no executable run file`)
+
+	rt, err := pipeline.ReadRcTree(mapTree{"app/type": false, "app/run": true, "default/type": false, "default/contents.d/app": false, "broken/run": true, ".hidden/type": false})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]bool{"app": true, "default": true, "broken": false}, rt.Typed)
+	assert.ErrorContains(t, rt.Check(""), "broken has no type file")
 }

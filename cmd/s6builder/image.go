@@ -232,23 +232,13 @@ func checkServices(dir string) (hasFinish bool, err error) {
 	if dir == "" {
 		return false, fmt.Errorf("--services: a service tree directory is required")
 	}
-	entries, err := os.ReadDir(dir)
+	lt, err := openLocalTree(dir)
 	if err != nil {
 		return false, fmt.Errorf("--services: %w", err)
 	}
-	tree := pipeline.ServiceTree{RunExecutable: map[string]bool{}}
-	root, err := os.OpenRoot(dir) // links are followed only inside the tree
+	defer lt.root.Close()
+	tree, err := pipeline.ReadServiceTree(lt)
 	if err != nil {
-		return false, fmt.Errorf("--services: %w", err)
-	}
-	defer root.Close()
-	for _, e := range entries {
-		if pipeline.IsService(e.Name(), e.IsDir()) {
-			tree.RunExecutable[e.Name()] = executable(root, e.Name()+"/run")
-		}
-	}
-	tree.HasScanFinish = executable(root, pipeline.ScanFinishPath)
-	if tree.Entries, err = treeEntries(dir); err != nil {
 		return false, fmt.Errorf("--services: %w", err)
 	}
 	if err := tree.Check(); err != nil {
@@ -257,12 +247,46 @@ func checkServices(dir string) (hasFinish bool, err error) {
 	return tree.HasScanFinish, nil
 }
 
-// executable reports whether name in the tree is a regular file (through
-// links inside the tree) with an execute bit.
-func executable(root *os.Root, name string) bool {
-	fi, err := root.Stat(name)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+// localTree is a local folder as pipeline's tree checks read it; links
+// are followed only inside it.
+type localTree struct {
+	dir  string
+	root *os.Root
 }
+
+func openLocalTree(dir string) (*localTree, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &localTree{dir: dir, root: root}, nil
+}
+
+func (l *localTree) TopDirs() ([]string, error) {
+	entries, err := os.ReadDir(l.dir)
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	return dirs, nil
+}
+
+func (l *localTree) RegularFile(name string) (bool, error) {
+	fi, err := l.root.Stat(name)
+	return err == nil && fi.Mode().IsRegular(), nil
+}
+
+func (l *localTree) Executable(name string) (bool, error) {
+	fi, err := l.root.Stat(name)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0, nil
+}
+
+func (l *localTree) Entries() ([]pipeline.TreeEntry, error) { return treeEntries(l.dir) }
 
 // treeEntries lists every entry under dir, links with their targets.
 func treeEntries(dir string) ([]pipeline.TreeEntry, error) {
@@ -291,23 +315,13 @@ func checkRc(dir, bundle string) error {
 	if dir == "" {
 		return inputerr.New("rc", "", "an s6-rc source tree directory is required (one directory per service or bundle, each with a type file)")
 	}
-	entries, err := os.ReadDir(dir)
+	lt, err := openLocalTree(dir)
 	if err != nil {
 		return fmt.Errorf("--rc: %w", err)
 	}
-	root, err := os.OpenRoot(dir)
+	defer lt.root.Close()
+	tree, err := pipeline.ReadRcTree(lt)
 	if err != nil {
-		return fmt.Errorf("--rc: %w", err)
-	}
-	defer root.Close()
-	tree := pipeline.RcTree{Typed: map[string]bool{}}
-	for _, e := range entries {
-		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
-			fi, err := root.Stat(e.Name() + "/type")
-			tree.Typed[e.Name()] = err == nil && fi.Mode().IsRegular()
-		}
-	}
-	if tree.Entries, err = treeEntries(dir); err != nil {
 		return fmt.Errorf("--rc: %w", err)
 	}
 	if err := tree.Check(bundle); err != nil {
