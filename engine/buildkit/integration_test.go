@@ -446,6 +446,34 @@ func TestAStalledMirrorStopsTheBuildNamingIt(t *testing.T) {
 	assertUntouched(t, out)
 }
 
+// TestAFullFileSystemWhileAReleaseIsStagedLeavesNothing: the release's
+// tarball does not fit beside its output; the run fails saying so, and no
+// release folder, whole-looking or not, is left.
+func TestAFullFileSystemWhileAReleaseIsStagedLeavesNothing(t *testing.T) {
+	e := engine(t)
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root to mount a small tmpfs")
+	}
+	mnt := t.TempDir()
+	require.NoError(t, syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"))
+	t.Cleanup(func() { _ = syscall.Unmount(mnt, 0) })
+	fill, err := os.Create(filepath.Join(mnt, "fill"))
+	require.NoError(t, err)
+	_, _ = fill.Write(make([]byte, 252*1024))
+	fill.Close()
+
+	m := fixtureMirror(t, map[string]string{"s6": fixtures.Nonce()}, "2.1.6.0")
+	p := planFor(t, e, m, m.Catalog(), "2.1.6.0")
+	out := filepath.Join(mnt, "release")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	_, _, err = bk.Release(ctx, e.c, []*pipeline.Plan{p}, bk.ReleaseOptions{Dir: out, Version: "test", SourceDateEpoch: 1700000000, Progress: "quiet"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no space left on device")
+	assert.NoDirExists(t, out)
+	assertNoLeftovers(t, out)
+}
+
 func TestANearlyFullOutputFileSystemFailsFastAndLeavesTheDaemonHealthy(t *testing.T) {
 	e := engine(t)
 	if os.Geteuid() != 0 {
