@@ -222,7 +222,7 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 		// strip, install. Its steps have nothing to gain from caches of
 		// their own (a change to one reruns all that follow), and every
 		// container start and snapshot costs time on the critical path.
-		opts := recipe.Options{Static: !req.Dynamic, Extra: req.Configure[pkg], Jobs: req.Jobs, DestDir: OutDir, Prefix: req.Prefix, Target: cross.GNUTriple}
+		opts := recipe.Options{Static: !req.Dynamic, Extra: req.Configure[pkg], Jobs: req.Jobs, DestDir: OutDir, Prefix: req.Prefix, Target: cross.GNUTriple, Multicall: req.Multicall}
 		mounts := []Mount{tarball, {Target: SrcDir, Tmpfs: true}}
 		deps := []string{IDToolchain, fetchID(pkg)}
 		for _, d := range rel.Links() {

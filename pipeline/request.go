@@ -61,6 +61,9 @@ type Request struct {
 
 	Mirror string `json:"mirror,omitempty"` // base URL; "" = DefaultMirror
 	Jobs   int    `json:"jobs,omitempty"`   // make -jN; 0 = the build container's CPU count
+	// Multicall: one program per package where its release can be built so
+	// (execline, s6-portable-utils, s6-linux-utils), the smallest dist.
+	Multicall bool `json:"multicall,omitempty"`
 
 	// Configure holds extra configure options per package name.
 	Configure map[string][]string `json:"configure,omitempty"`

@@ -1,6 +1,7 @@
 package buildkit_test
 
 import (
+	"io/fs"
 	"bytes"
 	"context"
 	"debug/elf"
@@ -179,6 +180,44 @@ func TestRealSourcesNewestFamily(t *testing.T) {
 	for _, want := range []string{"s6-rc -u change", "s6-rc -d change", "s6-dnsip4 -h", "s6-tcpclient", "s6-linux-init-maker", "s6-echo", "s6-freeramdisk"} {
 		assert.True(t, slices.ContainsFunc(rep.Smoke, func(c string) bool { return strings.Contains(c, want) }), "no smoke check mentions %s: %v", want, rep.Smoke)
 	}
+
+	// Multicall, where the releases can (execline, s6-portable-utils,
+	// s6-linux-utils): one program each, the others links to it; the same
+	// smoke checks pass, and the dist is smaller.
+	mp, err := pipeline.New(cat, pipeline.Request{S6: "2.15.1.0", With: []string{"all"}, Mirror: m.URL, Multicall: true,
+		Toolchain: pipeline.Toolchain{Image: e.toolchain}})
+	require.NoError(t, err)
+	mout := filepath.Join(t.TempDir(), "s6dist")
+	start = time.Now()
+	_, err = build(t, e, mp, bk.Options{Dist: mout})
+	require.NoError(t, err)
+	for _, id := range []string{"build/execline", "build/s6-portable-utils", "build/s6-linux-utils"} {
+		assert.NotEqual(t, p.Stage(id).Key, mp.Stage(id).Key, "%s is built otherwise", id)
+	}
+	for _, id := range []string{"build/skalibs", "build/s6-dns"} {
+		assert.Equal(t, p.Stage(id).Key, mp.Stage(id).Key, "%s builds on no multicall package: its build is reused", id)
+	}
+	for prog, multi := range map[string]string{"execlineb": "execline", "s6-echo": "s6-portable-utils", "s6-freeramdisk": "s6-linux-utils"} {
+		target, err := os.Readlink(filepath.Join(mout, "bin", prog))
+		require.NoError(t, err, "%s is a link to the multicall program", prog)
+		assert.Equal(t, multi, filepath.Base(target), prog)
+	}
+	rep, err = build(t, e, mp, bk.Options{Smoke: true})
+	require.NoError(t, err)
+	require.Len(t, rep.Smoke, 14, "the same checks pass with multicall programs")
+	size := func(dir string) (n int64) {
+		_ = filepath.WalkDir(filepath.Join(dir, "bin"), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				fi, _ := d.Info()
+				n += fi.Size()
+			}
+			return nil
+		})
+		return n
+	}
+	single, multi := size(out), size(mout)
+	t.Logf("multicall: built (the multicall packages and what builds on them) in %.1fs; bin/ %d bytes, %d without multicall", time.Since(start).Seconds(), multi, single)
+	assert.Less(t, multi, single, "bin/ is smaller with multicall programs")
 }
 
 // TestRealSourcesCrossCompiled cross-compiles the newest triplet for

@@ -44,6 +44,10 @@ type Options struct {
 	// build): configure gets --target, skalibs the sysdeps it cannot
 	// detect without running target programs.
 	Target string
+	// Multicall builds one program per package where the release can
+	// (--enable-multicall: execline from 2.9.2.0, s6-portable-utils from
+	// 2.3.0.0, s6-linux-utils from 2.6.1.0), the others as links to it.
+	Multicall bool
 }
 
 // Recipe is the argv of each build step, run in the unpacked source tree.
@@ -69,6 +73,9 @@ var (
 	always  = []string{"--enable-force-devr"} // skip /dev/random probing (skalibs < 2.4)
 	static  = []string{"--enable-static-libc", "--disable-shared"}
 	dynamic = []string{"--enable-shared", "--disable-allstatic"}
+	// multicall is taken by the releases whose configure accepts it
+	// (facts.tsv), and left out of the others'.
+	multicall = "--enable-multicall"
 )
 
 // ownedOptions are set by the recipe itself; extra options may not repeat them.
@@ -113,6 +120,9 @@ func For(pkg string, v version.Version, o Options) (Recipe, error) {
 		want = append(want, static...)
 	} else {
 		want = append(want, dynamic...)
+	}
+	if o.Multicall {
+		want = append(want, multicall)
 	}
 	for _, opt := range want {
 		if facts.accepts(pkg, v, opt) {

@@ -1,6 +1,7 @@
 package recipe_test
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -100,5 +101,24 @@ func TestPrefixIsCompiledInAndFindsTheDeps(t *testing.T) {
 	for _, bad := range []string{"usr", "/usr/", "/usr/../etc"} {
 		_, err := recipe.For("s6", v("2.15.1.0"), recipe.Options{Static: true, Deps: deps, DestDir: "/out", Prefix: bad})
 		assert.ErrorContains(t, err, "Prefix must be a clean absolute path", bad)
+	}
+}
+
+// Multicall goes to the releases whose configure takes it, and only there.
+func TestMulticallFollowsTheRelease(t *testing.T) {
+	for _, tc := range []struct {
+		pkg, ver string
+		want     bool
+	}{
+		{"execline", "2.9.9.2", true}, {"execline", "2.9.1.0", false}, {"execline", "2.1.2.2", false},
+		{"s6-portable-utils", "2.3.1.2", true}, {"s6-linux-utils", "2.6.4.1", true},
+		{"s6", "2.15.1.0", false}, {"skalibs", "2.15.1.0", false},
+	} {
+		r, err := recipe.For(tc.pkg, version.MustParse(tc.ver), recipe.Options{Static: true, DestDir: "/out", Multicall: true})
+		require.NoError(t, err, "%s %s", tc.pkg, tc.ver)
+		assert.Equal(t, tc.want, slices.Contains(r.Configure, "--enable-multicall"), "%s %s: %v", tc.pkg, tc.ver, r.Configure)
+		plain, err := recipe.For(tc.pkg, version.MustParse(tc.ver), recipe.Options{Static: true, DestDir: "/out"})
+		require.NoError(t, err)
+		assert.NotContains(t, plain.Configure, "--enable-multicall", "only when asked")
 	}
 }
