@@ -67,6 +67,7 @@ func (r S6Builder) MarshalJSON() ([]byte, error) {
 		PlatformToolchains []string
 		Jobs               int
 		Static             bool
+		Multicall          bool
 		Prefix             string
 		Emulate            bool
 		SourceDateEpoch    int
@@ -77,6 +78,7 @@ func (r S6Builder) MarshalJSON() ([]byte, error) {
 	concrete.PlatformToolchains = r.PlatformToolchains
 	concrete.Jobs = r.Jobs
 	concrete.Static = r.Static
+	concrete.Multicall = r.Multicall
 	concrete.Prefix = r.Prefix
 	concrete.Emulate = r.Emulate
 	concrete.SourceDateEpoch = r.SourceDateEpoch
@@ -91,6 +93,7 @@ func (r *S6Builder) UnmarshalJSON(bs []byte) error {
 		PlatformToolchains []string
 		Jobs               int
 		Static             bool
+		Multicall          bool
 		Prefix             string
 		Emulate            bool
 		SourceDateEpoch    int
@@ -105,6 +108,7 @@ func (r *S6Builder) UnmarshalJSON(bs []byte) error {
 	r.PlatformToolchains = concrete.PlatformToolchains
 	r.Jobs = concrete.Jobs
 	r.Static = concrete.Static
+	r.Multicall = concrete.Multicall
 	r.Prefix = concrete.Prefix
 	r.Emulate = concrete.Emulate
 	r.SourceDateEpoch = concrete.SourceDateEpoch
@@ -434,6 +438,13 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg static", err))
 				}
 			}
+			var multicall bool
+			if inputArgs["multicall"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["multicall"]), &multicall)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg multicall", err))
+				}
+			}
 			var prefix string
 			if inputArgs["prefix"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["prefix"]), &prefix)
@@ -455,7 +466,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceDateEpoch", err))
 				}
 			}
-			return New(mirror, catalog, toolchain, platformToolchains, jobs, static, prefix, emulate, sourceDateEpoch)
+			return New(mirror, catalog, toolchain, platformToolchains, jobs, static, multicall, prefix, emulate, sourceDateEpoch)
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

@@ -43,6 +43,9 @@ type S6Builder struct {
 	Jobs int
 	// Fully static against musl (false: shared libraries)
 	Static bool
+	// One program per package where the release can (execline,
+	// s6-portable-utils, s6-linux-utils), its commands links to it
+	Multicall bool
 	// Installation prefix ("": / for a dist, /usr/local for an image)
 	Prefix string
 	// Foreign platforms under the engine's emulator, not cross-compiled
@@ -81,6 +84,11 @@ func New(
 	// libraries
 	// +default=true
 	static bool,
+	// One program per package where its release can be built so
+	// (execline, s6-portable-utils, s6-linux-utils), its commands links to
+	// it, as s6-overlay builds them: the smallest dist
+	// +optional
+	multicall bool,
 	// Installation prefix compiled into the programs (s6 runs
 	// PREFIX/libexec/s6-ftrigrd); results hold them under it, ready to
 	// extract at / (default: /, and /usr/local for images, whose base's /bin
@@ -99,7 +107,7 @@ func New(
 	sourceDateEpoch int,
 ) (*S6Builder, error) {
 	m := &S6Builder{Mirror: mirror, Catalog: catalog, Toolchain: toolchain, PlatformToolchains: platformToolchains,
-		Jobs: jobs, Static: static, Prefix: prefix, Emulate: emulate, SourceDateEpoch: sourceDateEpoch}
+		Jobs: jobs, Static: static, Multicall: multicall, Prefix: prefix, Emulate: emulate, SourceDateEpoch: sourceDateEpoch}
 	// What needs no engine to refuse is refused here, before any call.
 	if _, err := m.config(); err != nil {
 		return nil, errors.New(inputerr.Render(err, words))

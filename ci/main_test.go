@@ -41,6 +41,7 @@ type args struct {
 	emulate               bool
 	platformToolchains    []string
 	epoch                 int
+	multicall             bool
 }
 
 // defaults are the arguments `dagger call build --s6 2.1.6.0` passes.
@@ -49,7 +50,7 @@ func defaults(s6 string) args { return args{s6: s6, static: true} }
 // module is the module as `dagger call` constructs it from a's
 // configuration (the constructor's arguments).
 func (a args) module() (*S6Builder, error) {
-	return New(a.mirror, a.catalog, a.toolchain, a.platformToolchains, a.jobs, a.static, a.prefix, a.emulate, a.epoch)
+	return New(a.mirror, a.catalog, a.toolchain, a.platformToolchains, a.jobs, a.static, a.multicall, a.prefix, a.emulate, a.epoch)
 }
 
 // suite is `dagger call [configuration] suite [what to build]`.
@@ -90,7 +91,7 @@ func cliPlan(t *testing.T, a args, catalogJSON string) *pipeline.Plan {
 	cat, err := pipeline.LoadCatalog(layers...)
 	require.NoError(t, err)
 	req := pipeline.Request{S6: a.s6, Skalibs: a.skalibs, Execline: a.execline, Platform: string(a.platform),
-		Dynamic: !a.static, Mirror: a.mirror, Jobs: a.jobs, Prefix: a.prefix}
+		Dynamic: !a.static, Mirror: a.mirror, Jobs: a.jobs, Prefix: a.prefix, With: a.with, Multicall: a.multicall}
 	if !a.emulate {
 		req.BuildPlatform = fakePlatform // the engine's, as the fake answers it
 	}
@@ -406,6 +407,7 @@ func TestBuildDescribesThePlan(t *testing.T) {
 	for name, a := range map[string]args{
 		"toolchain image": {s6: "2.1.6.0", static: true, toolchain: testToolchain},
 		"default toolchain, dynamic, arm64, mirror": arm,
+		"a family member, multicall":                {s6: "2.15.1.0", static: true, with: []string{"s6-portable-utils"}, multicall: true},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
@@ -438,7 +440,7 @@ func TestBuildDescribesThePlan(t *testing.T) {
 				assert.Equal(t, pipeline.TarballURL(p.Request.Mirror, rel), f.url, pkg)
 			}
 			raw := strings.Join(fake.recorded(), "\n")
-			assert.Equal(t, 3, strings.Count(raw, "http("), "http calls sent")
+			assert.Equal(t, len(p.Selection.Packages()), strings.Count(raw, "http("), "http calls sent: one per tarball")
 			for _, pkg := range p.Selection.Packages() {
 				assert.Contains(t, raw, `checksum:"`+p.Stage("fetch/"+pkg).Fetch.Digest+`"`)
 			}
