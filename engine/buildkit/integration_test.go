@@ -10,6 +10,7 @@ import (
 	"context"
 	"debug/elf"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -451,23 +452,14 @@ func TestAStalledMirrorStopsTheBuildNamingIt(t *testing.T) {
 // release folder, whole-looking or not, is left.
 func TestAFullFileSystemWhileAReleaseIsStagedLeavesNothing(t *testing.T) {
 	e := engine(t)
-	if os.Geteuid() != 0 {
-		t.Fatal("needs root to mount a small tmpfs")
-	}
-	mnt := t.TempDir()
-	require.NoError(t, syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=256k"))
-	t.Cleanup(func() { _ = syscall.Unmount(mnt, 0) })
-	fill, err := os.Create(filepath.Join(mnt, "fill"))
-	require.NoError(t, err)
-	_, _ = fill.Write(make([]byte, 252*1024))
-	fill.Close()
+	mnt := nearlyFullTmpfs(t, 256, 252)
 
 	m := fixtureMirror(t, map[string]string{"s6": fixtures.Nonce()}, "2.1.6.0")
 	p := planFor(t, e, m, m.Catalog(), "2.1.6.0")
 	out := filepath.Join(mnt, "release")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	_, _, err = bk.Release(ctx, e.c, []*pipeline.Plan{p}, bk.ReleaseOptions{Dir: out, Version: "test", SourceDateEpoch: 1700000000, Progress: "quiet"})
+	_, _, err := bk.Release(ctx, e.c, []*pipeline.Plan{p}, bk.ReleaseOptions{Dir: out, Version: "test", SourceDateEpoch: 1700000000, Progress: "quiet"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "no space left on device")
 	assert.NoDirExists(t, out)
@@ -476,23 +468,14 @@ func TestAFullFileSystemWhileAReleaseIsStagedLeavesNothing(t *testing.T) {
 
 func TestANearlyFullOutputFileSystemFailsFastAndLeavesTheDaemonHealthy(t *testing.T) {
 	e := engine(t)
-	if os.Geteuid() != 0 {
-		t.Fatal("needs root to mount a small tmpfs")
-	}
-	mnt := t.TempDir()
-	require.NoError(t, syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=1m"))
-	t.Cleanup(func() { _ = syscall.Unmount(mnt, 0) })
-	// Fill it to the last few kB: the fixture dist no longer fits.
-	fill, err := os.Create(filepath.Join(mnt, "fill"))
-	require.NoError(t, err)
-	_, _ = fill.Write(make([]byte, 1000*1024))
-	fill.Close()
+	// Filled to the last few kB: the fixture dist no longer fits.
+	mnt := nearlyFullTmpfs(t, 1024, 1000)
 
 	m := fixtureMirror(t, map[string]string{"s6": fixtures.Nonce()}, "2.1.6.0")
 	p := planFor(t, e, m, m.Catalog(), "2.1.6.0")
 	out := filepath.Join(mnt, "s6dist")
 	start := time.Now()
-	_, err = build(t, e, p, bk.Options{Dist: out})
+	_, err := build(t, e, p, bk.Options{Dist: out})
 	require.Error(t, err)
 	var ns *bk.NoSpaceError
 	require.ErrorAs(t, err, &ns)
@@ -705,4 +688,20 @@ func TestACacheExportedByOneDaemonIsUsedByAFreshOne(t *testing.T) {
 	rep, err = build(t, env{c: c, toolchain: e.toolchain}, p, bk.Options{})
 	require.NoError(t, err)
 	assert.ElementsMatch(t, []string{"build/skalibs", "build/execline", "build/s6"}, builds(rep), "a fresh daemon without the cache")
+}
+
+// nearlyFullTmpfs mounts a tmpfs of sizeKB and fills usedKB of it.
+func nearlyFullTmpfs(t *testing.T, sizeKB, usedKB int) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("needs root to mount a small tmpfs")
+	}
+	mnt := t.TempDir()
+	require.NoError(t, syscall.Mount("tmpfs", mnt, "tmpfs", 0, fmt.Sprintf("size=%dk", sizeKB)))
+	t.Cleanup(func() { _ = syscall.Unmount(mnt, 0) })
+	fill, err := os.Create(filepath.Join(mnt, "fill"))
+	require.NoError(t, err)
+	_, _ = fill.Write(make([]byte, usedKB*1024))
+	require.NoError(t, fill.Close())
+	return mnt
 }
