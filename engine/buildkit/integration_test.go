@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client"
+	"github.com/opencontainers/go-digest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -491,15 +492,23 @@ func TestANearlyFullOutputFileSystemFailsFastAndLeavesTheDaemonHealthy(t *testin
 
 // stageWatcher reads rawjson progress and closes done once a vertex of the
 // stage has started: the stages it depends on are finished then.
+// stageWatcher closes done once the stage's container prints its first
+// line: it is running then, past the daemon's preparing of its mounts (a
+// daemon killed inside that window can leave its snapshotter's state
+// inconsistent, which is BuildKit's to recover, not what the test is about).
 type stageWatcher struct {
-	stage string
-	buf   []byte
-	done  chan struct{}
-	once  sync.Once
+	stage    string
+	buf      []byte
+	vertices map[digest.Digest]bool
+	done     chan struct{}
+	once     sync.Once
 }
 
 func (w *stageWatcher) Write(b []byte) (int, error) {
 	w.buf = append(w.buf, b...)
+	if w.vertices == nil {
+		w.vertices = map[digest.Digest]bool{}
+	}
 	for {
 		i := bytes.IndexByte(w.buf, '\n')
 		if i < 0 {
@@ -508,7 +517,12 @@ func (w *stageWatcher) Write(b []byte) (int, error) {
 		var ss client.SolveStatus
 		if json.Unmarshal(w.buf[:i], &ss) == nil {
 			for _, v := range ss.Vertexes {
-				if bk.StageOf(v.Name) == w.stage && v.Started != nil {
+				if bk.StageOf(v.Name) == w.stage {
+					w.vertices[v.Digest] = true
+				}
+			}
+			for _, l := range ss.Logs {
+				if w.vertices[l.Vertex] {
 					w.once.Do(func() { close(w.done) })
 				}
 			}
