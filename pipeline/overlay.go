@@ -98,11 +98,7 @@ func NewOverlay(cat *catalog.Catalog, r OverlayRequest) (*Plan, error) {
 		src = TarballURL(req.Mirror, rel)
 	}
 	p := &Plan{Request: req}
-	tc := &Stage{ID: IDToolchain, Kind: KindToolchain, Image: &Image{Ref: req.Toolchain.Image, Platform: req.BuildPlatform}}
-	for i, argv := range req.Toolchain.Setup {
-		tc.Image.Setup = append(tc.Image.Setup, Step{Name: fmt.Sprintf("setup-%d", i+1), Dir: "/", Args: argv, Network: true})
-	}
-	p.add(tc)
+	p.add(toolchainStage(req))
 	p.add(&Stage{ID: IDOverlayFetch, Kind: KindFetch, Package: catalog.Overlay, Version: v.String(),
 		Fetch: &Fetch{URL: src, Filename: rel.Tarball, Digest: rel.Digest.String()}})
 	p.add(&Stage{ID: IDOverlayNoarch, Kind: KindAssemble, Package: catalog.Overlay, Version: v.String(),

@@ -187,11 +187,7 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 	p := &Plan{Request: req, Selection: sel}
 	// The toolchain runs on the build platform: the target's, or, for a
 	// cross build, the one the cross compiler runs on.
-	tc := &Stage{ID: IDToolchain, Kind: KindToolchain, Image: &Image{Ref: req.Toolchain.Image, Platform: req.BuildPlatform}}
-	for i, argv := range req.Toolchain.Setup {
-		tc.Image.Setup = append(tc.Image.Setup, Step{Name: fmt.Sprintf("setup-%d", i+1), Dir: "/", Args: argv, Network: true})
-	}
-	p.add(tc)
+	p.add(toolchainStage(req))
 
 	env := []string{"CC=" + req.CC, "PATH=" + DefaultPath}
 	cross, isCross := req.CrossTarget()
@@ -273,6 +269,16 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 	}
 	p.add(smoke)
 	return p, nil
+}
+
+// toolchainStage is the toolchain of a normalized request: its image on
+// the build platform, and its setup steps (the only steps with network).
+func toolchainStage(req Request) *Stage {
+	tc := &Stage{ID: IDToolchain, Kind: KindToolchain, Image: &Image{Ref: req.Toolchain.Image, Platform: req.BuildPlatform}}
+	for i, argv := range req.Toolchain.Setup {
+		tc.Image.Setup = append(tc.Image.Setup, Step{Name: fmt.Sprintf("setup-%d", i+1), Dir: "/", Args: argv, Network: true})
+	}
+	return tc
 }
 
 // add computes s's key from its content and its deps' keys, then appends it.

@@ -75,14 +75,9 @@ rebuilds what DIR/manifest.json describes and compares.`,
 			if strings.Contains(req.S6, ",") {
 				return usageError{inputerr.New("s6", req.S6, "a release is of one s6 release: give one")}
 			}
-			reqs, err := pipeline.Matrix(req)
+			reqs, err := plannable(cat, req)
 			if err != nil {
-				return usageError{err}
-			}
-			for _, r := range reqs {
-				if _, err := pipeline.New(cat, r); err != nil {
-					return usageError{err} // refused before any work
-				}
+				return err
 			}
 			if err := bk.CheckOutputs([]bk.Output{{Field: "output", Path: output}}, force); err != nil {
 				return usageError{err}

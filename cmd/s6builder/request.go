@@ -148,6 +148,21 @@ func (f *requestFlags) load() (*catalog.Catalog, pipeline.Request, error) {
 	return cat, req, nil
 }
 
+// plannable expands req into its matrix (pipeline.Matrix) and plans each,
+// so that anything the plan refuses is refused before any work.
+func plannable(cat *catalog.Catalog, req pipeline.Request) ([]pipeline.Request, error) {
+	reqs, err := pipeline.Matrix(req)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	for _, r := range reqs {
+		if _, err := pipeline.New(cat, r); err != nil {
+			return nil, usageError{err}
+		}
+	}
+	return reqs, nil
+}
+
 // catalogWith is the embedded catalogue with the --catalog file path (if
 // any) applied; a bad file is bad input.
 func catalogWith(path string) (*catalog.Catalog, error) {

@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
-	"github.com/s6builder/s6builder/pipeline"
 )
 
 func testCmd() *cobra.Command {
@@ -34,14 +33,9 @@ check and shows the service log. The test itself runs every time.`,
 			}
 			// --platform P,Q: the test runs for each, under the daemon's
 			// emulators for a foreign one (refused up front without).
-			reqs, err := pipeline.Matrix(req)
+			reqs, err := plannable(cat, req)
 			if err != nil {
-				return usageError{err}
-			}
-			for _, r := range reqs {
-				if _, err := pipeline.New(cat, r); err != nil {
-					return usageError{err} // refused before any work
-				}
+				return err
 			}
 			c, stop, err := connect(cmd, addr, rf.toolchainRefs()...)
 			if err != nil {

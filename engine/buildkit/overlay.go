@@ -27,6 +27,10 @@ func Overlay(ctx context.Context, c *client.Client, p *pipeline.Plan, o OverlayO
 	if err := CheckOutputs([]Output{{Field: "output", Path: o.Dir}}, o.Force); err != nil {
 		return nil, err
 	}
+	s := p.Stage(pipeline.IDOverlayNoarch)
+	if s == nil {
+		return nil, fmt.Errorf("the plan has no %s stage", pipeline.IDOverlayNoarch)
+	}
 	if err := checkPlatforms(ctx, c, p.Request.BuildPlatform); err != nil {
 		return nil, err
 	}
@@ -51,10 +55,6 @@ func Overlay(ctx context.Context, c *client.Client, p *pipeline.Plan, o OverlayO
 		if err := os.WriteFile(filepath.Join(staged.tmp, n), files[i], 0o644); err != nil {
 			return nil, err
 		}
-	}
-	s := p.Stage(pipeline.IDOverlayNoarch)
-	if s == nil {
-		return nil, fmt.Errorf("the plan has no %s stage", pipeline.IDOverlayNoarch)
 	}
 	if err := staged.mark(Marker{S6builder: "overlay", Releases: map[string]string{s.Package: s.Version}, Key: s.Key}); err != nil {
 		return nil, err

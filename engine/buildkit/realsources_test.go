@@ -1,10 +1,10 @@
 package buildkit_test
 
 import (
-	"io/fs"
 	"bytes"
 	"context"
 	"debug/elf"
+	"io/fs"
 	"maps"
 	"os"
 	"os/exec"

@@ -486,7 +486,7 @@ func watchFetches(ctx context.Context, p *pipeline.Plan, rec *recorder, timeout 
 	if timeout <= 0 || p == nil {
 		return
 	}
-	tick := time.NewTicker(timeout / 10)
+	tick := time.NewTicker(max(timeout/10, 10*time.Millisecond))
 	defer tick.Stop()
 	for {
 		select {

@@ -58,7 +58,7 @@ func SourceDateEpoch(plans []*pipeline.Plan) (int64, error) {
 // plan's tarball: <tarball>.provenance.json. It holds the solve's times, so
 // SHA256SUMS leaves it out.
 func ProvenanceName(p *pipeline.Plan) string {
-	return TarballName(p) + ".provenance.json"
+	return TarballName(p) + provenanceSuffix
 }
 
 // TarballName is the file name of a plan's dist tarball:

@@ -85,10 +85,14 @@ func build(ctx context.Context, o options) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
+	gc, err := newCompiler(ctx)
+	if err != nil {
+		return err
+	}
 	var dists []bk.PlatformDir
 	for _, p := range list {
 		dir := filepath.Join(tmp, pipeline.PlatformDir(p))
-		if err := compile(ctx, p, filepath.Join(dir, prefix, "bin")); err != nil {
+		if err := gc.compile(ctx, p, filepath.Join(dir, prefix, "bin")); err != nil {
 			return err
 		}
 		dists = append(dists, bk.PlatformDir{Platform: p, Dir: dir})
@@ -120,42 +124,46 @@ func build(ctx context.Context, o options) error {
 	return nil
 }
 
+// compiler builds this checkout's programs: the module's root and the
+// BuildKit version go.mod pins, read once for every platform.
+type compiler struct{ root, buildkit string }
+
+func newCompiler(ctx context.Context) (compiler, error) {
+	out, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{if .Main}}{{.Dir}}{{else}}{{.Version}}{{end}}",
+		"github.com/s6builder/s6builder", "github.com/moby/buildkit").Output()
+	if err != nil {
+		return compiler{}, fmt.Errorf("go list -m: %w", err)
+	}
+	f := strings.Fields(string(out)) // the main module's folder, then BuildKit's version
+	if len(f) != 2 {
+		return compiler{}, fmt.Errorf("go list -m: want the module's folder and BuildKit's version, got %q", out)
+	}
+	return compiler{root: f[0], buildkit: f[1]}, nil
+}
+
 // compile builds s6builder, buildkitd and buildctl for platform p into
 // dir: static (no cgo), without paths of this machine or a build id, so
 // the same checkout gives the same bytes.
-func compile(ctx context.Context, p, dir string) error {
+func (c compiler) compile(ctx context.Context, p, dir string) error {
 	spec, err := platforms.Parse(p)
 	if err != nil {
 		return err
 	}
-	v, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Version}}", "github.com/moby/buildkit").Output()
-	if err != nil {
-		return fmt.Errorf("go list -m github.com/moby/buildkit: %w", err)
-	}
-	root, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}").Output()
-	if err != nil {
-		return fmt.Errorf("go list -m: %w", err)
-	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", dir+"/",
-		"-ldflags", "-s -w -buildid= -X github.com/moby/buildkit/version.Version="+strings.TrimSpace(string(v)),
+		"-ldflags", "-s -w -buildid= -X github.com/moby/buildkit/version.Version="+c.buildkit,
 		"./cmd/s6builder", "github.com/moby/buildkit/cmd/buildkitd", "github.com/moby/buildkit/cmd/buildctl")
-	cmd.Dir = strings.TrimSpace(string(root))
+	cmd.Dir = c.root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+spec.OS, "GOARCH="+spec.Architecture)
 	if spec.Architecture == "arm" {
-		cmd.Env = append(cmd.Env, "GOARM="+strings.TrimPrefix(firstNonEmpty(spec.Variant, "v7"), "v"))
+		goarm := "7"
+		if spec.Variant != "" {
+			goarm = strings.TrimPrefix(spec.Variant, "v")
+		}
+		cmd.Env = append(cmd.Env, "GOARM="+goarm)
 	}
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("go build for %s: %w", p, err)
 	}
 	return nil
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }

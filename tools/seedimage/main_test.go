@@ -175,7 +175,9 @@ func TestProgramsForEachPlatform(t *testing.T) {
 		{"linux/arm/v7", elf.EM_ARM, elf.ELFCLASS32},
 	} {
 		dir := t.TempDir()
-		require.NoError(t, compile(context.Background(), tc.platform, dir))
+		gc, err := newCompiler(context.Background())
+		require.NoError(t, err)
+		require.NoError(t, gc.compile(context.Background(), tc.platform, dir))
 		for _, prog := range []string{"s6builder", "buildkitd", "buildctl"} {
 			f, err := elf.Open(filepath.Join(dir, prog))
 			require.NoError(t, err, "%s for %s", prog, tc.platform)
