@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/s6builder/s6builder/pipeline/catalog"
 	"github.com/s6builder/s6builder/pipeline/inputerr"
+	"github.com/s6builder/s6builder/pipeline/recipe"
 	"github.com/s6builder/s6builder/pipeline/version"
 )
 
@@ -18,6 +20,10 @@ import (
 // pins one, as for any release without a published digest).
 const OverlayArchive = "https://github.com/just-containers/s6-overlay/archive/refs/tags/v%s.tar.gz"
 
+// OverlayHelpersArchive is where s6-overlay-helpers' release sources are
+// published when no mirror is given: GitHub's archive of the release tag.
+const OverlayHelpersArchive = "https://github.com/just-containers/s6-overlay-helpers/archive/refs/tags/v%s.tar.gz"
+
 // OverlayShebangDir is s6-overlay's SHEBANGDIR (conf/defaults.mk): where
 // its scripts find execlineb, the /command of its slashpackage layout.
 const OverlayShebangDir = "/command"
@@ -26,7 +32,16 @@ const OverlayShebangDir = "/command"
 const (
 	IDOverlayFetch  = "fetch/" + catalog.Overlay
 	IDOverlayNoarch = "overlay-noarch" // the noarch tarballs and their .sha256 files
+	IDOverlayArch   = "overlay-arch"   // the platform's two arch tarballs and their .sha256 files
 )
+
+// OverlaySymlinksArch is the arch symlinks tarball: one name for every
+// platform (its links name the programs, which every platform has).
+const OverlaySymlinksArch = "s6-overlay-symlinks-arch.tar.xz"
+
+// OverlayArchTarball is the name of the platform's programs' tarball, as
+// s6-overlay names it: s6-overlay-x86_64.tar.xz.
+func OverlayArchTarball(arch string) string { return "s6-overlay-" + arch + ".tar.xz" }
 
 // KindAssemble puts a release's files together into trees and tarballs.
 const KindAssemble Kind = "assemble"
@@ -34,6 +49,12 @@ const KindAssemble Kind = "assemble"
 // OverlayNoarchTarballs are the tarballs of IDOverlayNoarch, named as
 // s6-overlay's releases name them; each has a <name>.sha256 beside it.
 var OverlayNoarchTarballs = []string{"s6-overlay-noarch.tar.xz", "s6-overlay-symlinks-noarch.tar.xz", "syslogd-overlay-noarch.tar.xz"}
+
+// OverlayArchScript puts the packages' slashpackage trees together and
+// makes the arch tarballs as s6-overlay's Makefile does (overlay-arch.sh).
+//
+//go:embed overlay-arch.sh
+var OverlayArchScript string
 
 // OverlayNoarchScript makes the noarch trees and tarballs as s6-overlay's
 // Makefile does (overlay-noarch.sh). A constant of the binary: it gets
@@ -46,6 +67,10 @@ var OverlayNoarchScript string
 // OverlayRequest is what to make of an s6-overlay release, and how.
 type OverlayRequest struct {
 	Version string `json:"version"` // the s6-overlay release, e.g. 3.2.3.2
+	// Platform is the one whose programs the arch tarballs hold; "" = the
+	// build platform. Front ends make one plan per platform; the noarch
+	// stage is the same in each, so it is built once.
+	Platform string `json:"platform,omitempty"`
 	// Mirror "" fetches GitHub's tag archive (OverlayArchive); a mirror
 	// serves it as MIRROR/s6-overlay/s6-overlay-<version>.tar.gz, laid out
 	// as skarnet.org is for the family.
@@ -58,9 +83,13 @@ type OverlayRequest struct {
 	SourceDateEpoch int64 `json:"source_date_epoch,omitempty"`
 }
 
-// NewOverlay plans the noarch tarballs of an s6-overlay release: its
-// source tarball fetched by digest, and one stage that assembles the
-// trees and tarballs (IDOverlayNoarch).
+// NewOverlay plans the tarballs of an s6-overlay release for one platform:
+// its source tarball fetched by digest and one stage that assembles the
+// noarch trees and tarballs (IDOverlayNoarch); and the packages its
+// conf/versions names, each fetched by digest and built as its
+// mk/skaware.mk builds them (slashpackage, static), BearSSL for
+// s6-networking, and one stage that makes the platform's arch tarballs
+// from their trees (IDOverlayArch).
 func NewOverlay(cat *catalog.Catalog, r OverlayRequest) (*Plan, error) {
 	if r.Version == "" {
 		return nil, inputerr.New("s6Overlay", "", "give the s6-overlay release, e.g. {arg:s6Overlay} 3.2.3.2 (`{cmd:versions}` lists them)")
@@ -71,9 +100,17 @@ func NewOverlay(cat *catalog.Catalog, r OverlayRequest) (*Plan, error) {
 	}
 	// The toolchain as a family build's request has it on this platform,
 	// checked the same way (a mirror URL, an image reference).
-	req, err := Request{Platform: r.BuildPlatform, Toolchain: r.Toolchain, Mirror: r.Mirror}.Normalize()
+	platform := r.Platform
+	if platform == "" {
+		platform = r.BuildPlatform
+	}
+	req, err := Request{Platform: platform, BuildPlatform: r.BuildPlatform, Toolchain: r.Toolchain, Mirror: r.Mirror}.Normalize()
 	if err != nil {
 		return nil, err
+	}
+	target, ok := TargetOf(req.Platform)
+	if !ok || len(target.S6Overlay) == 0 || target.S6Overlay[0] == "" {
+		return nil, inputerr.New("platform", req.Platform, "s6-overlay has no tarball for it: want one of %s", strings.Join(overlayPlatforms(), ", "))
 	}
 	rel, err := cat.Lookup(catalog.Overlay, v)
 	if err != nil {
@@ -81,6 +118,14 @@ func NewOverlay(cat *catalog.Catalog, r OverlayRequest) (*Plan, error) {
 	}
 	if rel.Digest == "" {
 		return nil, missingDigest(rel)
+	}
+	set, err := catalog.OverlayVersions(v)
+	if err != nil {
+		return nil, err
+	}
+	pkgs, err := recipe.OverlayPackages(v)
+	if err != nil {
+		return nil, inputerr.New("s6Overlay", v.String(), "%v", err)
 	}
 	if r.SourceDateEpoch < 0 {
 		return nil, inputerr.New("sourceDateEpoch", strconv.FormatInt(r.SourceDateEpoch, 10), "want seconds since 1970")
@@ -110,5 +155,164 @@ func NewOverlay(cat *catalog.Catalog, r OverlayRequest) (*Plan, error) {
 				InDir + "/" + rel.Tarball, v.String(), OverlayShebangDir, strconv.FormatInt(epoch, 10), OutDir}}},
 			Output: OutDir,
 		}})
+	if err := p.addOverlayArch(cat, req, target.S6Overlay[0], set, pkgs, epoch); err != nil {
+		return nil, err
+	}
 	return p, nil
+}
+
+// overlayPlatforms names the platforms s6-overlay has tarballs for.
+func overlayPlatforms() []string {
+	var out []string
+	for _, t := range Targets {
+		if len(t.S6Overlay) > 0 && t.S6Overlay[0] != "" {
+			out = append(out, t.Platform+" ("+t.S6Overlay[0]+")")
+		}
+	}
+	return out
+}
+
+// addOverlayArch adds the stages of the arch tarballs: the vendored
+// sources and the packages fetched and built, then IDOverlayArch.
+func (p *Plan) addOverlayArch(cat *catalog.Catalog, req Request, arch string, set catalog.OverlaySet, pkgs []recipe.OverlayPackage, epoch int64) error {
+	env := []string{"CC=" + req.CC, "PATH=" + DefaultPath}
+	cross, isCross := req.CrossTarget()
+	headersScript := kernelHeadersScript
+	ar := "ar"
+	if isCross {
+		env = append(env, "CROSS_COMPILE="+cross.GNUTriple+"-")
+		headersScript = crossKernelHeadersScript(cross.Multiarch)
+		ar = cross.GNUTriple + "-ar"
+	}
+	var tls *catalog.Vendored
+	for i, vd := range set.Vendored {
+		if vd.Name == recipe.OverlayTLS {
+			tls = &set.Vendored[i]
+		}
+	}
+	if tls == nil {
+		return fmt.Errorf("s6-overlay %s: the catalogue names no %s release", set.Overlay, recipe.OverlayTLS)
+	}
+	tlsURL := tls.URL
+	if req.Mirror != DefaultMirror {
+		tlsURL = req.Mirror + "/" + tls.Name + "/" + url.PathEscape(tls.Tarball)
+	}
+	p.add(&Stage{ID: fetchID(tls.Name), Kind: KindFetch, Package: tls.Name, Version: tls.Version,
+		Fetch: &Fetch{URL: tlsURL, Filename: tls.Tarball, Digest: tls.Digest.String()}})
+	// BearSSL as mk/bearssl.mk builds it: its static library, with the
+	// target's compiler; headers and library into include/ and lib/.
+	tlsDir := SrcDir + "/" + tls.TopDir
+	p.add(&Stage{ID: buildID(tls.Name), Kind: KindBuild, Package: tls.Name, Version: tls.Version,
+		Deps: []string{IDToolchain, fetchID(tls.Name)},
+		Exec: &Exec{
+			Env:    env,
+			Mounts: []Mount{{Target: InDir, From: fetchID(tls.Name), Readonly: true}, {Target: SrcDir, Tmpfs: true}},
+			Steps: []Step{
+				{Name: "unpack", Dir: SrcDir, Args: []string{"tar", "-xf", InDir + "/" + tls.Tarball, "-C", SrcDir, "--no-same-owner"}},
+				{Name: "make", Dir: tlsDir, Args: recipe.MakeArgv(req.Jobs, "lib", "CC="+req.CC, "LD="+req.CC, "LDDLL="+req.CC, "AR="+ar)},
+				{Name: "install", Dir: tlsDir, Args: []string{"sh", "-c", tlsInstallScript, "install", OutDir}},
+			},
+			Output: OutDir,
+		}})
+
+	byName := map[string]recipe.OverlayPackage{}
+	var builds, dirs []string
+	var mounts []Mount
+	for _, pkg := range pkgs {
+		v, ok := set.Versions[pkg.Name]
+		if !ok {
+			return fmt.Errorf("s6-overlay %s: its versions name no %s release", set.Overlay, pkg.Name)
+		}
+		rel, err := cat.Lookup(pkg.Name, v)
+		if err != nil {
+			return err
+		}
+		if rel.Digest == "" {
+			return missingDigest(rel)
+		}
+		src := TarballURL(req.Mirror, rel)
+		if pkg.Name == catalog.OverlayHelpers && req.Mirror == DefaultMirror {
+			src = fmt.Sprintf(OverlayHelpersArchive, url.PathEscape(v.String()))
+		}
+		ver := v.String()
+		p.add(&Stage{ID: fetchID(pkg.Name), Kind: KindFetch, Package: pkg.Name, Version: ver,
+			Fetch: &Fetch{URL: src, Filename: rel.Tarball, Digest: rel.Digest.String()}})
+		tarball := Mount{Target: InDir, From: fetchID(pkg.Name), Readonly: true}
+		opts := recipe.OverlayOptions{Target: cross.GNUTriple, Jobs: req.Jobs, DestDir: OutDir}
+		ms := []Mount{tarball, {Target: SrcDir, Tmpfs: true}}
+		deps := []string{IDToolchain, fetchID(pkg.Name)}
+		for _, d := range pkg.Deps {
+			root := DepsDir + "/" + d
+			if d == recipe.OverlayTLS {
+				opts.TLSRoot = root
+			} else {
+				dp, ok := byName[d]
+				if !ok {
+					return fmt.Errorf("s6-overlay %s: %s builds on %s, which is not built before it", set.Overlay, pkg.Name, d)
+				}
+				opts.Deps = append(opts.Deps, recipe.SlashDep{Package: dp, Version: set.Versions[d], Root: root})
+			}
+			ms = append(ms, Mount{Target: root, From: buildID(d), Readonly: true})
+			deps = append(deps, buildID(d))
+		}
+		buildEnv := env
+		if recipe.NeedsKernelHeaders(pkg.Name, v) {
+			if p.Stage(IDKernelHeaders) == nil {
+				p.add(&Stage{ID: IDKernelHeaders, Kind: KindHeaders, Deps: []string{IDToolchain},
+					Exec: &Exec{Env: env, Steps: []Step{{Name: "link", Dir: "/", Args: []string{"sh", "-c", headersScript}}}, Output: OutDir}})
+			}
+			ms = append(ms, Mount{Target: KernelHeadersDir, From: IDKernelHeaders, Readonly: true})
+			deps = append(deps, IDKernelHeaders)
+			buildEnv = append(append([]string{}, env...), "CPPFLAGS=-isystem "+KernelHeadersDir)
+		}
+		r, err := recipe.ForOverlay(pkg, v, opts)
+		if err != nil {
+			return err
+		}
+		dir := SrcDir + "/" + r.SourceDir
+		p.add(&Stage{ID: buildID(pkg.Name), Kind: KindBuild, Package: pkg.Name, Version: ver, Deps: deps,
+			Exec: &Exec{
+				Env:    buildEnv,
+				Mounts: ms,
+				Steps: []Step{
+					{Name: "unpack", Dir: SrcDir, Args: []string{"tar", "-xzf", InDir + "/" + rel.Tarball, "-C", SrcDir, "--no-same-owner"}},
+					{Name: "configure", Dir: dir, Args: r.Configure},
+					{Name: "make", Dir: dir, Args: r.Make},
+					{Name: "strip", Dir: dir, Args: r.Strip},
+					{Name: "install", Dir: dir, Args: r.Install},
+				},
+				Output:   OutDir,
+				Emulates: emulates(r.RunsTargetPrograms, req.Platform),
+			}})
+		byName[pkg.Name] = pkg
+		builds = append(builds, buildID(pkg.Name))
+		root := DepsDir + "/" + pkg.Name
+		mounts = append(mounts, Mount{Target: root, From: buildID(pkg.Name), Readonly: true})
+		dirs = append(dirs, root)
+	}
+	args := append([]string{"sh", "-c", OverlayArchScript, "overlay-arch", arch, strconv.FormatInt(epoch, 10), OutDir}, dirs...)
+	p.add(&Stage{ID: IDOverlayArch, Kind: KindAssemble, Package: catalog.Overlay, Version: set.Overlay.String(),
+		Deps: append([]string{IDToolchain}, builds...),
+		Exec: &Exec{
+			Env:    []string{"PATH=" + DefaultPath},
+			Mounts: mounts,
+			Steps:  []Step{{Name: "arch tarballs", Dir: "/", Args: args}},
+			Output: OutDir,
+		}})
+	return nil
+}
+
+// tlsInstallScript is mk/bearssl.mk's install: the headers and the static
+// library, into $1/include and $1/lib. A constant.
+const tlsInstallScript = `set -e; mkdir -p "$1/include" "$1/lib"; cp -a inc/*.h "$1/include/"; cp -f build/libbearssl.a "$1/lib/libbearssl.a"`
+
+// OverlayArchTarballs are the tarballs of an s6-overlay plan's
+// IDOverlayArch stage: the platform's programs, named with s6-overlay's
+// name for it, and the arch symlinks; each has a <name>.sha256 beside it.
+func (p *Plan) OverlayArchTarballs() []string {
+	t, _ := TargetOf(p.Request.Platform)
+	if len(t.S6Overlay) == 0 {
+		return nil
+	}
+	return []string{OverlayArchTarball(t.S6Overlay[0]), OverlaySymlinksArch}
 }

@@ -14,7 +14,8 @@ import (
 func overlayCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
 	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "test", File: catalog.File{Releases: []catalog.FileRelease{
-		{Package: "s6-overlay", Version: "3.2.3.2", Digest: "sha256:" + strings.Repeat("a", 64)}}}})
+		{Package: "s6-overlay", Version: "3.2.3.2", Digest: "sha256:" + strings.Repeat("a", 64)},
+		{Package: "s6-overlay-helpers", Version: "0.1.2.2", Digest: "sha256:" + strings.Repeat("b", 64)}}}})
 	require.NoError(t, err)
 	return cat
 }

@@ -307,7 +307,7 @@ func (p *Plan) add(s *Stage) {
 
 func missingDigest(rel catalog.Release) error {
 	who := "skarnet publishes none"
-	if rel.Package == catalog.Overlay {
+	if rel.Package == catalog.Overlay || rel.Package == catalog.OverlayHelpers {
 		who = "nobody publishes one for a GitHub tag archive"
 	}
 	return inputerr.New("", "", "no digest is known for %s: %s and the catalogue has no packager's digest for it.\n"+

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/containerd/platforms"
@@ -18,26 +19,31 @@ func overlayCmd() *cobra.Command {
 	var (
 		ver, output, addr, progress string
 		mirror, catFile, toolchain  string
+		platformList                string
 		force                       bool
 		epoch                       int64
 	)
 	cmd := &cobra.Command{
 		Use:   "overlay",
-		Short: "Make s6-overlay's release tarballs from its source: the noarch ones so far",
-		Long: `Make the tarballs of an s6-overlay release from its source tarball, as its
-Makefile makes them, reproducibly (sorted entries, owner 0:0, every time
---source-date-epoch, default the release's day), each with its .sha256 in
-s6-overlay's format, into --output (replaced atomically):
+		Short: "Make s6-overlay's release tarballs from source, for any platform",
+		Long: `Make the tarballs of an s6-overlay release from source, as its Makefile makes
+them, reproducibly (sorted entries, owner 0:0, every time --source-date-epoch,
+default the release's day), each with its .sha256 in s6-overlay's format, into
+--output (replaced atomically):
 
   s6-overlay-noarch.tar.xz           /init, the scripts, /etc/s6-overlay, /command links
   s6-overlay-symlinks-noarch.tar.xz  /usr/bin links to them
   syslogd-overlay-noarch.tar.xz      the syslogd service
+  s6-overlay-<arch>.tar.xz           the programs, for each --platform (x86_64, aarch64...)
+  s6-overlay-symlinks-arch.tar.xz    /usr/bin links to the programs
 
-The per-architecture tarballs (the family's programs, built from source) are
-not made yet. The source is GitHub's archive of the release tag, or
-MIRROR/s6-overlay/s6-overlay-<version>.tar.gz with --mirror; nobody publishes
-its digest, so --catalog pins it.`,
-		Example: `  s6builder overlay --s6-overlay 3.2.3.2 --catalog digests.json -o ./s6-overlay`,
+The programs are the packages the release's conf/versions names, built as its
+mk/skaware.mk builds them (slashpackage under /package, links in /command,
+static), s6-networking's TLS programs against BearSSL. The sources: GitHub's
+tag archives for s6-overlay and s6-overlay-helpers, skarnet's tarballs,
+Debian's BearSSL; or MIRROR/<package>/<tarball> with --mirror. Nobody
+publishes a digest for a GitHub archive, so --catalog pins those.`,
+		Example: `  s6builder overlay --s6-overlay 3.2.3.2 --platform linux/amd64,linux/arm64 --catalog digests.json -o ./s6-overlay`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output == "" {
@@ -50,11 +56,28 @@ its digest, so --catalog pins it.`,
 			if err != nil {
 				return err
 			}
+			targets, err := pipeline.ParsePlatforms(platformList)
+			if err != nil {
+				return usageError{err}
+			}
 			req := pipeline.OverlayRequest{Version: ver, Mirror: mirror, SourceDateEpoch: epoch, BuildPlatform: platforms.DefaultString()}
 			if toolchain != "" {
 				req.Toolchain = pipeline.Toolchain{Image: toolchain}
 			}
-			if _, err := pipeline.NewOverlay(cat, req); err != nil {
+			plan := func() ([]*pipeline.Plan, error) {
+				var plans []*pipeline.Plan
+				for _, t := range targets {
+					r := req
+					r.Platform = t
+					p, err := pipeline.NewOverlay(cat, r)
+					if err != nil {
+						return nil, err
+					}
+					plans = append(plans, p)
+				}
+				return plans, nil
+			}
+			if _, err := plan(); err != nil {
 				return usageError{err} // refused before any work
 			}
 			if err := bk.CheckOutputs([]bk.Output{{Field: "output", Path: output}}, force); err != nil {
@@ -74,28 +97,29 @@ its digest, so --catalog pins it.`,
 				return err
 			}
 			req.BuildPlatform = native
-			p, err := pipeline.NewOverlay(cat, req)
+			plans, err := plan()
 			if err != nil {
 				return usageError{err}
 			}
 			start := time.Now()
-			names, err := bk.Overlay(cmd.Context(), c.Client, p, bk.OverlayOptions{Dir: output, Force: force, Progress: progress})
+			names, err := bk.Overlay(cmd.Context(), c.Client, plans, bk.OverlayOptions{Dir: output, Force: force, Progress: progress})
 			if err != nil {
 				return c.explain(err)
 			}
 			for _, n := range names {
 				fmt.Println(n)
 			}
-			fmt.Fprintf(os.Stderr, "s6builder: s6-overlay %s's noarch tarballs in %s in %.1fs\n", ver, output, time.Since(start).Seconds())
+			fmt.Fprintf(os.Stderr, "s6builder: s6-overlay %s's tarballs for %s in %s in %.1fs\n", ver, strings.Join(targets, ", "), output, time.Since(start).Seconds())
 			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&ver, "s6-overlay", "", "the s6-overlay release, e.g. 3.2.3.2")
 	f.StringVarP(&output, "output", "o", "", "directory for the tarballs (replaced atomically)")
+	f.StringVar(&platformList, "platform", "", "platforms of the arch tarballs, comma-separated, Docker's or s6-overlay's names (default: this machine's)")
 	f.StringVar(&mirror, "mirror", os.Getenv("S6BUILDER_MIRROR"), "base URL serving MIRROR/s6-overlay/s6-overlay-<version>.tar.gz (default: GitHub's tag archive); env S6BUILDER_MIRROR")
 	f.StringVar(&catFile, "catalog", os.Getenv("S6BUILDER_CATALOG"), "JSON catalogue file with the source tarball's digest; env S6BUILDER_CATALOG")
-	f.StringVar(&toolchain, "toolchain", os.Getenv("S6BUILDER_TOOLCHAIN"), "image with tar, sed and xz that assembles the tarballs; env S6BUILDER_TOOLCHAIN")
+	f.StringVar(&toolchain, "toolchain", os.Getenv("S6BUILDER_TOOLCHAIN"), "toolchain image (compilers, tar, xz); env S6BUILDER_TOOLCHAIN")
 	f.StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address; env BUILDKIT_HOST")
 	f.BoolVar(&force, "force", false, "replace --output even when it is not an s6builder output")
 	f.Int64Var(&epoch, "source-date-epoch", envEpoch(), "time of every file in the tarballs, in seconds since 1970 (default: env SOURCE_DATE_EPOCH, else the release's day)")

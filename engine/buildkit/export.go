@@ -136,7 +136,7 @@ func ownTree(dir string) bool {
 		return false
 	}
 	var m Marker
-	return json.Unmarshal(b, &m) == nil && (m.S6builder == "dist" || m.S6builder == "sources" || m.S6builder == "release")
+	return json.Unmarshal(b, &m) == nil && (m.S6builder == "dist" || m.S6builder == "sources" || m.S6builder == "release" || m.S6builder == "overlay")
 }
 
 // isOCIArchive reports whether path is a tar with an oci-layout entry

@@ -1,13 +1,18 @@
 package buildkit
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 
 	"github.com/moby/buildkit/client"
+	"github.com/moby/buildkit/client/llb"
 
 	"github.com/s6builder/s6builder/pipeline"
 )
@@ -20,44 +25,104 @@ type OverlayOptions struct {
 	ProgressOut io.Writer
 }
 
-// Overlay solves p's IDOverlayNoarch stage (pipeline.NewOverlay) and
-// writes its tarballs, each with its .sha256, into o.Dir; it returns
-// their names. Nothing is written unless every file is there.
-func Overlay(ctx context.Context, c *client.Client, p *pipeline.Plan, o OverlayOptions) ([]string, error) {
+// Overlay solves the s6-overlay plans (pipeline.NewOverlay, one per
+// platform, of one release) and writes their tarballs, each with its
+// .sha256, into o.Dir: the noarch ones, each platform's arch tarball and
+// the arch symlinks tarball, which every platform must make alike. It
+// returns the files' names. Nothing is written unless every file is there.
+func Overlay(ctx context.Context, c *client.Client, plans []*pipeline.Plan, o OverlayOptions) ([]string, error) {
 	if err := CheckOutputs([]Output{{Field: "output", Path: o.Dir}}, o.Force); err != nil {
 		return nil, err
 	}
-	s := p.Stage(pipeline.IDOverlayNoarch)
-	if s == nil {
-		return nil, fmt.Errorf("the plan has no %s stage", pipeline.IDOverlayNoarch)
+	if len(plans) == 0 {
+		return nil, errors.New("no s6-overlay plan to solve")
 	}
-	if err := checkPlatforms(ctx, c, p.Request.BuildPlatform); err != nil {
+	var wanted []string
+	for _, p := range plans {
+		if p.Stage(pipeline.IDOverlayNoarch) == nil || p.Stage(pipeline.IDOverlayArch) == nil {
+			return nil, fmt.Errorf("the plan for %s is not an s6-overlay plan", p.Request.Platform)
+		}
+		wanted = append(wanted, platformsRun(p, false)...)
+	}
+	if err := checkPlatforms(ctx, c, wanted...); err != nil {
 		return nil, err
 	}
-	states, err := States(p)
+	// One solve per plan, at once, on one session: the noarch stage and
+	// the packages' builds are shared by key, so they run once.
+	sess, err := newSession(ctx, o.Progress, o.ProgressOut)
 	if err != nil {
 		return nil, err
 	}
-	var names []string
-	for _, t := range pipeline.OverlayNoarchTarballs {
-		names = append(names, t, t+".sha256")
+	names := make([][]string, len(plans))
+	files := make([][][]byte, len(plans))
+	errs := make([]error, len(plans))
+	var wg sync.WaitGroup
+	for i, p := range plans {
+		names[i] = overlayFiles(p, i == 0)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			states, err := States(p)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			st := llb.Merge([]llb.State{states[pipeline.IDOverlayNoarch], states[pipeline.IDOverlayArch]})
+			files[i], errs[i] = solveFiles(ctx, c, sess, p, st, names[i])
+		}()
 	}
-	files, err := solveToFiles(ctx, c, p, states[pipeline.IDOverlayNoarch], nil, nil, o.Progress, o.ProgressOut, names...)
-	if err != nil {
+	wg.Wait()
+	sess.close()
+	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+
 	staged, err := stageDir(o.Dir)
 	if err != nil {
 		return nil, err
 	}
 	defer staged.discard()
-	for i, n := range names {
-		if err := os.WriteFile(filepath.Join(staged.tmp, n), files[i], 0o644); err != nil {
-			return nil, err
+	written := map[string][]byte{}
+	var out, keys []string
+	for i, p := range plans {
+		for k, n := range names[i] {
+			if prev, ok := written[n]; ok {
+				if !bytes.Equal(prev, files[i][k]) {
+					return nil, fmt.Errorf("%s differs between %s and %s: s6-overlay ships one for every platform", n, plans[0].Request.Platform, p.Request.Platform)
+				}
+				continue
+			}
+			written[n] = files[i][k]
+			out = append(out, n)
+			if err := os.WriteFile(filepath.Join(staged.tmp, n), files[i][k], 0o644); err != nil {
+				return nil, err
+			}
 		}
+		keys = append(keys, p.Stage(pipeline.IDOverlayArch).Key)
 	}
-	if err := staged.mark(Marker{S6builder: "overlay", Releases: map[string]string{s.Package: s.Version}, Key: s.Key}); err != nil {
+	s := plans[0].Stage(pipeline.IDOverlayNoarch)
+	var platforms []string
+	for _, p := range plans {
+		platforms = append(platforms, p.Request.Platform)
+	}
+	if err := staged.mark(Marker{S6builder: "overlay", Releases: map[string]string{s.Package: s.Version},
+		Platform: strings.Join(platforms, ","), Key: strings.Join(append([]string{s.Key}, keys...), ",")}); err != nil {
 		return nil, err
 	}
-	return names, staged.commit()
+	return out, staged.commit()
+}
+
+// overlayFiles names what a plan's solve writes: the noarch tarballs (for
+// one plan only), the arch tarballs, each with its .sha256.
+func overlayFiles(p *pipeline.Plan, noarch bool) []string {
+	var tarballs []string
+	if noarch {
+		tarballs = append(tarballs, pipeline.OverlayNoarchTarballs...)
+	}
+	tarballs = append(tarballs, p.OverlayArchTarballs()...)
+	var names []string
+	for _, t := range tarballs {
+		names = append(names, t, t+".sha256")
+	}
+	return names
 }

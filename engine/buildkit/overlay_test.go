@@ -43,7 +43,7 @@ func TestRealSourcesOverlayNoarchIsS6OverlaysOwn(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	out := filepath.Join(t.TempDir(), "overlay")
-	names, err := bk.Overlay(ctx, e.c, p, bk.OverlayOptions{Dir: out, Progress: "quiet"})
+	names, err := bk.Overlay(ctx, e.c, []*pipeline.Plan{p}, bk.OverlayOptions{Dir: out, Progress: "quiet"})
 	require.NoError(t, err)
 	assert.Len(t, names, 6)
 
@@ -80,7 +80,7 @@ cp output/*.tar.xz /out/`, fetch.Filename, version)}),
 
 	// Reproducible: the same plan again, into another folder, the same bytes.
 	again := filepath.Join(t.TempDir(), "overlay")
-	_, err = bk.Overlay(ctx, e.c, p, bk.OverlayOptions{Dir: again, Progress: "quiet"})
+	_, err = bk.Overlay(ctx, e.c, []*pipeline.Plan{p}, bk.OverlayOptions{Dir: again, Progress: "quiet"})
 	require.NoError(t, err)
 	for _, name := range pipeline.OverlayNoarchTarballs {
 		a, err := os.ReadFile(filepath.Join(out, name))

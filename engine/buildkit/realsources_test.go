@@ -36,18 +36,11 @@ func realSources(t *testing.T) *fixtures.Mirror {
 		}
 		t.Skip("SKIPPED: real upstream sources not tested: set S6BUILDER_REAL_SOURCES to a folder of <pkg>-<version>.tar.gz")
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "*.tar.gz"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files, "no tarballs in %s", dir)
 	m := fixtures.NewMirror()
 	t.Cleanup(m.Close)
-	for _, f := range files {
-		if _, _, err := catalog.ParseTarball(filepath.Base(f)); err != nil {
-			continue
-		}
-		_, err := m.AddFile(f)
-		require.NoError(t, err)
-	}
+	n, err := m.AddDir(dir)
+	require.NoError(t, err)
+	require.NotZero(t, n, "no tarballs in %s", dir)
 	return m
 }
 

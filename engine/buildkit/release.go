@@ -139,6 +139,22 @@ func provenance(ctx context.Context, c *client.Client, p *pipeline.Plan, path, p
 // into a temporary directory, and returns the files named, read from it.
 func solveToFiles(ctx context.Context, c *client.Client, p *pipeline.Plan, st llb.State, frontendAttrs, exportAttrs map[string]string,
 	progress string, out io.Writer, names ...string) ([][]byte, error) {
+	sess, err := newSession(ctx, progress, out)
+	if err != nil {
+		return nil, err
+	}
+	files, err := solveFilesAttrs(ctx, c, sess, p, st, frontendAttrs, exportAttrs, names)
+	sess.close()
+	return files, err
+}
+
+// solveFiles solves st on a session of the caller's and returns the named
+// files of its result.
+func solveFiles(ctx context.Context, c *client.Client, sess *session, p *pipeline.Plan, st llb.State, names []string) ([][]byte, error) {
+	return solveFilesAttrs(ctx, c, sess, p, st, nil, nil, names)
+}
+
+func solveFilesAttrs(ctx context.Context, c *client.Client, sess *session, p *pipeline.Plan, st llb.State, frontendAttrs, exportAttrs map[string]string, names []string) ([][]byte, error) {
 	spec, err := platforms.Parse(p.Request.BuildPlatform)
 	if err != nil {
 		return nil, err
@@ -152,16 +168,11 @@ func solveToFiles(ctx context.Context, c *client.Client, p *pipeline.Plan, st ll
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	sess, err := newSession(ctx, progress, out)
-	if err != nil {
-		return nil, err
-	}
 	err = sess.run(ctx, p, newRecorder(), func(ctx context.Context, ch chan *client.SolveStatus) error {
 		_, err := c.Solve(ctx, def, client.SolveOpt{FrontendAttrs: frontendAttrs,
 			Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: dir, Attrs: exportAttrs}}}, ch)
 		return err
 	})
-	sess.close()
 	if err != nil {
 		return nil, err
 	}

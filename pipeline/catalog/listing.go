@@ -28,7 +28,7 @@ type Entry struct {
 // members that link against the most first), each oldest first.
 func (c *Catalog) Entries() []Entry {
 	var out []Entry
-	order := []string{Overlay} // built from the family's programs: first
+	order := []string{Overlay, OverlayHelpers} // built from the family's programs: first
 	for i := len(Packages) - 1; i >= 0; i-- {
 		order = append(order, Packages[i])
 	}

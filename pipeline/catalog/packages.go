@@ -59,7 +59,7 @@ func loadPackages() error {
 	for i, p := range Packages {
 		quoted[i] = regexp.QuoteMeta(p)
 	}
-	quoted = append(quoted, regexp.QuoteMeta(Overlay))
+	quoted = append(quoted, regexp.QuoteMeta(Overlay), regexp.QuoteMeta(OverlayHelpers))
 	tarballName = regexp.MustCompile(`^(` + strings.Join(quoted, "|") + `)-([0-9.]+)\.tar\.gz$`)
 	return nil
 }
@@ -69,12 +69,20 @@ func loadPackages() error {
 // one: its release assembles trees of files around the family's programs.
 const Overlay = "s6-overlay"
 
+// OverlayHelpers is s6-overlay-helpers (s6-overlay-suexec, justc-envdir...):
+// a package of the catalogue built like the family's, slashpackage, only
+// for s6-overlay's arch tarballs. Its tarball, GitHub's tag archive, has
+// no published digest.
+const OverlayHelpers = "s6-overlay-helpers"
+
 // IsKnown reports whether the catalogue holds releases of name: a package
-// of the family, or Overlay.
-func IsKnown(name string) bool { return name == Overlay || IsPackage(name) }
+// of the family, Overlay or OverlayHelpers.
+func IsKnown(name string) bool { return name == Overlay || name == OverlayHelpers || IsPackage(name) }
 
 // known lists the names IsKnown accepts, for refusals.
-func known() string { return strings.Join(append(append([]string{}, Packages...), Overlay), ", ") }
+func known() string {
+	return strings.Join(append(append([]string{}, Packages...), Overlay, OverlayHelpers), ", ")
+}
 
 // IsPackage reports whether name is one of Packages.
 func IsPackage(name string) bool {

@@ -291,17 +291,8 @@ func serveMirror(args []string) error {
 	}
 	m := fixtures.NewMirrorHandler()
 	if *sources != "" {
-		files, err := filepath.Glob(filepath.Join(*sources, "*.tar.gz"))
-		if err != nil {
+		if _, err := m.AddDir(*sources); err != nil {
 			return err
-		}
-		for _, f := range files {
-			if _, _, err := catalog.ParseTarball(filepath.Base(f)); err != nil {
-				continue // not a package s6builder builds
-			}
-			if _, err := m.AddFile(f); err != nil {
-				return err
-			}
 		}
 	}
 	b, err := json.MarshalIndent(m.Catalog(), "", "  ")
