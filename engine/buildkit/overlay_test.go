@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"debug/elf"
 	"fmt"
 	"io"
 	"os"
@@ -24,71 +25,170 @@ import (
 	"github.com/s6builder/s6builder/pipeline"
 )
 
-// TestRealSourcesOverlayNoarchIsS6OverlaysOwn makes s6-overlay 3.2.3.2's
-// noarch tarballs from its real source tarball and compares every entry
-// (path, type, mode, owner, link target) with what s6-overlay's own
-// Makefile makes of the same tarball, run unmodified on the same daemon
-// (its rootfs-overlay-noarch-tarball, symlinks-overlay-noarch-tarball and
-// syslogd-overlay-noarch-tarball targets) in a tree with a git checkout's
-// modes, as its releases are built. The .sha256 files say the tarballs'
-// digests, and a second run gives the same bytes.
-func TestRealSourcesOverlayNoarchIsS6OverlaysOwn(t *testing.T) {
+// TestRealSourcesOverlayIsS6OverlaysOwn makes s6-overlay 3.2.3.2's
+// tarballs for linux/amd64 and linux/arm64 from the real sources (its own
+// tarball, the packages its conf/versions names, s6-overlay-helpers,
+// Debian's BearSSL) and compares every entry (path, type, mode, owner, link
+// target) of every tarball with what s6-overlay's own Makefile makes of the
+// same tarballs, run unmodified (`make all`) on the same daemon with the
+// same compilers (theirs, below). The .sha256 files say the tarballs'
+// digests; the programs are static ELF of their platform; a second, cold
+// run on a daemon of its own gives the same bytes.
+func TestRealSourcesOverlayIsS6OverlaysOwn(t *testing.T) {
 	e := engine(t)
 	m := realSources(t)
 	const version = "3.2.3.2"
 	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
 	require.NoError(t, err)
-	p, err := pipeline.NewOverlay(cat, pipeline.OverlayRequest{Version: version, Mirror: m.URL, Toolchain: pipeline.Toolchain{Image: e.toolchain}})
-	require.NoError(t, err)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	var plans []*pipeline.Plan
+	for _, platform := range []string{"linux/amd64", "linux/arm64"} {
+		p, err := pipeline.NewOverlay(cat, pipeline.OverlayRequest{Version: version, Platform: platform, BuildPlatform: "linux/amd64",
+			Mirror: m.URL, Toolchain: pipeline.Toolchain{Image: e.toolchain}})
+		require.NoError(t, err)
+		plans = append(plans, p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	out := filepath.Join(t.TempDir(), "overlay")
-	names, err := bk.Overlay(ctx, e.c, []*pipeline.Plan{p}, bk.OverlayOptions{Dir: out, Progress: "quiet"})
+	start := time.Now()
+	names, err := bk.Overlay(ctx, e.c, plans, bk.OverlayOptions{Dir: out, Progress: "quiet"})
 	require.NoError(t, err)
-	assert.Len(t, names, 6)
+	t.Logf("s6builder overlay, amd64 and arm64: %.1fs", time.Since(start).Seconds())
+	assert.ElementsMatch(t, []string{
+		"s6-overlay-noarch.tar.xz", "s6-overlay-symlinks-noarch.tar.xz", "syslogd-overlay-noarch.tar.xz",
+		"s6-overlay-x86_64.tar.xz", "s6-overlay-aarch64.tar.xz", "s6-overlay-symlinks-arch.tar.xz",
+		"s6-overlay-noarch.tar.xz.sha256", "s6-overlay-symlinks-noarch.tar.xz.sha256", "syslogd-overlay-noarch.tar.xz.sha256",
+		"s6-overlay-x86_64.tar.xz.sha256", "s6-overlay-aarch64.tar.xz.sha256", "s6-overlay-symlinks-arch.tar.xz.sha256"}, names)
 
-	// s6-overlay's own Makefile, on the same tarball, fetched by digest.
-	fetch := p.Stage(pipeline.IDOverlayFetch).Fetch
-	src := llb.HTTP(fetch.URL, llb.Checksum(digestOf(t, fetch.Digest)), llb.Filename(fetch.Filename))
-	theirs := llb.Image(e.toolchain).Run(
-		llb.Args([]string{"sh", "-ec", fmt.Sprintf(`mkdir -p /tmp/s /out
-tar -xzf /in/%s -C /tmp/s --no-same-owner
-cd /tmp/s/s6-overlay-%s
-chmod -R go-w .
-make rootfs-overlay-noarch-tarball symlinks-overlay-noarch-tarball syslogd-overlay-noarch-tarball
-cp output/*.tar.xz /out/`, fetch.Filename, version)}),
-		llb.AddMount("/in", src, llb.Readonly),
-		llb.WithCustomName("s6-overlay's own Makefile, noarch targets"),
-	).AddMount("/out", llb.Scratch())
-	def, err := theirs.Marshal(ctx)
-	require.NoError(t, err)
-	ref := t.TempDir()
-	_, err = e.c.Solve(ctx, def, client.SolveOpt{Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: ref}}}, nil)
-	require.NoError(t, err)
-
-	for _, name := range pipeline.OverlayNoarchTarballs {
-		want, got := entries(t, filepath.Join(ref, name)), entries(t, filepath.Join(out, name))
-		assert.NotEmpty(t, got, name)
-		assert.Equal(t, want, got, "%s: entries as s6-overlay's Makefile makes them", name)
-		sum, err := os.ReadFile(filepath.Join(out, name+".sha256"))
-		require.NoError(t, err)
-		b, err := os.ReadFile(filepath.Join(out, name))
-		require.NoError(t, err)
-		assert.Equal(t, fmt.Sprintf("%x  %s\n", sha256sum(b), name), string(sum), "%s.sha256 in sha256sum's format", name)
-		t.Logf("%s: %d entries, %d bytes", name, len(got), len(b))
+	for _, arch := range []struct {
+		triple, hw string
+		machine    elf.Machine
+	}{
+		{"x86_64-linux-musl", "x86_64", elf.EM_X86_64},
+		{"aarch64-linux-musl", "aarch64", elf.EM_AARCH64},
+	} {
+		ref := theirOverlay(t, ctx, e, plans[0], version, arch.triple)
+		for _, name := range append(append([]string{}, pipeline.OverlayNoarchTarballs...), pipeline.OverlayArchTarball(arch.hw), pipeline.OverlaySymlinksArch) {
+			want, got := entries(t, filepath.Join(ref, name)), entries(t, filepath.Join(out, name))
+			assert.NotEmpty(t, got, name)
+			assert.Equal(t, want, got, "%s: entries as s6-overlay's Makefile makes them for %s", name, arch.triple)
+			sum, err := os.ReadFile(filepath.Join(out, name+".sha256"))
+			require.NoError(t, err)
+			b, err := os.ReadFile(filepath.Join(out, name))
+			require.NoError(t, err)
+			assert.Equal(t, fmt.Sprintf("%x  %s\n", sha256sum(b), name), string(sum), "%s.sha256 in sha256sum's format", name)
+			theirs, err := os.ReadFile(filepath.Join(ref, name))
+			require.NoError(t, err)
+			t.Logf("%s: %d entries, %d bytes (s6-overlay's Makefile: %d bytes)", name, len(got), len(b), len(theirs))
+		}
+		program := tarFile(t, filepath.Join(out, pipeline.OverlayArchTarball(arch.hw)), "./package/admin/s6-2.15.1.0/command/s6-svscan")
+		assert.Equal(t, arch.machine, elfMachine(t, program), "s6-svscan of %s", arch.hw)
 	}
 
-	// Reproducible: the same plan again, into another folder, the same bytes.
+	// Reproducible: the same plans, cold, on a daemon of their own.
 	again := filepath.Join(t.TempDir(), "overlay")
-	_, err = bk.Overlay(ctx, e.c, []*pipeline.Plan{p}, bk.OverlayOptions{Dir: again, Progress: "quiet"})
+	cold := coldEngine(t)
+	start = time.Now()
+	_, err = bk.Overlay(ctx, cold.c, plans, bk.OverlayOptions{Dir: again, Progress: "quiet"})
 	require.NoError(t, err)
-	for _, name := range pipeline.OverlayNoarchTarballs {
+	t.Logf("s6builder overlay, amd64 and arm64, on a cold daemon: %.1fs", time.Since(start).Seconds())
+	for _, name := range names {
 		a, err := os.ReadFile(filepath.Join(out, name))
 		require.NoError(t, err)
 		b, err := os.ReadFile(filepath.Join(again, name))
 		require.NoError(t, err)
-		assert.True(t, bytes.Equal(a, b), "%s: the same bytes twice", name)
+		assert.True(t, bytes.Equal(a, b), "%s: the same bytes from a cold daemon", name)
 	}
+}
+
+// theirOverlay runs s6-overlay's own Makefile, unmodified (`make all`),
+// for the musl triple arch, on the plan's source tarballs (fetched by
+// digest), with the compilers of the toolchain image the plan uses, and
+// returns the folder its tarballs are exported to. What its Makefile
+// would download is put where it looks first: the packages' trees in
+// OUTPUT/sources/<name> (git is a shim whose checkout does nothing: the
+// trees are the tags already), and TOOLCHAIN_PATH holds <arch>-gcc, -ar...
+// wrappers around Debian's musl-gcc (or its cross gcc with musl's specs)
+// and binutils, the kernel headers added with -idirafter.
+func theirOverlay(t *testing.T, ctx context.Context, e env, p *pipeline.Plan, version, arch string) string {
+	t.Helper()
+	cc, tools, multiarch := "musl-gcc", "", "x86_64-linux-gnu"
+	if arch == "aarch64-linux-musl" {
+		cc, tools, multiarch = "aarch64-linux-gnu-gcc -specs=/usr/lib/aarch64-linux-musl/musl-gcc.specs", "aarch64-linux-gnu-", "aarch64-linux-gnu"
+	}
+	script := `set -eu
+mkdir -p /tmp/s /tmp/o/sources /tmp/tc/bin /tmp/kh /tmp/shim
+tar -xzf /in/s6-overlay/"$OVERLAY_TARBALL" -C /tmp/s --no-same-owner
+for pkg in skalibs execline s6 s6-rc s6-linux-init s6-portable-utils s6-linux-utils s6-dns s6-networking s6-overlay-helpers; do
+	mkdir /tmp/o/sources/$pkg
+	tar -xzf /in/$pkg/*.tar.gz -C /tmp/o/sources/$pkg --strip-components=1 --no-same-owner
+done
+mkdir /tmp/o/sources/BearSSL
+tar -xf /in/bearssl/* -C /tmp/o/sources/BearSSL --strip-components=1 --no-same-owner
+chmod -R go-w /tmp/s /tmp/o/sources
+ln -s /usr/include/linux /usr/include/asm-generic /tmp/kh/
+ln -s /usr/include/$MULTIARCH/asm /tmp/kh/asm
+printf '#!/bin/sh\nexec %s -idirafter /tmp/kh "$@"\n' "$CCMD" >/tmp/tc/bin/$ARCH-gcc
+for tool in ar ranlib strip nm objcopy objdump readelf; do
+	printf '#!/bin/sh\nexec %s%s "$@"\n' "$TOOLS" $tool >/tmp/tc/bin/$ARCH-$tool
+done
+printf '#!/bin/sh\n[ "$1" = checkout ] && exit 0\necho "git $*: not here" >&2\nexit 1\n' >/tmp/shim/git
+chmod 755 /tmp/tc/bin/* /tmp/shim/git
+cd /tmp/s/s6-overlay-$VERSION
+PATH=/tmp/shim:$PATH make -j"$(nproc)" all OUTPUT=/tmp/o TOOLCHAIN_PATH=/tmp/tc ARCH=$ARCH BEARSSL_VERSION=v0.6 >/tmp/make.log 2>&1 || { tail -40 /tmp/make.log; exit 1; }
+cp /tmp/o/*.tar.xz /out/
+`
+	run := []llb.RunOption{
+		llb.Args([]string{"sh", "-c", script}),
+		llb.AddEnv("OVERLAY_TARBALL", p.Stage(pipeline.IDOverlayFetch).Fetch.Filename),
+		llb.AddEnv("VERSION", version), llb.AddEnv("ARCH", arch), llb.AddEnv("CCMD", cc), llb.AddEnv("TOOLS", tools),
+		llb.AddEnv("MULTIARCH", multiarch), llb.AddEnv("PATH", pipeline.DefaultPath),
+		llb.WithCustomName("s6-overlay's own Makefile, make all ARCH=" + arch),
+	}
+	for _, s := range p.Stages {
+		if s.Kind != pipeline.KindFetch {
+			continue
+		}
+		src := llb.HTTP(s.Fetch.URL, llb.Checksum(digestOf(t, s.Fetch.Digest)), llb.Filename(s.Fetch.Filename))
+		run = append(run, llb.AddMount("/in/"+s.Package, src, llb.Readonly))
+	}
+	st := llb.Image(e.toolchain).Run(run...).AddMount("/out", llb.Scratch())
+	def, err := st.Marshal(ctx)
+	require.NoError(t, err)
+	ref := t.TempDir()
+	start := time.Now()
+	_, err = e.c.Solve(ctx, def, client.SolveOpt{Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: ref}}}, nil)
+	require.NoError(t, err)
+	t.Logf("s6-overlay's Makefile, make all ARCH=%s: %.1fs", arch, time.Since(start).Seconds())
+	return ref
+}
+
+// tarFile is the content of the file name in an xz'd tarball.
+func tarFile(t *testing.T, path, name string) []byte {
+	t.Helper()
+	raw, err := exec.Command("xz", "-dc", path).Output()
+	require.NoError(t, err, "xz -dc %s", path)
+	tr := tar.NewReader(bytes.NewReader(raw))
+	for {
+		h, err := tr.Next()
+		require.NoError(t, err, "%s in %s", name, path)
+		if h.Name == name {
+			b, err := io.ReadAll(tr)
+			require.NoError(t, err)
+			return b
+		}
+	}
+}
+
+// elfMachine is a program's machine; it must be static (no interpreter).
+func elfMachine(t *testing.T, program []byte) elf.Machine {
+	t.Helper()
+	f, err := elf.NewFile(bytes.NewReader(program))
+	require.NoError(t, err)
+	for _, p := range f.Progs {
+		assert.NotEqual(t, elf.PT_INTERP, p.Type, "a static program has no interpreter")
+	}
+	return f.Machine
 }
 
 // entries lists an xz'd tarball's entries as "type mode uid:gid path ->
