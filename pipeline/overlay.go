@@ -316,3 +316,68 @@ func (p *Plan) OverlayArchTarballs() []string {
 	}
 	return []string{OverlayArchTarball(t.S6Overlay[0]), OverlaySymlinksArch}
 }
+
+// IDOverlayRootfs is the overlay as an image holds it: the noarch and the
+// platform's arch tarballs extracted at /, as `ADD s6-overlay-....tar.xz /`
+// in an s6-overlay user's Dockerfile does.
+const IDOverlayRootfs = "overlay-rootfs"
+
+// OverlayImage is what an s6-overlay image is made of besides the plan.
+type OverlayImage struct {
+	Base string // base image reference (any distribution: the programs are static)
+	// Root is whether the user gives a tree of their own to copy at /
+	// (etc/s6-overlay/s6-rc.d/..., etc/cont-init.d, etc/services.d...).
+	Root bool
+}
+
+// overlayRootfsScript extracts the tarballs given as arguments into the
+// output, keeping their modes (s6-overlay-suexec is setuid). A constant.
+const overlayRootfsScript = `set -e; out=$1; shift; for t in "$@"; do tar -C "$out" -xJpf "$t"; done`
+
+// AddOverlayImage adds IDOverlayRootfs to an s6-overlay plan and returns
+// the image spec: the base, the overlay at /, the user's tree at /, and
+// /init as the entrypoint, which runs the container's CMD (if any) once
+// the services are up.
+func AddOverlayImage(p *Plan, o OverlayImage) (ImageSpec, error) {
+	base, err := imageBase(o.Base)
+	if err != nil {
+		return ImageSpec{}, err
+	}
+	arch := p.OverlayArchTarballs()
+	if p.Stage(IDOverlayNoarch) == nil || p.Stage(IDOverlayArch) == nil || len(arch) == 0 {
+		return ImageSpec{}, fmt.Errorf("an s6-overlay image needs an s6-overlay plan")
+	}
+	noarch := p.Stage(IDOverlayNoarch)
+	if p.Stage(IDOverlayRootfs) == nil {
+		p.add(&Stage{ID: IDOverlayRootfs, Kind: KindAssemble, Package: noarch.Package, Version: noarch.Version,
+			Deps: []string{IDToolchain, IDOverlayNoarch, IDOverlayArch},
+			Exec: &Exec{
+				Env:    []string{"PATH=" + DefaultPath},
+				Mounts: []Mount{{Target: "/in/noarch", From: IDOverlayNoarch, Readonly: true}, {Target: "/in/arch", From: IDOverlayArch, Readonly: true}},
+				Steps: []Step{{Name: "extract", Dir: "/", Args: []string{"sh", "-c", overlayRootfsScript, "extract", OutDir,
+					"/in/noarch/" + OverlayNoarchTarballs[0], "/in/arch/" + arch[0]}}},
+				Output: OutDir,
+			}})
+	}
+	s := ImageSpec{
+		Base:       base,
+		Entrypoint: []string{"/init"},
+		WorkingDir: "/",
+		StopSignal: StopSignal,
+		Layers:     []string{IDOverlayRootfs},
+		Labels: map[string]string{
+			"org.opencontainers.image.title":       "s6-overlay " + noarch.Version,
+			"io.s6builder.release.s6-overlay":      noarch.Version,
+			"io.s6builder.s6-overlay.arch-tarball": arch[0],
+		},
+	}
+	for _, st := range p.Stages {
+		if st.Kind == KindBuild {
+			s.Labels["io.s6builder.release."+st.Package] = st.Version
+		}
+	}
+	if o.Root {
+		s.ServicesDir = "/"
+	}
+	return s, nil
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -75,7 +76,7 @@ func (in ImageInput) targets() ([]imageTarget, error) {
 	}
 	out := make([]imageTarget, len(in.Plans))
 	for i, p := range in.Plans {
-		if p.Request.Prefix != in.Spec.Prefix {
+		if p.Stage(pipeline.IDDist) != nil && p.Request.Prefix != in.Spec.Prefix {
 			// The entrypoint would name a program the dist does not have.
 			return nil, fmt.Errorf("image: the dist of %s is built for prefix %s, the image expects its programs under %s",
 				p.Request.Platform, p.Request.Prefix, in.Spec.Prefix)
@@ -114,16 +115,19 @@ const (
 // and the added .s6-svscan/finish: one Merge over single-purpose layers.
 func imageState(in ImageInput, t imageTarget) (llb.State, error) {
 	spec := t.spec
-	var dist llb.State
+	var dist *llb.State // nil: an image without a dist (s6-overlay's trees are layers)
 	var st map[string]llb.State
 	if t.plan != nil {
 		var err error
 		if st, err = States(t.plan); err != nil {
 			return llb.State{}, err
 		}
-		dist = st[pipeline.IDDist]
+		if d, ok := st[pipeline.IDDist]; ok {
+			dist = &d
+		}
 	} else {
-		dist = llb.Local(t.local, llb.ExcludePatterns([]string{MarkerName}), llb.WithCustomName("[image] dist from "+t.dir))
+		d := llb.Local(t.local, llb.ExcludePatterns([]string{MarkerName}), llb.WithCustomName("[image] dist from "+t.dir))
+		dist = &d
 	}
 	services := llb.Local(localServices, llb.WithCustomName("[image] services from "+in.Services))
 	copyInto := func(src llb.State, dest, name string) llb.State {
@@ -131,12 +135,15 @@ func imageState(in ImageInput, t imageTarget) (llb.State, error) {
 			llb.WithCustomName("[image] "+name))
 	}
 	if in.Spec.DistOnly {
-		return copyInto(dist, "/", "dist, programs in "+in.Spec.Prefix), nil
+		if dist == nil {
+			return llb.State{}, fmt.Errorf("image: a dist image needs a dist")
+		}
+		return copyInto(*dist, "/", "dist, programs in "+in.Spec.Prefix), nil
 	}
-	layers := []llb.State{
-		llb.Image(in.Spec.Base, llb.Platform(spec), llb.WithCustomName("[image] pull "+in.Spec.Base)),
+	layers := []llb.State{llb.Image(in.Spec.Base, llb.Platform(spec), llb.WithCustomName("[image] pull "+in.Spec.Base))}
+	if dist != nil {
 		// The dist tree holds its programs under their prefix already.
-		copyInto(dist, "/", "dist, programs in "+in.Spec.Prefix),
+		layers = append(layers, copyInto(*dist, "/", "dist, programs in "+in.Spec.Prefix))
 	}
 	for _, id := range in.Spec.Layers {
 		layer, ok := st[id]
@@ -171,9 +178,11 @@ func imageConfig(base []byte, s pipeline.ImageSpec, p ocispecs.Platform) ([]byte
 	}
 	img.Platform = p
 	img.RootFS.Type = "layers"
+	// The spec's PATH replaces the base's; without one, the base's stays.
+	ownPath := slices.ContainsFunc(s.Env, func(kv string) bool { return strings.HasPrefix(kv, "PATH=") })
 	var env []string
 	for _, kv := range img.Config.Env {
-		if !strings.HasPrefix(kv, "PATH=") {
+		if !ownPath || !strings.HasPrefix(kv, "PATH=") {
 			env = append(env, kv)
 		}
 	}
@@ -209,6 +218,15 @@ func BuildImage(ctx context.Context, c *client.Client, in ImageInput, o ImageOpt
 	if len(in.Plans) == 0 {
 		// A local dist is copied, not built: nothing runs for its platform
 		// but the base's pull, which a daemon does for any platform.
+	} else if in.Plans[0].Stage(pipeline.IDDist) == nil {
+		// No dist (an s6-overlay image): its trees are built in the solve.
+		var wanted []string
+		for _, p := range in.Plans {
+			wanted = append(wanted, platformsRun(p, false)...)
+		}
+		if err := checkPlatforms(ctx, c, wanted...); err != nil {
+			return nil, err
+		}
 	} else if err := checkPlanDists(ctx, c, in.Plans, o); err != nil {
 		// The dists go into the image only after their programs are checked
 		// against the requests, as an exported dist is (the solves are

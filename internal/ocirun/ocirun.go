@@ -107,7 +107,8 @@ func untar(r io.Reader, dest string) error {
 			return err
 		}
 		target := filepath.Join(parent, filepath.Base(name))
-		mode := os.FileMode(h.Mode & 0o7777)
+		// FileInfo's mode: the tar header's setuid (04000) is not os.ModeSetuid.
+		mode := h.FileInfo().Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := os.MkdirAll(target, mode); err != nil {
@@ -142,7 +143,7 @@ func untar(r io.Reader, dest string) error {
 			}
 		case tar.TypeFifo: // s6-linux-init's run image has fifos
 			os.Remove(target)
-			if err := syscall.Mkfifo(target, uint32(mode)); err != nil {
+			if err := syscall.Mkfifo(target, uint32(mode.Perm())); err != nil {
 				return err
 			}
 			os.Chmod(target, mode)
@@ -150,6 +151,10 @@ func untar(r io.Reader, dest string) error {
 			continue // devices: the runtime provides /dev
 		}
 		_ = os.Lchown(target, h.Uid, h.Gid)
+		if h.Typeflag != tar.TypeSymlink && h.Typeflag != tar.TypeLink {
+			// Again: a chown clears the setuid and setgid bits.
+			os.Chmod(target, mode)
+		}
 	}
 }
 
@@ -269,6 +274,34 @@ func Env(kv ...string) Option {
 	}
 }
 
+// Args is `docker run IMAGE ARGS...` with the entrypoint given too: the
+// whole argv of PID 1 (the entrypoint, then the CMD).
+func Args(argv ...string) Option {
+	return func(cfg map[string]any) { cfg["process"].(map[string]any)["args"] = argv }
+}
+
+// User is `docker run --user UID:GID`: the container's processes run as
+// uid:gid, with no capabilities but the bounding set when uid is not 0.
+func User(uid, gid int) Option {
+	return func(cfg map[string]any) {
+		proc := cfg["process"].(map[string]any)
+		proc["user"] = map[string]any{"uid": uid, "gid": gid}
+		if uid != 0 {
+			// As Docker does: HOME is / for any user but root.
+			env, _ := proc["env"].([]string)
+			env = slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return kv == "HOME=/root" })
+			if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }) {
+				env = append(env, "HOME=/")
+			}
+			proc["env"] = env
+			caps := proc["capabilities"].(map[string]any)
+			for _, k := range []string{"effective", "permitted", "inheritable", "ambient"} {
+				caps[k] = []string{}
+			}
+		}
+	}
+}
+
 // HostNetwork is `docker run --network host`: the host's network, its
 // loopback (a registry or mirror on 127.0.0.1) included.
 func HostNetwork() Option {
@@ -291,6 +324,11 @@ func HostNetwork() Option {
 // then runs the container in the foreground of a child runc process, with
 // its stdout and stderr going to log.
 func Start(b *Bundle, id string, log io.Writer, opts ...Option) (*Container, error) {
+	// A bundle runs again with a config of this run's (runc spec makes
+	// none where one is).
+	if err := os.Remove(filepath.Join(b.Dir, "config.json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
 	spec, err := exec.Command("runc", "spec", "--bundle", b.Dir).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("runc spec: %v: %s", err, spec)

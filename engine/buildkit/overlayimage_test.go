@@ -1,0 +1,126 @@
+package buildkit_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	bk "github.com/s6builder/s6builder/engine/buildkit"
+	"github.com/s6builder/s6builder/internal/ocirun"
+	"github.com/s6builder/s6builder/pipeline"
+)
+
+// TestRealSourcesOverlayImage puts s6-overlay 3.2.3.2, built from the real
+// sources, over Debian with examples/s6-overlay/root copied in, as an
+// s6-overlay user's Dockerfile does (ADD the tarballs, COPY the tree,
+// ENTRYPOINT ["/init"]), and runs it under runc: the cont-init.d script,
+// the oneshot and the longrun of the user bundle, the services.d service;
+// with-contenv giving the container's environment, S6_KEEP_ENV giving it to
+// every service; the CMD's exit code becoming the container's; a failing
+// cont-init script stopping the container under
+// S6_BEHAVIOUR_IF_STAGE2_FAILS=2; SIGTERM bringing the services down; and
+// the same image as UID 1000 with a read-only root and a tmpfs /run.
+func TestRealSourcesOverlayImage(t *testing.T) {
+	e, m := engine(t), realSources(t)
+	base := os.Getenv("S6BUILDER_SSHD_BASE")
+	require.NotEmpty(t, base, "S6BUILDER_SSHD_BASE (Debian bookworm) comes from scripts/testenv env")
+	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	native, err := bk.NativePlatform(ctx, e.c)
+	require.NoError(t, err)
+	root, err := filepath.Abs("../../examples/s6-overlay/root")
+	require.NoError(t, err)
+
+	p, err := pipeline.NewOverlay(cat, pipeline.OverlayRequest{Version: "3.2.3.2", BuildPlatform: native, Mirror: m.URL, Toolchain: pipeline.Toolchain{Image: e.toolchain}})
+	require.NoError(t, err)
+	spec, err := pipeline.AddOverlayImage(p, pipeline.OverlayImage{Base: base, Root: true})
+	require.NoError(t, err)
+	archive := filepath.Join(t.TempDir(), "image.tar")
+	start := time.Now()
+	_, err = bk.BuildImage(ctx, e.c, bk.ImageInput{Spec: spec, Plans: []*pipeline.Plan{p}, Services: root}, bk.ImageOptions{OCIArchive: archive, Progress: "quiet"})
+	require.NoError(t, err)
+	t.Logf("image built in %.1fs", time.Since(start).Seconds())
+	b, err := ocirun.Unpack(archive, t.TempDir())
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/init"}, []string(b.Config.Entrypoint))
+	assert.Equal(t, "3.2.3.2", b.Config.Labels["io.s6builder.release.s6-overlay"])
+	fi, err := os.Stat(filepath.Join(b.Dir, "rootfs/package/admin/s6-overlay-helpers-0.1.2.2/command/s6-overlay-suexec"))
+	require.NoError(t, err)
+	assert.Equal(t, os.ModeSetuid, fi.Mode()&os.ModeSetuid, "s6-overlay-suexec is setuid, as in the tarball")
+
+	run := func(t *testing.T, env []string, opts ...ocirun.Option) (*ocirun.Container, *syncLog) {
+		log := &syncLog{}
+		c, err := ocirun.Start(b, fmt.Sprintf("s6builder-test-%d", time.Now().UnixNano()), log, append([]ocirun.Option{ocirun.Env(env...)}, opts...)...)
+		require.NoError(t, err)
+		t.Cleanup(c.Remove)
+		return c, log
+	}
+	up := func(t *testing.T, log *syncLog, lines ...string) {
+		waitFor(t, "the services up", func() error {
+			for _, line := range lines {
+				if !strings.Contains(log.String(), line) {
+					return fmt.Errorf("no %q yet", line)
+				}
+			}
+			return nil
+		}, log)
+	}
+
+	t.Run("the CMD's exit code is the container's", func(t *testing.T) {
+		c, log := run(t, []string{"GREETING=hello"}, ocirun.Args("/init", "sh", "-c", `echo "cmd: GREETING=${GREETING:-unset}, uid $(id -u)"; exit 3`))
+		code, err := c.Wait(60 * time.Second)
+		require.NoError(t, err, log.String())
+		out := log.String()
+		assert.Equal(t, 3, code, out)
+		for _, line := range []string{"cont-init: GREETING=hello", "prepare: up, GREETING=hello", "app: started, GREETING=hello, uid 0",
+			// S6_KEEP_ENV=0: the CMD and the services without with-contenv
+			// start from an empty environment.
+			"legacy: started, GREETING=unset", "cmd: GREETING=unset, uid 0", "app: finished"} {
+			assert.Contains(t, out, line)
+		}
+		assert.Less(t, strings.Index(out, "prepare: up"), strings.Index(out, "app: started"), "the oneshot before the longrun that depends on it")
+		assert.Less(t, strings.Index(out, "app: started"), strings.Index(out, "cmd: "), "the CMD once the services are up")
+	})
+
+	t.Run("S6_KEEP_ENV gives every service the environment; SIGTERM stops", func(t *testing.T) {
+		c, log := run(t, []string{"GREETING=hello", "S6_KEEP_ENV=1"})
+		up(t, log, "app: started, GREETING=hello", "legacy: started, GREETING=hello")
+		require.NoError(t, c.Signal("TERM"))
+		code, err := c.Wait(60 * time.Second)
+		require.NoError(t, err, log.String())
+		assert.Equal(t, 0, code, log.String())
+		assert.Contains(t, log.String(), "app: finished")
+	})
+
+	t.Run("a failing cont-init script stops the container", func(t *testing.T) {
+		c, log := run(t, []string{"FAIL_INIT=1", "S6_BEHAVIOUR_IF_STAGE2_FAILS=2"}, ocirun.Args("/init", "sh", "-c", "echo cmd: ran"))
+		code, err := c.Wait(60 * time.Second)
+		require.NoError(t, err, log.String())
+		out := log.String()
+		assert.NotEqual(t, 0, code, out)
+		assert.Contains(t, out, "cont-init: failing")
+		assert.NotContains(t, out, "cmd: ran")
+		assert.NotContains(t, out, "app: started")
+	})
+
+	t.Run("as UID 1000, read-only root, tmpfs /run", func(t *testing.T) {
+		c, log := run(t, []string{"GREETING=hello", "S6_READ_ONLY_ROOT=1"}, ocirun.User(1000, 1000), ocirun.ReadOnlyRoot(),
+			ocirun.Tmpfs("/run", "exec", "mode=0755", "uid=1000", "gid=1000"),
+			ocirun.Args("/init", "sh", "-c", `echo "cmd: uid $(id -u)"; exit 3`))
+		code, err := c.Wait(60 * time.Second)
+		require.NoError(t, err, log.String())
+		out := log.String()
+		assert.Equal(t, 3, code, out)
+		assert.Contains(t, out, "app: started, GREETING=hello, uid 1000")
+		assert.Contains(t, out, "cmd: uid 1000")
+	})
+}
