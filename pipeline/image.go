@@ -41,9 +41,9 @@ type ImageRequest struct {
 
 // ImageSpec is the normalized image: what goes where and the config.
 type ImageSpec struct {
-	Base        string   `json:"base,omitempty"` // "" from NewImageLayout
-	Prefix      string   `json:"prefix"`         // the dist tree goes at /, its programs are under Prefix
-	ServicesDir string   `json:"services_dir"` // where the user's tree goes: "/" in an s6-overlay image, "" for none
+	Base        string   `json:"base,omitempty"`        // "" from NewImageLayout
+	Prefix      string   `json:"prefix"`                // the dist tree goes at /, its programs are under Prefix
+	ServicesDir string   `json:"services_dir"`          // where the user's tree goes: "/" in an s6-overlay image, "" for none
 	ScanFinish  string   `json:"scan_finish,omitempty"` // content to add at ServicesDir/.s6-svscan/finish
 	Entrypoint  []string `json:"entrypoint"`
 	WorkingDir  string   `json:"working_dir"`
