@@ -164,14 +164,14 @@ func (g *graph) exec(s *pipeline.Stage) (*dagger.Directory, error) {
 	// them through its host's emulator as any foreign binary. Its API
 	// cannot check for that emulator beforehand, as the CLI does; without
 	// one the step fails with the kernel's "exec format error".
-	known := []string{"env", "mounts", "steps", "output", "writable_root", "emulates"}
+	known := []string{"env", "mounts", "steps", "output", "writable_root", "emulates", "toolchain"}
 	if s.Kind == pipeline.KindTest {
 		known = append(known, alwaysRun)
 	}
 	if err := knownFields(s.Exec, known...); err != nil {
 		return nil, fmt.Errorf("stage %s: %w", s.ID, err)
 	}
-	ctr, ok := g.containers[pipeline.IDToolchain]
+	ctr, ok := g.containers[s.Exec.ToolchainID()]
 	if !ok {
 		return nil, fmt.Errorf("stage %s: no toolchain stage before it", s.ID)
 	}

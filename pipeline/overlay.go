@@ -30,9 +30,12 @@ const OverlayShebangDir = "/command"
 
 // Stage IDs of an s6-overlay plan.
 const (
-	IDOverlayFetch  = "fetch/" + catalog.Overlay
-	IDOverlayNoarch = "overlay-noarch" // the noarch tarballs and their .sha256 files
-	IDOverlayArch   = "overlay-arch"   // the platform's two arch tarballs and their .sha256 files
+	IDOverlayFetch = "fetch/" + catalog.Overlay
+	// IDOverlayToolchain is the build platform's toolchain, without a
+	// target's cross compiler: what the noarch stage runs in.
+	IDOverlayToolchain = "toolchain/noarch"
+	IDOverlayNoarch    = "overlay-noarch" // the noarch tarballs and their .sha256 files
+	IDOverlayArch      = "overlay-arch"   // the platform's two arch tarballs and their .sha256 files
 )
 
 // OverlaySymlinksArch is the arch symlinks tarball: one name for every
@@ -142,15 +145,26 @@ func NewOverlay(cat *catalog.Catalog, r OverlayRequest) (*Plan, error) {
 	if r.Mirror != "" {
 		src = TarballURL(req.Mirror, rel)
 	}
+	// The noarch trees are the same for every platform: they are made in
+	// the build platform's own toolchain (no cross compilers), so that
+	// every platform's plan shares them by key.
+	native, err := Request{Platform: req.BuildPlatform, Toolchain: r.Toolchain, Mirror: r.Mirror}.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	noarchToolchain := toolchainStage(native)
+	noarchToolchain.ID = IDOverlayToolchain
 	p := &Plan{Request: req}
 	p.add(toolchainStage(req))
+	p.add(noarchToolchain)
 	p.add(&Stage{ID: IDOverlayFetch, Kind: KindFetch, Package: catalog.Overlay, Version: v.String(),
 		Fetch: &Fetch{URL: src, Filename: rel.Tarball, Digest: rel.Digest.String()}})
 	p.add(&Stage{ID: IDOverlayNoarch, Kind: KindAssemble, Package: catalog.Overlay, Version: v.String(),
-		Deps: []string{IDToolchain, IDOverlayFetch},
+		Deps: []string{IDOverlayToolchain, IDOverlayFetch},
 		Exec: &Exec{
-			Env:    []string{"PATH=" + DefaultPath},
-			Mounts: []Mount{{Target: InDir, From: IDOverlayFetch, Readonly: true}},
+			Toolchain: IDOverlayToolchain,
+			Env:       []string{"PATH=" + DefaultPath},
+			Mounts:    []Mount{{Target: InDir, From: IDOverlayFetch, Readonly: true}},
 			Steps: []Step{{Name: "noarch tarballs", Dir: "/", Args: []string{"sh", "-c", OverlayNoarchScript, "overlay-noarch",
 				InDir + "/" + rel.Tarball, v.String(), OverlayShebangDir, strconv.FormatInt(epoch, 10), OutDir}}},
 			Output: OutDir,
@@ -292,12 +306,13 @@ func (p *Plan) addOverlayArch(cat *catalog.Catalog, req Request, arch string, se
 	}
 	args := append([]string{"sh", "-c", OverlayArchScript, "overlay-arch", arch, strconv.FormatInt(epoch, 10), OutDir}, dirs...)
 	p.add(&Stage{ID: IDOverlayArch, Kind: KindAssemble, Package: catalog.Overlay, Version: set.Overlay.String(),
-		Deps: append([]string{IDToolchain}, builds...),
+		Deps: append([]string{IDOverlayToolchain}, builds...),
 		Exec: &Exec{
-			Env:    []string{"PATH=" + DefaultPath},
-			Mounts: mounts,
-			Steps:  []Step{{Name: "arch tarballs", Dir: "/", Args: args}},
-			Output: OutDir,
+			Toolchain: IDOverlayToolchain,
+			Env:       []string{"PATH=" + DefaultPath},
+			Mounts:    mounts,
+			Steps:     []Step{{Name: "arch tarballs", Dir: "/", Args: args}},
+			Output:    OutDir,
 		}})
 	return nil
 }
@@ -322,9 +337,15 @@ func (p *Plan) OverlayArchTarballs() []string {
 // in an s6-overlay user's Dockerfile does.
 const IDOverlayRootfs = "overlay-rootfs"
 
+// InitS6Overlay is ImageSpec.Init for an image that boots with
+// s6-overlay's /init.
+const InitS6Overlay = "s6-overlay"
+
 // OverlayImage is what an s6-overlay image is made of besides the plan.
 type OverlayImage struct {
-	Base string // base image reference (any distribution: the programs are static)
+	// Base is the base image's reference (any distribution: the programs
+	// are static); "" for a front end whose base is a container.
+	Base string
 	// Root is whether the user gives a tree of their own to copy at /
 	// (etc/s6-overlay/s6-rc.d/..., etc/cont-init.d, etc/services.d...).
 	Root bool
@@ -339,9 +360,12 @@ const overlayRootfsScript = `set -e; out=$1; shift; for t in "$@"; do tar -C "$o
 // /init as the entrypoint, which runs the container's CMD (if any) once
 // the services are up.
 func AddOverlayImage(p *Plan, o OverlayImage) (ImageSpec, error) {
-	base, err := imageBase(o.Base)
-	if err != nil {
-		return ImageSpec{}, err
+	var base string
+	if o.Base != "" { // "": a front end whose base is a container
+		var err error
+		if base, err = imageBase(o.Base); err != nil {
+			return ImageSpec{}, err
+		}
 	}
 	arch := p.OverlayArchTarballs()
 	if p.Stage(IDOverlayNoarch) == nil || p.Stage(IDOverlayArch) == nil || len(arch) == 0 {
@@ -350,10 +374,11 @@ func AddOverlayImage(p *Plan, o OverlayImage) (ImageSpec, error) {
 	noarch := p.Stage(IDOverlayNoarch)
 	if p.Stage(IDOverlayRootfs) == nil {
 		p.add(&Stage{ID: IDOverlayRootfs, Kind: KindAssemble, Package: noarch.Package, Version: noarch.Version,
-			Deps: []string{IDToolchain, IDOverlayNoarch, IDOverlayArch},
+			Deps: []string{IDOverlayToolchain, IDOverlayNoarch, IDOverlayArch},
 			Exec: &Exec{
-				Env:    []string{"PATH=" + DefaultPath},
-				Mounts: []Mount{{Target: "/in/noarch", From: IDOverlayNoarch, Readonly: true}, {Target: "/in/arch", From: IDOverlayArch, Readonly: true}},
+				Toolchain: IDOverlayToolchain,
+				Env:       []string{"PATH=" + DefaultPath},
+				Mounts:    []Mount{{Target: "/in/noarch", From: IDOverlayNoarch, Readonly: true}, {Target: "/in/arch", From: IDOverlayArch, Readonly: true}},
 				Steps: []Step{{Name: "extract", Dir: "/", Args: []string{"sh", "-c", overlayRootfsScript, "extract", OutDir,
 					"/in/noarch/" + OverlayNoarchTarballs[0], "/in/arch/" + arch[0]}}},
 				Output: OutDir,
@@ -361,6 +386,7 @@ func AddOverlayImage(p *Plan, o OverlayImage) (ImageSpec, error) {
 	}
 	s := ImageSpec{
 		Base:       base,
+		Init:       InitS6Overlay,
 		Entrypoint: []string{"/init"},
 		WorkingDir: "/",
 		StopSignal: StopSignal,

@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"io/fs"
 	"strings"
 	"testing"
 
@@ -66,5 +67,105 @@ func TestOverlayRefusals(t *testing.T) {
 		_, err := pipeline.NewOverlay(tc.cat, tc.req)
 		require.Error(t, err, name)
 		assert.Contains(t, err.Error(), tc.want, name)
+	}
+}
+
+// The arch stages of a plan: every package of the release's conf/versions
+// fetched by digest and built as mk/skaware.mk does (slashpackage, its
+// options, on the packages it names), BearSSL for s6-networking, and the
+// arch tarballs from their trees; a cross build for arm64.
+func TestOverlayArchPlan(t *testing.T) {
+	cat := overlayCatalog(t)
+	p, err := pipeline.NewOverlay(cat, pipeline.OverlayRequest{Version: "3.2.3.2", Platform: "linux/arm64", BuildPlatform: "linux/amd64", Mirror: "http://127.0.0.1:8055"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"s6-overlay-aarch64.tar.xz", "s6-overlay-symlinks-arch.tar.xz"}, p.OverlayArchTarballs())
+	tls := p.Stage("fetch/bearssl")
+	require.NotNil(t, tls)
+	assert.Equal(t, "http://127.0.0.1:8055/bearssl/bearssl_0.6+dfsg.1.orig.tar.xz", tls.Fetch.URL)
+	assert.Equal(t, "sha256:102a625bd8f6155260867a50c508df8d8c3f796985dd744df1a68e5cd1a79004", tls.Fetch.Digest, "Debian's published digest")
+	helpers := p.Stage("fetch/s6-overlay-helpers")
+	require.NotNil(t, helpers)
+	assert.Equal(t, "sha256:"+strings.Repeat("b", 64), helpers.Fetch.Digest, "pinned by the catalogue")
+
+	net := p.Stage("build/s6-networking")
+	require.NotNil(t, net)
+	assert.Equal(t, "2.8.0.1", net.Version, "conf/versions' release")
+	assert.Equal(t, []string{"toolchain", "fetch/s6-networking", "build/skalibs", "build/execline", "build/s6", "build/s6-dns", "build/bearssl"}, net.Deps)
+	configure := net.Exec.Step("configure").Args
+	for _, want := range []string{"--enable-slashpackage", "--enable-static-libc", "--disable-shared", "--target=aarch64-linux-gnu",
+		"--enable-ssl=bearssl", "--with-ssl-path=/deps/bearssl",
+		"--with-sysdeps=/deps/skalibs/package/prog/skalibs/sysdeps",
+		"--with-include=/deps/s6-dns/package/web/s6-dns/include", "--with-lib=/deps/s6-dns/package/web/s6-dns/library"} {
+		assert.Contains(t, configure, want)
+	}
+	assert.Equal(t, []string{"make", "-j1", "-L", "install", "update", "global-links", "DESTDIR=/out"}, net.Exec.Step("install").Args)
+	assert.Contains(t, p.Stage("build/execline").Exec.Step("configure").Args, "--enable-multicall")
+	assert.Contains(t, p.Stage("build/skalibs").Exec.Step("configure").Args, "--with-default-path=/command:/usr/bin:/bin")
+
+	arch := p.Stage(pipeline.IDOverlayArch)
+	require.NotNil(t, arch)
+	assert.Len(t, arch.Exec.Mounts, 10, "the ten packages' trees")
+	assert.NotContains(t, arch.Deps, "build/bearssl", "BearSSL is in no tarball")
+
+	// A one-package change reaches what depends on it, nothing else.
+	other, err := pipeline.NewOverlay(cat, pipeline.OverlayRequest{Version: "3.2.3.2", Platform: "linux/amd64", BuildPlatform: "linux/amd64", Mirror: "http://127.0.0.1:8055"})
+	require.NoError(t, err)
+	assert.Equal(t, p.Stage(pipeline.IDOverlayNoarch).Key, other.Stage(pipeline.IDOverlayNoarch).Key, "the noarch trees are the same for every platform")
+	assert.Equal(t, pipeline.IDOverlayToolchain, p.Stage(pipeline.IDOverlayNoarch).Exec.ToolchainID(), "made without the cross compilers")
+	assert.Less(t, len(p.Stage(pipeline.IDOverlayToolchain).Image.Setup), len(p.Stage(pipeline.IDToolchain).Image.Setup), "the arm64 cross compiler is set up for the builds only")
+	assert.NotEqual(t, p.Stage(pipeline.IDOverlayArch).Key, other.Stage(pipeline.IDOverlayArch).Key)
+}
+
+func TestOverlayPlatformRefusals(t *testing.T) {
+	cat := overlayCatalog(t)
+	_, err := pipeline.NewOverlay(cat, pipeline.OverlayRequest{Version: "3.2.3.2", Platform: "powerpc64", BuildPlatform: "linux/amd64"})
+	assert.ErrorContains(t, err, "no Debian release has musl for big-endian POWER")
+}
+
+// entryTree is a TreeReader that lists its entries: path -> entry, with
+// executable regular files in exec.
+type entryTree struct {
+	entries []pipeline.TreeEntry
+	exec    map[string]bool
+}
+
+func (e entryTree) TopDirs() ([]string, error) { return nil, nil }
+func (e entryTree) RegularFile(p string) (bool, error) {
+	for _, x := range e.entries {
+		if x.Path == p && x.Type == 0 {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+func (e entryTree) Executable(p string) (bool, error)      { return e.exec[p], nil }
+func (e entryTree) Entries() ([]pipeline.TreeEntry, error) { return e.entries, nil }
+
+func TestOverlayRootChecks(t *testing.T) {
+	dir := func(p string) pipeline.TreeEntry { return pipeline.TreeEntry{Path: p, Type: fs.ModeDir} }
+	file := func(p string) pipeline.TreeEntry { return pipeline.TreeEntry{Path: p} }
+	good := []pipeline.TreeEntry{dir("etc"), dir("etc/cont-init.d"), file("etc/cont-init.d/10-setup"),
+		dir("etc/services.d"), dir("etc/services.d/web"), file("etc/services.d/web/run"), file("etc/services.d/web/notification-fd"),
+		dir("etc/s6-overlay"), dir("etc/s6-overlay/s6-rc.d"), dir("etc/s6-overlay/s6-rc.d/app"), file("etc/s6-overlay/s6-rc.d/app/type"),
+		{Path: "usr/local/bin/app", Type: fs.ModeSymlink, Target: "/opt/app/bin/app"}}
+	exec := map[string]bool{"etc/cont-init.d/10-setup": true, "etc/services.d/web/run": true}
+	tree, err := pipeline.ReadOverlayRoot(entryTree{good, exec})
+	require.NoError(t, err)
+	assert.NoError(t, tree.Check(), "an absolute link is fine in the image's root")
+
+	for name, tc := range map[string]struct {
+		entries []pipeline.TreeEntry
+		exec    map[string]bool
+		want    string
+	}{
+		"script not executable": {good, map[string]bool{"etc/services.d/web/run": true}, "etc/cont-init.d/10-setup: not an executable file"},
+		"run not executable":    {good, map[string]bool{"etc/cont-init.d/10-setup": true}, "etc/services.d/web/run: not an executable file"},
+		"no type":               {append(good, dir("etc/s6-overlay/s6-rc.d/db")), exec, "etc/s6-overlay/s6-rc.d/db: an s6-rc definition without a type file"},
+		"fifo":                  {append(good, pipeline.TreeEntry{Path: "etc/pipe", Type: fs.ModeNamedPipe}), exec, "etc/pipe: a fifo"},
+		"newline":               {append(good, file("etc/a\nb")), exec, "a name with a control character"},
+	} {
+		tree, err := pipeline.ReadOverlayRoot(entryTree{tc.entries, tc.exec})
+		require.NoError(t, err)
+		assert.ErrorContains(t, tree.Check(), tc.want, name)
 	}
 }

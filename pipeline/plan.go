@@ -122,6 +122,17 @@ type Exec struct {
 	// WritableRoot: the steps may change the toolchain's root filesystem
 	// (a test that installs the dist at /); the changes are not kept.
 	WritableRoot bool `json:"writable_root,omitempty"`
+	// Toolchain is the toolchain stage the steps run in, one of the
+	// stage's deps; "" = IDToolchain.
+	Toolchain string `json:"toolchain,omitempty"`
+}
+
+// ToolchainID is the toolchain stage e's steps run in.
+func (e *Exec) ToolchainID() string {
+	if e.Toolchain != "" {
+		return e.Toolchain
+	}
+	return IDToolchain
 }
 
 // Mount places the output of stage From at Target, or an empty tmpfs

@@ -32,6 +32,7 @@ func imageCmd() *cobra.Command {
 		cache                         bk.Cache
 		initKind, rcDir, bundle, user string
 		graceMS                       int
+		overlayVersion, root          string
 	)
 	cmd := &cobra.Command{
 		Use:   "image",
@@ -51,7 +52,8 @@ gives the same digest.`,
 		Example: `  s6builder image --s6 2.1.6.0 --services ./etc/s6 --base debian:bookworm-slim --output image.tar
   s6builder image --s6 2.15.1.0 --platform linux/amd64,linux/arm64 --services ./etc/s6 --base debian:bookworm-slim --push registry.example.com/app:s6
   s6builder image --s6 2.15.1.0 --platform linux/amd64,linux/arm64 --dist-image --push registry.example.com/s6:2.15.1.0
-  s6builder image --dist ./debian-s6 --prefix /usr --services ./etc/s6 --base REF --push registry.example.com/app:s6`,
+  s6builder image --dist ./debian-s6 --prefix /usr --services ./etc/s6 --base REF --push registry.example.com/app:s6
+  s6builder image --init s6-overlay --s6-overlay 3.2.3.2 --root ./root --base debian:bookworm-slim --output image.tar`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output == "" && push == "" {
@@ -59,6 +61,22 @@ gives the same digest.`,
 			}
 			if epoch < 0 {
 				return usageError{inputerr.New("source-date-epoch", strconv.FormatInt(epoch, 10), "want seconds since 1970")}
+			}
+			if initKind == pipeline.InitS6Overlay {
+				given := map[string]bool{"services": services != "", "dist": dist != "", "rc": rcDir != "", "bundle": bundle != "", "user": user != "",
+					"graceTime": graceMS != 0, "distImage": distImage, "servicesDir": cmd.Flags().Changed("services-dir")}
+				for _, name := range []string{"s6", "skalibs", "execline", "with", "configure", "multicall", "dynamic", "prefix", "cc", "emulate"} {
+					given[name] = cmd.Flags().Changed(name)
+				}
+				for flag, set := range given {
+					if set {
+						return usageError{inputerr.New(flag, "", "an s6-overlay image holds what the s6-overlay release is made of, and the tree {arg:root}: leave {arg:%s} out", flag)}
+					}
+				}
+				return overlayImage(cmd, &rf, overlayImageFlags{version: overlayVersion, base: base, root: root, output: output, push: push,
+					force: force, addr: addr, progress: progress, epoch: epoch, cache: cache})
+			} else if cmd.Flags().Changed("s6-overlay") || root != "" {
+				return usageError{inputerr.New("s6Overlay", overlayVersion, "{arg:s6Overlay} and {arg:root} make an s6-overlay image: give {arg:init} %s", pipeline.InitS6Overlay)}
 			}
 			var (
 				spec  pipeline.ImageSpec
@@ -79,7 +97,7 @@ gives the same digest.`,
 			case pipeline.InitS6Rc:
 				rcMode = true
 			default:
-				return usageError{inputerr.New("init", initKind, "want s6-svscan (PID 1 over a flat service tree) or %s (s6-linux-init, then an s6-rc bundle)", pipeline.InitS6Rc)}
+				return usageError{inputerr.New("init", initKind, "want s6-svscan (PID 1 over a flat service tree), %s (s6-linux-init, then an s6-rc bundle) or %s (s6-overlay's /init)", pipeline.InitS6Rc, pipeline.InitS6Overlay)}
 			}
 			if rcMode {
 				for flag, set := range map[string]bool{"services": services != "", "dist": dist != "", "servicesDir": cmd.Flags().Changed("services-dir"), "distImage": distImage} {
@@ -212,7 +230,9 @@ gives the same digest.`,
 	f.StringVar(&push, "push", "", "push the image to this name")
 	f.BoolVar(&force, "force", false, "overwrite --output even when it is not an OCI archive")
 	f.StringVar(&dist, "dist", "", "use this local dist tree instead of building one (e.g. your own s6 binaries): it goes at /, its programs under --prefix (an s6builder dist says its own)")
-	f.StringVar(&initKind, "init", "s6-svscan", "what PID 1 runs: s6-svscan over --services, or s6-rc: s6-linux-init in container mode, then the s6-rc bundle --bundle of --rc (needs --with s6-rc,s6-linux-init)")
+	f.StringVar(&initKind, "init", "s6-svscan", "what PID 1 runs: s6-svscan over --services; s6-rc: s6-linux-init in container mode, then the s6-rc bundle --bundle of --rc (needs --with s6-rc,s6-linux-init); or s6-overlay: s6-overlay's /init, the release --s6-overlay, your tree --root")
+	f.StringVar(&overlayVersion, "s6-overlay", "", "with --init s6-overlay: the s6-overlay release, built from source for every --platform")
+	f.StringVar(&root, "root", "", "with --init s6-overlay: a tree of yours copied at / (etc/s6-overlay/s6-rc.d, etc/s6-overlay/user-bundles.d, etc/cont-init.d, etc/services.d...), as your Dockerfile's COPY would")
 	f.StringVar(&rcDir, "rc", "", "with --init s6-rc: the s6-rc source tree (one directory per service or bundle, each with a type file), compiled at build time")
 	f.StringVar(&bundle, "bundle", "", "with --init s6-rc: the service or bundle brought up at boot (default: "+pipeline.DefaultBundle+")")
 	f.StringVar(&user, "user", "", "with --init s6-rc: UID[:GID] the container runs as (it owns /run in the image; give a read-only root a tmpfs at /run)")

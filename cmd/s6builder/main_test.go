@@ -112,9 +112,9 @@ func TestHelpForEachCommand(t *testing.T) {
 		"build":    {"--s6", "--skalibs", "--execline", "--sources", "--mirror", "--catalog", "--toolchain", "--jobs", "--addr", "--progress", "--output"},
 		"plan":     {"--s6", "--json"},
 		"versions": {"--json", "--catalog"},
-		"image":    {"--services", "--base", "--output", "--push", "--dist", "--prefix", "--dist-image", "--source-date-epoch", "--services-dir"},
+		"image":    {"--services", "--base", "--output", "--push", "--dist", "--prefix", "--dist-image", "--source-date-epoch", "--services-dir", "--init", "--s6-overlay", "--root"},
 		"test":     {"--s6", "--addr", "--progress"},
-		"overlay":  {"--s6-overlay", "--output", "--mirror", "--catalog", "--toolchain", "--source-date-epoch"},
+		"overlay":  {"--s6-overlay", "--platform", "--output", "--mirror", "--catalog", "--toolchain", "--source-date-epoch"},
 		"seed":     {"--s6", "--addr", "--force", "--with"},
 	} {
 		out, code := run(t, nil, cmd, "--help")
@@ -134,6 +134,15 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 	require.NoError(t, os.WriteFile(thesis, []byte("precious\n"), 0o644))
 	notes := filepath.Join(home, "notes.txt")
 	require.NoError(t, os.WriteFile(notes, []byte("notes\n"), 0o644))
+	// Trees for / of an s6-overlay image: a cont-init script that is not
+	// executable, a FIFO.
+	roots := t.TempDir()
+	rootNoExec := filepath.Join(roots, "root-noexec")
+	require.NoError(t, os.MkdirAll(filepath.Join(rootNoExec, "etc", "cont-init.d"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(rootNoExec, "etc", "cont-init.d", "10-setup"), []byte("#!/bin/sh\n"), 0o644))
+	rootFifo := filepath.Join(roots, "root-fifo")
+	require.NoError(t, os.MkdirAll(filepath.Join(rootFifo, "etc"), 0o755))
+	require.NoError(t, syscall.Mkfifo(filepath.Join(rootFifo, "etc", "pipe"), 0o644))
 	services := filepath.Join(home, "services")
 	require.NoError(t, os.MkdirAll(filepath.Join(services, "svc"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(services, "svc", "run"), []byte("#!/bin/sh\n"), 0o755))
@@ -180,6 +189,14 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		{[]string{"overlay", "--s6-overlay", "3.2.3.2", "-o", "x"}, "no digest is known for s6-overlay-3.2.3.2.tar.gz: nobody publishes one for a GitHub tag archive"},
 		{[]string{"overlay", "--s6-overlay", "3.2.3.2", "--mirror", "ftp://x", "-o", "x"}, "--mirror"},
 		{[]string{"overlay", "--s6-overlay", "3.2.3.2"}, "give --output DIR"},
+		{[]string{"overlay", "--s6-overlay", "3.2.3.2", "--platform", "linux/amd64,powerpc64", "-o", "x"}, "no Debian release has musl for big-endian POWER"},
+		{[]string{"image", "--init", "s6-overlay", "--s6-overlay", "3.2.3.2", "--s6", "2.15.1.0", "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "an s6-overlay image holds what the s6-overlay release is made of, and the tree --root: leave --s6 out"},
+		{[]string{"image", "--init", "s6-overlay", "--s6-overlay", "3.2.3.2", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "leave --services out"},
+		{[]string{"image", "--s6-overlay", "3.2.3.2", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "--s6-overlay and --root make an s6-overlay image: give --init s6-overlay"},
+		{[]string{"image", "--init", "s6-overlay", "--s6-overlay", "3.2.3.2", "--root", rootNoExec, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "etc/cont-init.d/10-setup: not an executable file: s6-overlay runs it"},
+		{[]string{"image", "--init", "s6-overlay", "--s6-overlay", "3.2.3.2", "--root", rootFifo, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "etc/pipe: a fifo; the tree for / holds regular files, directories and symlinks only"},
+		{[]string{"image", "--init", "s6-overlay", "--s6-overlay", "3.2.3.2", "--root", notes, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "--root " + `"` + notes + `": not a directory`},
+		{[]string{"image", "--init", "s6-overlay", "--s6-overlay", "3.2.3.2", "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "no digest is known for s6-overlay-3.2.3.2.tar.gz"},
 		{[]string{"seed", "a", "b"}, "accepts at most 1 arg"},
 		{[]string{"build", "--s6", "2.1.6.0", "--fetch-timeout", "soon", "-o", "x"}, `invalid argument "soon" for "--fetch-timeout" flag`},
 		{[]string{"image", "--s6", "2.1.6.0,2.1.5.0", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, `--s6 "2.1.6.0,2.1.5.0": an image holds one s6 release`},

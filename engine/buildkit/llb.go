@@ -61,7 +61,7 @@ func States(p *pipeline.Plan) (map[string]llb.State, error) {
 // execState runs the stage's steps as one ExecOp on the toolchain image
 // (pipeline.Exec.Argv); the stage's result is the output mount after it.
 func execState(s *pipeline.Stage, st map[string]llb.State) (llb.State, error) {
-	root, ok := st[pipeline.IDToolchain]
+	root, ok := st[s.Exec.ToolchainID()]
 	if !ok {
 		return llb.State{}, fmt.Errorf("stage %s: no toolchain stage before it", s.ID)
 	}
