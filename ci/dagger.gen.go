@@ -327,6 +327,55 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				}
 			}
 			return (*S6Builder).Build(&parent, ctx, s6, skalibs, execline, with, platform, platforms)
+		case "Overlay":
+			var parent S6Builder
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var s6Overlay string
+			if inputArgs["s6Overlay"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["s6Overlay"]), &s6Overlay)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg s6Overlay", err))
+				}
+			}
+			var platforms []string
+			if inputArgs["platforms"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["platforms"]), &platforms)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platforms", err))
+				}
+			}
+			return (*S6Builder).Overlay(&parent, ctx, s6Overlay, platforms)
+		case "OverlayImage":
+			var parent S6Builder
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			var s6Overlay string
+			if inputArgs["s6Overlay"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["s6Overlay"]), &s6Overlay)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg s6Overlay", err))
+				}
+			}
+			var base *dagger.Container
+			if inputArgs["base"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["base"]), &base)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg base", err))
+				}
+			}
+			var root *dagger.Directory
+			if inputArgs["root"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["root"]), &root)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg root", err))
+				}
+			}
+			return (*S6Builder).OverlayImage(&parent, ctx, s6Overlay, base, root)
 		case "Platforms":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)

@@ -51,8 +51,30 @@ func TestRealSourcesOverlayImage(t *testing.T) {
 	t.Logf("image built in %.1fs", time.Since(start).Seconds())
 	b, err := ocirun.Unpack(archive, t.TempDir())
 	require.NoError(t, err)
-	assert.Equal(t, []string{"/init"}, []string(b.Config.Entrypoint))
 	assert.Equal(t, "3.2.3.2", b.Config.Labels["io.s6builder.release.s6-overlay"])
+	assert.Equal(t, "2.15.1.0", b.Config.Labels["io.s6builder.release.s6"])
+	bootOverlayImage(t, b)
+}
+
+// TestOverlayImageArchive boots the s6-overlay image of an OCI archive
+// made elsewhere (S6BUILDER_OVERLAY_IMAGE: scripts/dagger-lab-check
+// exports the Dagger module's overlay-image of examples/s6-overlay/root to
+// one) with TestRealSourcesOverlayImage's checks.
+func TestOverlayImageArchive(t *testing.T) {
+	archive := os.Getenv("S6BUILDER_OVERLAY_IMAGE")
+	if archive == "" {
+		t.Skip("SKIPPED: no S6BUILDER_OVERLAY_IMAGE (scripts/dagger-lab-check sets it to the Dagger module's image)")
+	}
+	b, err := ocirun.Unpack(archive, t.TempDir())
+	require.NoError(t, err)
+	bootOverlayImage(t, b)
+}
+
+// bootOverlayImage runs an image of s6-overlay 3.2.3.2 over Debian with
+// examples/s6-overlay/root under runc, checking what that tree uses of
+// s6-overlay's runtime interface.
+func bootOverlayImage(t *testing.T, b *ocirun.Bundle) {
+	assert.Equal(t, []string{"/init"}, []string(b.Config.Entrypoint))
 	fi, err := os.Stat(filepath.Join(b.Dir, "rootfs/package/admin/s6-overlay-helpers-0.1.2.2/command/s6-overlay-suexec"))
 	require.NoError(t, err)
 	assert.Equal(t, os.ModeSetuid, fi.Mode()&os.ModeSetuid, "s6-overlay-suexec is setuid, as in the tarball")
