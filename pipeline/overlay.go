@@ -154,7 +154,7 @@ func NewOverlay(cat *catalog.Catalog, r OverlayRequest) (*Plan, error) {
 	}
 	noarchToolchain := toolchainStage(native)
 	noarchToolchain.ID = IDOverlayToolchain
-	p := &Plan{Request: req}
+	p := &Plan{Request: req, SourceDateEpoch: epoch}
 	p.add(toolchainStage(req))
 	p.add(noarchToolchain)
 	p.add(&Stage{ID: IDOverlayFetch, Kind: KindFetch, Package: catalog.Overlay, Version: v.String(),

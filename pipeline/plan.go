@@ -156,7 +156,10 @@ type Step struct {
 type Plan struct {
 	Request   Request           `json:"request"`
 	Selection catalog.Selection `json:"-"`
-	Stages    []*Stage          `json:"stages"`
+	// SourceDateEpoch is the time of every file of the tarballs an
+	// s6-overlay plan makes (0 in a plan of the family's).
+	SourceDateEpoch int64    `json:"source_date_epoch,omitempty"`
+	Stages          []*Stage `json:"stages"`
 }
 
 // Stage returns the stage with the given ID, or nil.

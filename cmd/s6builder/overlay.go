@@ -102,7 +102,7 @@ publishes a digest for a GitHub archive, so --catalog pins those.`,
 				return usageError{err}
 			}
 			start := time.Now()
-			names, err := bk.Overlay(cmd.Context(), c.Client, plans, bk.OverlayOptions{Dir: output, Force: force, Progress: progress})
+			names, err := bk.Overlay(cmd.Context(), c.Client, plans, bk.OverlayOptions{Dir: output, Force: force, Version: version(), Progress: progress})
 			if err != nil {
 				return c.explain(err)
 			}

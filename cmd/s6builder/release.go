@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -174,6 +173,12 @@ when anything differs.`,
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := args[0]
+			if om, ok, err := release.ReadOverlayManifest(dir); ok {
+				if err != nil {
+					return usageError{err}
+				}
+				return verifyOverlay(cmd, dir, om, addr, progress)
+			}
 			m, err := release.ReadManifest(dir)
 			if err != nil {
 				return usageError{err}
@@ -232,29 +237,7 @@ when anything differs.`,
 			if err != nil {
 				return err
 			}
-			names := make([]string, 0, len(want))
-			for n := range want {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			differ := 0
-			for _, n := range names {
-				if got[n] == want[n] {
-					fmt.Printf("identical  %s  %s\n", want[n], n)
-					continue
-				}
-				differ++
-				why := "not rebuilt"
-				if got[n] != "" {
-					why = "rebuilt as " + got[n]
-					if strings.HasSuffix(n, ".tar.gz") {
-						if first, err := firstDifference(filepath.Join(dir, n), filepath.Join(again, n)); err == nil && first != "" {
-							why += "; first differing entry: " + first
-						}
-					}
-				}
-				fmt.Printf("DIFFERS    %s  %s (%s)\n", want[n], n, why)
-			}
+			differ, names := compareRebuild(dir, again, want, got)
 			// BuildKit's provenance of each tarball, beside it and outside
 			// SHA256SUMS (it holds the solve's times): the rebuild's, but
 			// for those times.
@@ -304,6 +287,31 @@ when anything differs.`,
 	cmd.Flags().StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address; env BUILDKIT_HOST")
 	progressVar(cmd.Flags(), &progress)
 	return cmd
+}
+
+// compareRebuild prints, for each file of want (SHA256SUMS of dir),
+// whether the rebuild in again (its sums got) has it identical, and
+// returns how many differ and the names, sorted.
+func compareRebuild(dir, again string, want, got map[string]string) (differ int, names []string) {
+	names = slices.Sorted(maps.Keys(want))
+	for _, n := range names {
+		if got[n] == want[n] {
+			fmt.Printf("identical  %s  %s\n", want[n], n)
+			continue
+		}
+		differ++
+		why := "not rebuilt"
+		if got[n] != "" {
+			why = "rebuilt as " + got[n]
+			if strings.HasSuffix(n, ".tar.gz") {
+				if first, err := firstDifference(filepath.Join(dir, n), filepath.Join(again, n)); err == nil && first != "" {
+					why += "; first differing entry: " + first
+				}
+			}
+		}
+		fmt.Printf("DIFFERS    %s  %s (%s)\n", want[n], n, why)
+	}
+	return differ, names
 }
 
 // manifestCatalog is the embedded catalogue with the manifest's source

@@ -15,12 +15,14 @@ import (
 	"github.com/moby/buildkit/client/llb"
 
 	"github.com/s6builder/s6builder/pipeline"
+	"github.com/s6builder/s6builder/pipeline/release"
 )
 
 // OverlayOptions say where an s6-overlay plan's tarballs go.
 type OverlayOptions struct {
 	Dir         string // replaced atomically, and only when it is s6builder's (or Force)
 	Force       bool
+	Version     string // s6builder's version, recorded in the manifest
 	Progress    string
 	ProgressOut io.Writer
 }
@@ -28,8 +30,10 @@ type OverlayOptions struct {
 // Overlay solves the s6-overlay plans (pipeline.NewOverlay, one per
 // platform, of one release) and writes their tarballs, each with its
 // .sha256, into o.Dir: the noarch ones, each platform's arch tarball and
-// the arch symlinks tarball, which every platform must make alike. It
-// returns the files' names. Nothing is written unless every file is there.
+// the arch symlinks tarball, which every platform must make alike; then
+// manifest.json, sbom.spdx.json and SHA256SUMS over them all
+// (release.WriteOverlay). It returns the tarballs' and .sha256 files'
+// names. Nothing is written unless every file is there.
 func Overlay(ctx context.Context, c *client.Client, plans []*pipeline.Plan, o OverlayOptions) ([]string, error) {
 	if err := CheckOutputs([]Output{{Field: "output", Path: o.Dir}}, o.Force); err != nil {
 		return nil, err
@@ -99,6 +103,9 @@ func Overlay(ctx context.Context, c *client.Client, plans []*pipeline.Plan, o Ov
 			}
 		}
 		keys = append(keys, p.Stage(pipeline.IDOverlayArch).Key)
+	}
+	if _, err := release.WriteOverlay(staged.tmp, o.Version, plans, out); err != nil {
+		return nil, err
 	}
 	s := plans[0].Stage(pipeline.IDOverlayNoarch)
 	var platforms []string
