@@ -83,6 +83,14 @@ func TestRealSourcesOverlayIsS6OverlaysOwn(t *testing.T) {
 		}
 		program := tarFile(t, filepath.Join(out, pipeline.OverlayArchTarball(arch.hw)), "./package/admin/s6-2.15.1.0/command/s6-svscan")
 		assert.Equal(t, arch.machine, elfMachine(t, program), "s6-svscan of %s", arch.hw)
+		// They run (arm64's under the host's emulator): execline's
+		// multicall program, called as execlineb, runs a script.
+		multicall := tarFile(t, filepath.Join(out, pipeline.OverlayArchTarball(arch.hw)), "./package/admin/execline-2.9.9.2/command/execline")
+		execlineb := filepath.Join(t.TempDir(), "execlineb")
+		require.NoError(t, os.WriteFile(execlineb, multicall, 0o755))
+		said, err := exec.Command(execlineb, "-c", "echo ran on "+arch.hw).CombinedOutput()
+		require.NoError(t, err, "%s", said)
+		assert.Equal(t, "ran on "+arch.hw+"\n", string(said))
 	}
 
 	// Reproducible: the same plans, cold, on a daemon of their own.

@@ -2,9 +2,18 @@ package buildkit_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -145,4 +154,62 @@ func bootOverlayImage(t *testing.T, b *ocirun.Bundle) {
 		assert.Contains(t, out, "app: started, GREETING=hello, uid 1000")
 		assert.Contains(t, out, "cmd: uid 1000")
 	})
+
+	t.Run("s6-networking's TLS client and server shake hands on loopback", func(t *testing.T) {
+		certs := tlsFiles(t)
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+		require.NoError(t, l.Close())
+		script := `CERTFILE=/certs/server.pem KEYFILE=/certs/server.key s6-tlsserver 127.0.0.1 "$1" echo tls-hello &
+ok=
+for i in $(seq 50); do
+	if CAFILE=/certs/ca.pem s6-tlsclient -k localhost 127.0.0.1 "$1" sh -c 'cat <&6'; then ok=1; break; fi
+	sleep 0.2
+done
+[ -n "$ok" ] || exit 1
+if CAFILE=/certs/ca.pem s6-tlsclient -k wrong.example 127.0.0.1 "$1" sh -c 'cat <&6'; then
+	echo "a certificate for another name was accepted"
+	exit 2
+fi
+echo "the certificate refused for another name"
+kill $!`
+		c, log := run(t, nil, ocirun.HostNetwork(), ocirun.Bind(certs, "/certs"),
+			ocirun.Args("/bin/sh", "-c", "PATH=/command:$PATH; "+script, "tls", port))
+		code, err := c.Wait(60 * time.Second)
+		require.NoError(t, err, log.String())
+		assert.Equal(t, 0, code, log.String())
+		assert.Contains(t, log.String(), "tls-hello", "the server's program's output, through BearSSL both ways")
+		assert.Contains(t, log.String(), "the certificate refused for another name", "the client checks the server's name")
+	})
+}
+
+// tlsFiles writes a CA's certificate and a server certificate and key for
+// localhost, signed by it (ECDSA P-256, PEM), into a new folder.
+func tlsFiles(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "s6builder test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	require.NoError(t, err)
+	caCert, err := x509.ParseCertificate(caDER)
+	require.NoError(t, err)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "localhost"}, DNSNames: []string{"localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	require.NoError(t, err)
+	for name, block := range map[string]*pem.Block{"ca.pem": {Type: "CERTIFICATE", Bytes: caDER},
+		"server.pem": {Type: "CERTIFICATE", Bytes: leafDER}, "server.key": {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(block), 0o644))
+	}
+	return dir
 }

@@ -413,7 +413,9 @@ func Start(b *Bundle, id string, log io.Writer, opts ...Option) (*Container, err
 		}
 		select {
 		case <-c.done:
-			return nil, fmt.Errorf("runc run exited: %v", c.err)
+			// It ran and exited already (a short command): Wait has its
+			// status; runc's own failure to run it is in the log.
+			return c, nil
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
