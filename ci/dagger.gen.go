@@ -347,7 +347,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg platforms", err))
 				}
 			}
-			return (*S6Builder).Overlay(&parent, ctx, s6Overlay, platforms)
+			var with []string
+			if inputArgs["with"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
+				}
+			}
+			return (*S6Builder).Overlay(&parent, ctx, s6Overlay, platforms, with)
 		case "OverlayImage":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)
@@ -375,7 +382,14 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg root", err))
 				}
 			}
-			return (*S6Builder).OverlayImage(&parent, ctx, s6Overlay, base, root)
+			var with []string
+			if inputArgs["with"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["with"]), &with)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg with", err))
+				}
+			}
+			return (*S6Builder).OverlayImage(&parent, ctx, s6Overlay, base, root, with)
 		case "Platforms":
 			var parent S6Builder
 			err = json.Unmarshal(parentJSON, &parent)

@@ -32,8 +32,13 @@ func (m *S6Builder) Overlay(
 	// (default: the engine's)
 	// +optional
 	platforms []string,
+	// Other releases than the s6-overlay release's conf/versions names,
+	// PKG=VERSION each, e.g. s6-rc=0.6.1.1 (checked against each release's
+	// package/deps-build)
+	// +optional
+	with []string,
 ) (*dagger.Directory, error) {
-	plans, err := m.overlayPlans(ctx, s6Overlay, platforms, nil)
+	plans, err := m.overlayPlans(ctx, s6Overlay, platforms, with, nil)
 	if err != nil {
 		return inWords[*dagger.Directory](nil, err)
 	}
@@ -56,13 +61,17 @@ func (m *S6Builder) OverlayImage(
 	// A tree copied at / of the image
 	// +optional
 	root *dagger.Directory,
+	// Other releases than the s6-overlay release's conf/versions names,
+	// PKG=VERSION each
+	// +optional
+	with []string,
 ) (*dagger.Container, error) {
 	platform, err := base.Platform(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("the base container's platform: %w", err)
 	}
 	image := pipeline.OverlayImage{Root: root != nil} // the base is a container
-	plans, err := m.overlayPlans(ctx, s6Overlay, []string{string(platform)}, &image)
+	plans, err := m.overlayPlans(ctx, s6Overlay, []string{string(platform)}, with, &image)
 	if err != nil {
 		return inWords[*dagger.Container](nil, err)
 	}
@@ -86,7 +95,7 @@ func (m *S6Builder) OverlayImage(
 // overlayPlans plans s6-overlay for each platform (the engine's when none
 // is given), compiled on the engine's platform; with image, each plan gets
 // the image's stage too.
-func (m *S6Builder) overlayPlans(ctx context.Context, version string, platforms []string, image *pipeline.OverlayImage) ([]*pipeline.Plan, error) {
+func (m *S6Builder) overlayPlans(ctx context.Context, version string, platforms, with []string, image *pipeline.OverlayImage) ([]*pipeline.Plan, error) {
 	cfg, err := m.config()
 	if err != nil {
 		return nil, err
@@ -104,7 +113,7 @@ func (m *S6Builder) overlayPlans(ctx context.Context, version string, platforms 
 			return nil, err
 		}
 	}
-	req := pipeline.OverlayRequest{Version: version, Mirror: cfg.mirror, SourceDateEpoch: cfg.epoch, BuildPlatform: string(native)}
+	req := pipeline.OverlayRequest{Version: version, Mirror: cfg.mirror, SourceDateEpoch: cfg.epoch, BuildPlatform: string(native), With: with}
 	if cfg.toolchain != "" {
 		req.Toolchain = pipeline.Toolchain{Image: cfg.toolchain}
 	}

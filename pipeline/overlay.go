@@ -3,7 +3,9 @@ package pipeline
 import (
 	_ "embed"
 	"fmt"
+	"maps"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -84,6 +86,9 @@ type OverlayRequest struct {
 	// SourceDateEpoch is the time of every file in the tarballs, in
 	// seconds since 1970; 0 = midnight UTC of the release's day.
 	SourceDateEpoch int64 `json:"source_date_epoch,omitempty"`
+	// With overrides the releases the s6-overlay release names
+	// (conf/versions): PKG=VERSION each, for its packages.
+	With []string `json:"with,omitempty"`
 }
 
 // NewOverlay plans the tarballs of an s6-overlay release for one platform:
@@ -119,9 +124,6 @@ func NewOverlay(cat *catalog.Catalog, r OverlayRequest) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rel.Digest == "" {
-		return nil, missingDigest(rel)
-	}
 	set, err := catalog.OverlayVersions(v)
 	if err != nil {
 		return nil, err
@@ -129,6 +131,12 @@ func NewOverlay(cat *catalog.Catalog, r OverlayRequest) (*Plan, error) {
 	pkgs, err := recipe.OverlayPackages(v)
 	if err != nil {
 		return nil, inputerr.New("s6Overlay", v.String(), "%v", err)
+	}
+	if set, err = overlayWith(cat, set, pkgs, r.With); err != nil {
+		return nil, err
+	}
+	if rel.Digest == "" {
+		return nil, missingDigest(rel)
 	}
 	if r.SourceDateEpoch < 0 {
 		return nil, inputerr.New("sourceDateEpoch", strconv.FormatInt(r.SourceDateEpoch, 10), "want seconds since 1970")
@@ -173,6 +181,52 @@ func NewOverlay(cat *catalog.Catalog, r OverlayRequest) (*Plan, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// overlayWith applies the request's PKG=VERSION overrides to the set the
+// release was made with, and checks that every package's release has the
+// releases its package/deps-build asks for (the catalogue's requirements).
+func overlayWith(cat *catalog.Catalog, set catalog.OverlaySet, pkgs []recipe.OverlayPackage, with []string) (catalog.OverlaySet, error) {
+	if len(with) == 0 {
+		return set, nil
+	}
+	versions := maps.Clone(set.Versions)
+	var names []string
+	for _, p := range pkgs {
+		names = append(names, p.Name)
+	}
+	for _, w := range with {
+		pkg, ver, ok := strings.Cut(w, "=")
+		if !ok || ver == "" {
+			return set, inputerr.New("with", w, "want PACKAGE=VERSION, e.g. s6=2.15.0.0")
+		}
+		if _, known := versions[pkg]; !known {
+			return set, inputerr.New("with", w, "s6-overlay %s builds %s: %s is not one of them", set.Overlay, strings.Join(names, ", "), pkg)
+		}
+		v, err := version.Parse(ver)
+		if err != nil {
+			return set, inputerr.New("with", w, "%v", err)
+		}
+		if _, err := cat.Lookup(pkg, v); err != nil {
+			return set, err
+		}
+		versions[pkg] = v
+	}
+	for _, p := range pkgs {
+		rel, err := cat.Lookup(p.Name, versions[p.Name])
+		if err != nil {
+			return set, err
+		}
+		for _, dep := range slices.Sorted(maps.Keys(rel.Needs)) {
+			have, inSet := versions[dep]
+			if inSet && !rel.Needs[dep].IsZero() && have.Less(rel.Needs[dep]) && rel.NeedsStatus[dep] != "optional" {
+				return set, inputerr.New("with", strings.Join(with, ","), "%s %s needs %s %s or later (its package/deps-build), and the set has %s %s: give {arg:with} %s=VERSION of a later release, or leave %s at %s",
+					p.Name, rel.Version, dep, rel.Needs[dep], dep, have, dep, dep, set.Versions[dep])
+			}
+		}
+	}
+	set.Versions = versions
+	return set, nil
 }
 
 // overlayPlatforms names the platforms s6-overlay has tarballs for.

@@ -169,3 +169,40 @@ func TestOverlayRootChecks(t *testing.T) {
 		assert.ErrorContains(t, tree.Check(), tc.want, name)
 	}
 }
+
+// --with overrides a release of conf/versions, checked against the
+// releases' package/deps-build.
+func TestOverlayWith(t *testing.T) {
+	cat := overlayCatalog(t)
+	req := pipeline.OverlayRequest{Version: "3.2.3.2", BuildPlatform: "linux/amd64", With: []string{"s6-rc=0.6.1.1"}}
+	p, err := pipeline.NewOverlay(cat, req)
+	require.NoError(t, err)
+	assert.Equal(t, "0.6.1.1", p.Stage("build/s6-rc").Version)
+	base, err := pipeline.NewOverlay(cat, pipeline.OverlayRequest{Version: "3.2.3.2", BuildPlatform: "linux/amd64"})
+	require.NoError(t, err)
+	assert.Equal(t, base.Stage("build/skalibs").Key, p.Stage("build/skalibs").Key, "what s6-rc builds on is untouched")
+	assert.NotEqual(t, base.Stage("build/s6-rc").Key, p.Stage("build/s6-rc").Key, "the package changed is rebuilt")
+	for _, same := range []string{"build/s6", "build/s6-linux-init", "build/s6-networking", "build/s6-overlay-helpers"} {
+		assert.Equal(t, base.Stage(same).Key, p.Stage(same).Key, "%s does not build on s6-rc", same)
+	}
+	assert.NotEqual(t, base.Stage(pipeline.IDOverlayArch).Key, p.Stage(pipeline.IDOverlayArch).Key, "the arch tarball holds s6-rc")
+	assert.Equal(t, base.Stage(pipeline.IDOverlayNoarch).Key, p.Stage(pipeline.IDOverlayNoarch).Key, "the noarch ones do not")
+
+	for with, want := range map[string]string{
+		"skalibs=2.3.5.1":            "s6 2.15.1.0 needs skalibs 2.15.1.0 or later (its package/deps-build), and the set has skalibs 2.3.5.1",
+		"execline=2.1.2.2":           "s6 2.15.1.0 needs execline 2.9.9.2 or later",
+		"nsss=0.2.1.3":               "s6-overlay 3.2.3.2 builds skalibs, execline, s6, s6-rc, s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns, s6-networking, s6-overlay-helpers: nsss is not one of them",
+		"s6=2.1.7.0":                 "unknown s6 release 2.1.7.0",
+		"s6":                         "want PACKAGE=VERSION",
+		"s6=2.15;id":                 `version "2.15;id"`,
+		"s6-overlay-helpers=0.1.2.2": "",
+		"s6=2.15.0.0":                "s6-rc 0.7.0.0 needs s6 2.15.1.0 or later (its package/deps-build), and the set has s6 2.15.0.0",
+	} {
+		_, err := pipeline.NewOverlay(cat, pipeline.OverlayRequest{Version: "3.2.3.2", BuildPlatform: "linux/amd64", With: []string{with}})
+		if want == "" {
+			assert.NoError(t, err, with)
+			continue
+		}
+		assert.ErrorContains(t, err, want, with)
+	}
+}

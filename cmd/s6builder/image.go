@@ -65,12 +65,12 @@ gives the same digest.`,
 			if initKind == pipeline.InitS6Overlay {
 				given := map[string]bool{"services": services != "", "dist": dist != "", "rc": rcDir != "", "bundle": bundle != "", "user": user != "",
 					"graceTime": graceMS != 0, "distImage": distImage, "servicesDir": cmd.Flags().Changed("services-dir")}
-				for _, name := range []string{"s6", "skalibs", "execline", "with", "configure", "multicall", "dynamic", "prefix", "cc", "emulate"} {
+				for _, name := range []string{"s6", "skalibs", "execline", "configure", "multicall", "dynamic", "prefix", "cc", "emulate"} {
 					given[name] = cmd.Flags().Changed(name)
 				}
 				for flag, set := range given {
 					if set {
-						return usageError{inputerr.New(flag, "", "an s6-overlay image holds what the s6-overlay release is made of, and the tree {arg:root}: leave {arg:%s} out", flag)}
+						return usageError{inputerr.New(flag, "", "an s6-overlay image holds what the s6-overlay release is made of ({arg:with} PKG=VERSION changes one), and the tree {arg:root}: leave {arg:%s} out", flag)}
 					}
 				}
 				return overlayImage(cmd, &rf, overlayImageFlags{version: overlayVersion, base: base, root: root, output: output, push: push,

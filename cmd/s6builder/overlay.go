@@ -20,6 +20,7 @@ func overlayCmd() *cobra.Command {
 		ver, output, addr, progress string
 		mirror, catFile, toolchain  string
 		platformList                string
+		with                        []string
 		force                       bool
 		epoch                       int64
 	)
@@ -43,7 +44,8 @@ static), s6-networking's TLS programs against BearSSL. The sources: GitHub's
 tag archives for s6-overlay and s6-overlay-helpers, skarnet's tarballs,
 Debian's BearSSL; or MIRROR/<package>/<tarball> with --mirror. Nobody
 publishes a digest for a GitHub archive, so --catalog pins those.`,
-		Example: `  s6builder overlay --s6-overlay 3.2.3.2 --platform linux/amd64,linux/arm64 --catalog digests.json -o ./s6-overlay`,
+		Example: `  s6builder overlay --s6-overlay 3.2.3.2 --platform linux/amd64,linux/arm64 --catalog digests.json -o ./s6-overlay
+  s6builder overlay --s6-overlay 3.2.3.2 --with s6=2.15.0.0 --catalog digests.json -o ./s6-overlay`,
 		Args:    noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output == "" {
@@ -60,7 +62,7 @@ publishes a digest for a GitHub archive, so --catalog pins those.`,
 			if err != nil {
 				return usageError{err}
 			}
-			req := pipeline.OverlayRequest{Version: ver, Mirror: mirror, SourceDateEpoch: epoch, BuildPlatform: platforms.DefaultString()}
+			req := pipeline.OverlayRequest{Version: ver, Mirror: mirror, SourceDateEpoch: epoch, BuildPlatform: platforms.DefaultString(), With: with}
 			if toolchain != "" {
 				req.Toolchain = pipeline.Toolchain{Image: toolchain}
 			}
@@ -116,6 +118,7 @@ publishes a digest for a GitHub archive, so --catalog pins those.`,
 	f := cmd.Flags()
 	f.StringVar(&ver, "s6-overlay", "", "the s6-overlay release, e.g. 3.2.3.2")
 	f.StringVarP(&output, "output", "o", "", "directory for the tarballs (replaced atomically)")
+	f.StringSliceVar(&with, "with", nil, "another release of a package than the s6-overlay release's conf/versions names, PKG=VERSION (repeatable or comma-separated), e.g. s6=2.15.0.0; checked against each release's package/deps-build")
 	f.StringVar(&platformList, "platform", "", "platforms of the arch tarballs, comma-separated, Docker's or s6-overlay's names (default: this machine's)")
 	f.StringVar(&mirror, "mirror", os.Getenv("S6BUILDER_MIRROR"), "base URL serving MIRROR/s6-overlay/s6-overlay-<version>.tar.gz (default: GitHub's tag archive); env S6BUILDER_MIRROR")
 	f.StringVar(&catFile, "catalog", os.Getenv("S6BUILDER_CATALOG"), "JSON catalogue file with the source tarball's digest; env S6BUILDER_CATALOG")

@@ -45,7 +45,7 @@ func overlayImage(cmd *cobra.Command, rf *requestFlags, f overlayImageFlags) err
 		}
 	}
 	oreq := pipeline.OverlayRequest{Version: f.version, Mirror: req.Mirror, Toolchain: req.Toolchain, SourceDateEpoch: f.epoch,
-		BuildPlatform: platforms.DefaultString()}
+		BuildPlatform: platforms.DefaultString(), With: rf.with}
 	image := pipeline.OverlayImage{Base: f.base, Root: f.root != ""}
 	plans, spec, err := overlayImagePlans(cat, oreq, targets, image)
 	if err != nil {

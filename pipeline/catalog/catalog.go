@@ -204,7 +204,7 @@ func (c *Catalog) loadReleases() error {
 // that has one: a row per release, with "<dep>_min" (and "<dep>_status")
 // columns for the packages it builds against.
 func (c *Catalog) loadRequirements() error {
-	for _, pkg := range Packages {
+	for _, pkg := range append(append([]string{}, Packages...), OverlayHelpers) {
 		name := "data/" + pkg + "-requirements.tsv"
 		if _, err := dataFS.Open(name); err != nil {
 			continue
