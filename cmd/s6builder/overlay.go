@@ -46,7 +46,7 @@ Debian's BearSSL; or MIRROR/<package>/<tarball> with --mirror. Nobody
 publishes a digest for a GitHub archive, so --catalog pins those.`,
 		Example: `  s6builder overlay --s6-overlay 3.2.3.2 --platform linux/amd64,linux/arm64 --catalog digests.json -o ./s6-overlay
   s6builder overlay --s6-overlay 3.2.3.2 --with s6=2.15.0.0 --catalog digests.json -o ./s6-overlay`,
-		Args:    noArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if output == "" {
 				return usageError{fmt.Errorf("give --output DIR, where the tarballs go")}
