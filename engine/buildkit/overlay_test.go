@@ -16,12 +16,11 @@ import (
 	"time"
 
 	"github.com/moby/buildkit/client"
-	"github.com/moby/buildkit/client/llb"
-	"github.com/opencontainers/go-digest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
+	"github.com/s6builder/s6builder/internal/overlayref"
 	"github.com/s6builder/s6builder/pipeline"
 )
 
@@ -67,7 +66,7 @@ func TestRealSourcesOverlayIsS6OverlaysOwn(t *testing.T) {
 		{"x86_64-linux-musl", "x86_64", elf.EM_X86_64},
 		{"aarch64-linux-musl", "aarch64", elf.EM_AARCH64},
 	} {
-		ref := theirOverlay(t, ctx, e, plans[0], version, arch.triple)
+		ref := theirOverlay(t, ctx, e, plans[0], arch.hw)
 		for _, name := range append(append([]string{}, pipeline.OverlayNoarchTarballs...), pipeline.OverlayArchTarball(arch.hw), pipeline.OverlaySymlinksArch) {
 			want, got := entries(t, filepath.Join(ref, name)), entries(t, filepath.Join(out, name))
 			assert.NotEmpty(t, got, name)
@@ -109,65 +108,20 @@ func TestRealSourcesOverlayIsS6OverlaysOwn(t *testing.T) {
 	}
 }
 
-// theirOverlay runs s6-overlay's own Makefile, unmodified (`make all`),
-// for the musl triple arch, on the plan's source tarballs (fetched by
-// digest), with the compilers of the toolchain image the plan uses, and
-// returns the folder its tarballs are exported to. What its Makefile
-// would download is put where it looks first: the packages' trees in
-// OUTPUT/sources/<name> (git is a shim whose checkout does nothing: the
-// trees are the tags already), and TOOLCHAIN_PATH holds <arch>-gcc, -ar...
-// wrappers around Debian's musl-gcc (or its cross gcc with musl's specs)
-// and binutils, the kernel headers added with -idirafter.
-func theirOverlay(t *testing.T, ctx context.Context, e env, p *pipeline.Plan, version, arch string) string {
+// theirOverlay runs s6-overlay's own Makefile (internal/overlayref) for
+// arch on the plan's sources and returns the folder its tarballs are
+// exported to.
+func theirOverlay(t *testing.T, ctx context.Context, e env, p *pipeline.Plan, arch string) string {
 	t.Helper()
-	cc, tools, multiarch := "musl-gcc", "", "x86_64-linux-gnu"
-	if arch == "aarch64-linux-musl" {
-		cc, tools, multiarch = "aarch64-linux-gnu-gcc -specs=/usr/lib/aarch64-linux-musl/musl-gcc.specs", "aarch64-linux-gnu-", "aarch64-linux-gnu"
-	}
-	script := `set -eu
-mkdir -p /tmp/s /tmp/o/sources /tmp/tc/bin /tmp/kh /tmp/shim
-tar -xzf /in/s6-overlay/"$OVERLAY_TARBALL" -C /tmp/s --no-same-owner
-for pkg in skalibs execline s6 s6-rc s6-linux-init s6-portable-utils s6-linux-utils s6-dns s6-networking s6-overlay-helpers; do
-	mkdir /tmp/o/sources/$pkg
-	tar -xzf /in/$pkg/*.tar.gz -C /tmp/o/sources/$pkg --strip-components=1 --no-same-owner
-done
-mkdir /tmp/o/sources/BearSSL
-tar -xf /in/bearssl/* -C /tmp/o/sources/BearSSL --strip-components=1 --no-same-owner
-chmod -R go-w /tmp/s /tmp/o/sources
-ln -s /usr/include/linux /usr/include/asm-generic /tmp/kh/
-ln -s /usr/include/$MULTIARCH/asm /tmp/kh/asm
-printf '#!/bin/sh\nexec %s -idirafter /tmp/kh "$@"\n' "$CCMD" >/tmp/tc/bin/$ARCH-gcc
-for tool in ar ranlib strip nm objcopy objdump readelf; do
-	printf '#!/bin/sh\nexec %s%s "$@"\n' "$TOOLS" $tool >/tmp/tc/bin/$ARCH-$tool
-done
-printf '#!/bin/sh\n[ "$1" = checkout ] && exit 0\necho "git $*: not here" >&2\nexit 1\n' >/tmp/shim/git
-chmod 755 /tmp/tc/bin/* /tmp/shim/git
-cd /tmp/s/s6-overlay-$VERSION
-PATH=/tmp/shim:$PATH make -j"$(nproc)" all OUTPUT=/tmp/o TOOLCHAIN_PATH=/tmp/tc ARCH=$ARCH BEARSSL_VERSION=v0.6 >/tmp/make.log 2>&1 || { tail -40 /tmp/make.log; exit 1; }
-cp /tmp/o/*.tar.xz /out/
-`
-	run := []llb.RunOption{
-		llb.Args([]string{"sh", "-c", script}),
-		llb.AddEnv("OVERLAY_TARBALL", p.Stage(pipeline.IDOverlayFetch).Fetch.Filename),
-		llb.AddEnv("VERSION", version), llb.AddEnv("ARCH", arch), llb.AddEnv("CCMD", cc), llb.AddEnv("TOOLS", tools),
-		llb.AddEnv("MULTIARCH", multiarch), llb.AddEnv("PATH", pipeline.DefaultPath),
-		llb.WithCustomName("s6-overlay's own Makefile, make all ARCH=" + arch),
-	}
-	for _, s := range p.Stages {
-		if s.Kind != pipeline.KindFetch {
-			continue
-		}
-		src := llb.HTTP(s.Fetch.URL, llb.Checksum(digestOf(t, s.Fetch.Digest)), llb.Filename(s.Fetch.Filename))
-		run = append(run, llb.AddMount("/in/"+s.Package, src, llb.Readonly))
-	}
-	st := llb.Image(e.toolchain).Run(run...).AddMount("/out", llb.Scratch())
+	st, err := overlayref.Build(p, arch)
+	require.NoError(t, err)
 	def, err := st.Marshal(ctx)
 	require.NoError(t, err)
 	ref := t.TempDir()
 	start := time.Now()
 	_, err = e.c.Solve(ctx, def, client.SolveOpt{Exports: []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: ref}}}, nil)
 	require.NoError(t, err)
-	t.Logf("s6-overlay's Makefile, make all ARCH=%s: %.1fs", arch, time.Since(start).Seconds())
+	t.Logf("s6-overlay's Makefile, make all for %s: %.1fs", arch, time.Since(start).Seconds())
 	return ref
 }
 
@@ -219,11 +173,5 @@ func entries(t *testing.T, path string) []string {
 	return out
 }
 
-func digestOf(t *testing.T, s string) digest.Digest {
-	t.Helper()
-	d, err := digest.Parse(s)
-	require.NoError(t, err)
-	return d
-}
 
 func sha256sum(b []byte) [32]byte { return sha256.Sum256(b) }
