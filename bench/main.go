@@ -69,14 +69,9 @@ func newBench(n int, prune bool) (*bench, error) {
 	b := &bench{ctx: ctx, c: c, toolchain: tc, n: n, prune: prune, mirror: fixtures.NewMirror()}
 	if dir := os.Getenv("S6BUILDER_REAL_SOURCES"); dir != "" {
 		b.sources, b.real = "real upstream sources ("+dir+")", true
-		files, _ := filepath.Glob(filepath.Join(dir, "*.tar.gz"))
-		for _, f := range files {
-			if _, _, err := catalog.ParseTarball(filepath.Base(f)); err == nil {
-				if _, err := b.mirror.AddFile(f); err != nil {
-					b.close()
-					return nil, err
-				}
-			}
+		if _, err := b.mirror.AddDir(dir); err != nil {
+			b.close()
+			return nil, err
 		}
 	} else {
 		b.sources = "test fixtures (S6BUILDER_REAL_SOURCES unset)"
@@ -106,10 +101,14 @@ func main() {
 	s6list := flag.String("s6", "2.1.6.0,2.15.1.0", "s6 releases to measure, comma-separated")
 	prune := flag.Bool("prune", true, "prune the daemon's cache before each cold run")
 	cross := flag.Bool("cross", false, "measure cross-compilation instead: native, cross and emulated builds of the newest s6, and each target's dist size")
+	overlay := flag.String("overlay", "", "measure s6builder overlay of this s6-overlay release against its own Makefile instead")
 	flag.Parse()
 	run := run
 	if *cross {
 		run = runCross
+	}
+	if *overlay != "" {
+		run = func(n int, _ []string, prune bool) error { return runOverlay(n, *overlay, prune) }
 	}
 	if err := run(*n, strings.Split(*s6list, ","), *prune); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
