@@ -9,6 +9,7 @@ import (
 	"dagger/s-6-builder/internal/dagger"
 
 	"github.com/s6builder/s6builder/pipeline"
+	"github.com/s6builder/s6builder/pipeline/catalog"
 	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
@@ -103,17 +104,13 @@ func (m *S6Builder) overlayPlans(ctx context.Context, version string, platforms,
 	if version == "" {
 		return nil, inputerr.New("s6Overlay", "", "give the s6-overlay release, e.g. {arg:s6Overlay} 3.2.3.2 (`{cmd:versions}` lists them)")
 	}
-	native, err := dag.DefaultPlatform(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("the engine's platform: %w", err)
-	}
-	targets := []string{string(native)}
+	var targets []string
 	if len(platforms) > 0 {
 		if targets, err = pipeline.ParsePlatforms(strings.Join(platforms, ",")); err != nil {
 			return nil, err
 		}
 	}
-	req := pipeline.OverlayRequest{Version: version, Mirror: cfg.mirror, SourceDateEpoch: cfg.epoch, BuildPlatform: string(native), With: with}
+	req := pipeline.OverlayRequest{Version: version, Mirror: cfg.mirror, SourceDateEpoch: cfg.epoch, With: with}
 	if cfg.toolchain != "" {
 		req.Toolchain = pipeline.Toolchain{Image: cfg.toolchain}
 	}
@@ -121,25 +118,57 @@ func (m *S6Builder) overlayPlans(ctx context.Context, version string, platforms,
 	if err != nil {
 		return nil, err
 	}
+	// Planned once as if the first target (or this machine) built itself, to
+	// refuse what needs no engine to refuse; then for the engine's platform.
+	probe := req
+	probe.BuildPlatform = firstOf(targets, "")
+	if _, err := overlayTargets(cat, probe, firstOf(targets, ""), cfg.platformToolchains, nil); err != nil {
+		return nil, err
+	}
+	native, err := dag.DefaultPlatform(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("the engine's platform: %w", err)
+	}
+	if len(targets) == 0 {
+		targets = []string{string(native)}
+	}
+	req.BuildPlatform = string(native)
 	var plans []*pipeline.Plan
 	for _, t := range targets {
-		r := req
-		r.Platform = t
-		if tc, ok := cfg.platformToolchains[t]; ok {
-			r.Toolchain = tc
-		}
-		p, err := pipeline.NewOverlay(cat, r)
+		p, err := overlayTargets(cat, req, t, cfg.platformToolchains, image)
 		if err != nil {
 			return nil, err
-		}
-		if image != nil {
-			if _, err := pipeline.AddOverlayImage(p, *image); err != nil {
-				return nil, err
-			}
 		}
 		plans = append(plans, p)
 	}
 	return plans, nil
+}
+
+// overlayTargets plans s6-overlay for one target platform ("" = the build
+// platform), with the image's stage when image is given.
+func overlayTargets(cat *catalog.Catalog, r pipeline.OverlayRequest, target string, pts map[string]pipeline.Toolchain, image *pipeline.OverlayImage) (*pipeline.Plan, error) {
+	r.Platform = target
+	if tc, ok := pts[target]; ok {
+		r.Toolchain = tc
+	}
+	p, err := pipeline.NewOverlay(cat, r)
+	if err != nil {
+		return nil, err
+	}
+	if image != nil {
+		if _, err := pipeline.AddOverlayImage(p, *image); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// firstOf is l's first element, or or.
+func firstOf(l []string, or string) string {
+	if len(l) > 0 {
+		return l[0]
+	}
+	return or
 }
 
 // overlayTarballs is the folder of the plans' tarballs: the noarch ones
