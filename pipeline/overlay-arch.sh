@@ -24,12 +24,6 @@ for i in $(ls -1 "$root/command"); do
 	ln -s "../../command/$i" "$work/symlinks-overlay-arch/usr/bin/"
 done
 
-# tarball TREE NAME
-tarball() {
-	(cd "$work/$1" && tar --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner --format=gnu -cf - .) |
-		xz -T1 >"$out/$2"
-	(cd "$out" && sha256sum "$2" >"$2.sha256")
-}
 mkdir -p "$out"
 tarball rootfs-overlay-arch "s6-overlay-$arch.tar.xz"
 tarball symlinks-overlay-arch s6-overlay-symlinks-arch.tar.xz

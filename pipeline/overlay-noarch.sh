@@ -37,12 +37,6 @@ for i in $(ls -1 "$work/rootfs-overlay-noarch/command"); do
 	ln -s "../../command/$i" "$work/symlinks-overlay-noarch/usr/bin/"
 done
 
-# tarball TREE NAME
-tarball() {
-	(cd "$work/$1" && tar --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner --format=gnu -cf - .) |
-		xz -T1 >"$out/$2"
-	(cd "$out" && sha256sum "$2" >"$2.sha256")
-}
 mkdir -p "$out"
 tarball rootfs-overlay-noarch s6-overlay-noarch.tar.xz
 tarball symlinks-overlay-noarch s6-overlay-symlinks-noarch.tar.xz

@@ -59,7 +59,15 @@ var OverlayNoarchTarballs = []string{"s6-overlay-noarch.tar.xz", "s6-overlay-sym
 // makes the arch tarballs as s6-overlay's Makefile does (overlay-arch.sh).
 //
 //go:embed overlay-arch.sh
-var OverlayArchScript string
+var overlayArchScript string
+
+// OverlayArchScript is overlay-arch.sh with the tarball function.
+var OverlayArchScript = overlayTarballScript + overlayArchScript
+
+// overlayTarballScript defines the tarball function both scripts use.
+//
+//go:embed overlay-tarball.sh
+var overlayTarballScript string
 
 // OverlayNoarchScript makes the noarch trees and tarballs as s6-overlay's
 // Makefile does (overlay-noarch.sh). A constant of the binary: it gets
@@ -67,7 +75,10 @@ var OverlayArchScript string
 // directory as arguments, each checked by NewOverlay.
 //
 //go:embed overlay-noarch.sh
-var OverlayNoarchScript string
+var overlayNoarchScript string
+
+// OverlayNoarchScript is overlay-noarch.sh with the tarball function.
+var OverlayNoarchScript = overlayTarballScript + overlayNoarchScript
 
 // OverlayRequest is what to make of an s6-overlay release, and how.
 type OverlayRequest struct {
@@ -243,13 +254,10 @@ func overlayPlatforms() []string {
 // addOverlayArch adds the stages of the arch tarballs: the vendored
 // sources and the packages fetched and built, then IDOverlayArch.
 func (p *Plan) addOverlayArch(cat *catalog.Catalog, req Request, arch string, set catalog.OverlaySet, pkgs []recipe.OverlayPackage, epoch int64) error {
-	env := []string{"CC=" + req.CC, "PATH=" + DefaultPath}
-	cross, isCross := req.CrossTarget()
-	headersScript := kernelHeadersScript
+	be := newBuildEnv(req)
+	env, cross := be.env, be.cross
 	ar := "ar"
-	if isCross {
-		env = append(env, "CROSS_COMPILE="+cross.GNUTriple+"-")
-		headersScript = crossKernelHeadersScript(cross.Multiarch)
+	if be.isCross {
 		ar = cross.GNUTriple + "-ar"
 	}
 	var tls *catalog.Vendored
@@ -325,13 +333,7 @@ func (p *Plan) addOverlayArch(cat *catalog.Catalog, req Request, arch string, se
 		}
 		buildEnv := env
 		if recipe.NeedsKernelHeaders(pkg.Name, v) {
-			if p.Stage(IDKernelHeaders) == nil {
-				p.add(&Stage{ID: IDKernelHeaders, Kind: KindHeaders, Deps: []string{IDToolchain},
-					Exec: &Exec{Env: env, Steps: []Step{{Name: "link", Dir: "/", Args: []string{"sh", "-c", headersScript}}}, Output: OutDir}})
-			}
-			ms = append(ms, Mount{Target: KernelHeadersDir, From: IDKernelHeaders, Readonly: true})
-			deps = append(deps, IDKernelHeaders)
-			buildEnv = append(append([]string{}, env...), "CPPFLAGS=-isystem "+KernelHeadersDir)
+			ms, deps, buildEnv = p.withKernelHeaders(be, ms, deps)
 		}
 		r, err := recipe.ForOverlay(pkg, v, opts)
 		if err != nil {

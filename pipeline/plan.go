@@ -203,15 +203,8 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 	// cross build, the one the cross compiler runs on.
 	p.add(toolchainStage(req))
 
-	env := []string{"CC=" + req.CC, "PATH=" + DefaultPath}
-	cross, isCross := req.CrossTarget()
-	headersScript := kernelHeadersScript
-	if isCross {
-		// Older configure scripts take the cross tools' prefix from the
-		// environment only.
-		env = append(env, "CROSS_COMPILE="+cross.GNUTriple+"-")
-		headersScript = crossKernelHeadersScript(cross.Multiarch)
-	}
+	be := newBuildEnv(req)
+	env, cross, isCross := be.env, be.cross, be.isCross
 	var builds, unpacks []string
 	for _, pkg := range sel.Packages() {
 		rel, _ := sel.Release(pkg)
@@ -244,13 +237,7 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 		}
 		buildEnv := env
 		if recipe.NeedsKernelHeaders(pkg, rel.Version) {
-			if p.Stage(IDKernelHeaders) == nil {
-				p.add(&Stage{ID: IDKernelHeaders, Kind: KindHeaders, Deps: []string{IDToolchain},
-					Exec: &Exec{Env: env, Steps: []Step{{Name: "link", Dir: "/", Args: []string{"sh", "-c", headersScript}}}, Output: OutDir}})
-			}
-			mounts = append(mounts, Mount{Target: KernelHeadersDir, From: IDKernelHeaders, Readonly: true})
-			deps = append(deps, IDKernelHeaders)
-			buildEnv = append(append([]string{}, env...), "CPPFLAGS=-isystem "+KernelHeadersDir)
+			mounts, deps, buildEnv = p.withKernelHeaders(be, mounts, deps)
 		}
 		r, err := recipe.For(pkg, rel.Version, opts)
 		if err != nil {
@@ -283,6 +270,41 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 	}
 	p.add(smoke)
 	return p, nil
+}
+
+// buildEnv is a normalized request's build environment: CC, PATH and,
+// for a cross build, the cross tools' prefix; and how its kernel-headers
+// stage finds them.
+type buildEnv struct {
+	env           []string
+	headersScript string
+	cross         Target
+	isCross       bool
+}
+
+func newBuildEnv(req Request) buildEnv {
+	b := buildEnv{env: []string{"CC=" + req.CC, "PATH=" + DefaultPath}, headersScript: kernelHeadersScript}
+	b.cross, b.isCross = req.CrossTarget()
+	if b.isCross {
+		// Older configure scripts take the cross tools' prefix from the
+		// environment only.
+		b.env = append(b.env, "CROSS_COMPILE="+b.cross.GNUTriple+"-")
+		b.headersScript = crossKernelHeadersScript(b.cross.Multiarch)
+	}
+	return b
+}
+
+// withKernelHeaders adds the kernel-headers stage (once) and returns a
+// build's mounts, deps and environment with it: for a package that
+// includes <linux/...>.
+func (p *Plan) withKernelHeaders(b buildEnv, mounts []Mount, deps []string) ([]Mount, []string, []string) {
+	if p.Stage(IDKernelHeaders) == nil {
+		p.add(&Stage{ID: IDKernelHeaders, Kind: KindHeaders, Deps: []string{IDToolchain},
+			Exec: &Exec{Env: b.env, Steps: []Step{{Name: "link", Dir: "/", Args: []string{"sh", "-c", b.headersScript}}}, Output: OutDir}})
+	}
+	return append(mounts, Mount{Target: KernelHeadersDir, From: IDKernelHeaders, Readonly: true}),
+		append(deps, IDKernelHeaders),
+		append(append([]string{}, b.env...), "CPPFLAGS=-isystem "+KernelHeadersDir)
 }
 
 // toolchainStage is the toolchain of a normalized request: its image on

@@ -179,15 +179,8 @@ gives the same digest.`,
 			if rcMode {
 				in.Locals = map[string]string{pipeline.LocalRc: rcDir}
 			}
-			if push != "" {
-				if _, err := reference.ParseNormalizedNamed(push); err != nil {
-					return usageError{inputerr.New("push", push, "not an image name: %v", err)}
-				}
-			}
-			if output != "" {
-				if err := bk.CheckOutputs([]bk.Output{{Field: "output", Path: output, File: true}}, force); err != nil {
-					return usageError{err} // refused before any work
-				}
+			if err := checkImageDestinations(push, output, force); err != nil {
+				return err
 			}
 			c, stop, err := connect(cmd, addr, append(rf.toolchainRefs(), base, push)...)
 			if err != nil {
@@ -244,6 +237,22 @@ gives the same digest.`,
 	progressVar(f, &progress)
 	cacheVars(f, &cache)
 	return cmd
+}
+
+// checkImageDestinations refuses, before any work, an image name --push
+// could not take and an --output file that is not an OCI archive.
+func checkImageDestinations(push, output string, force bool) error {
+	if push != "" {
+		if _, err := reference.ParseNormalizedNamed(push); err != nil {
+			return usageError{inputerr.New("push", push, "not an image name: %v", err)}
+		}
+	}
+	if output != "" {
+		if err := bk.CheckOutputs([]bk.Output{{Field: "output", Path: output, File: true}}, force); err != nil {
+			return usageError{err}
+		}
+	}
+	return nil
 }
 
 // checkServices reads a local service tree and applies pipeline's rules,

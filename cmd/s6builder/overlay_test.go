@@ -19,17 +19,7 @@ import (
 // under S6BUILDER_REQUIRE_ENGINE).
 func realSourcesMirror(t *testing.T) (*fixtures.Mirror, string) {
 	t.Helper()
-	dir := os.Getenv("S6BUILDER_REAL_SOURCES")
-	if dir == "" {
-		if os.Getenv("S6BUILDER_REQUIRE_ENGINE") != "" {
-			t.Fatal("real upstream sources are required (S6BUILDER_REQUIRE_ENGINE is set): set S6BUILDER_REAL_SOURCES")
-		}
-		t.Skip("SKIPPED: real upstream sources not tested: set S6BUILDER_REAL_SOURCES")
-	}
-	m := fixtures.NewMirror()
-	t.Cleanup(m.Close)
-	_, err := m.AddDir(dir)
-	require.NoError(t, err)
+	m := fixtures.RealSources(t)
 	b, err := json.Marshal(m.Catalog())
 	require.NoError(t, err)
 	cat := filepath.Join(t.TempDir(), "catalog.json")

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/containerd/platforms"
-	"github.com/distribution/reference"
 	"github.com/spf13/cobra"
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
@@ -51,15 +50,8 @@ func overlayImage(cmd *cobra.Command, rf *requestFlags, f overlayImageFlags) err
 	if err != nil {
 		return usageError{err} // refused before any work
 	}
-	if f.push != "" {
-		if _, err := reference.ParseNormalizedNamed(f.push); err != nil {
-			return usageError{inputerr.New("push", f.push, "not an image name: %v", err)}
-		}
-	}
-	if f.output != "" {
-		if err := bk.CheckOutputs([]bk.Output{{Field: "output", Path: f.output, File: true}}, f.force); err != nil {
-			return usageError{err}
-		}
+	if err := checkImageDestinations(f.push, f.output, f.force); err != nil {
+		return err
 	}
 	c, stop, err := connect(cmd, f.addr, append(rf.toolchainRefs(), f.base, f.push)...)
 	if err != nil {

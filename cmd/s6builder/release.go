@@ -271,22 +271,28 @@ when anything differs.`,
 			if provDiffer > 0 {
 				problems = append(problems, fmt.Sprintf("%d provenance files differ from the rebuild's", provDiffer))
 			}
-			if len(findings) > 0 {
-				problems = append(problems, fmt.Sprintf("%d files of %s are not what its %s says", len(findings), dir, release.SumsFile))
-			}
-			if differ > 0 {
-				problems = append(problems, fmt.Sprintf("%d of %d files of %s were rebuilt different", differ, len(names), filepath.Join(dir, release.SumsFile)))
-			}
-			if len(problems) > 0 {
-				return errors.New(strings.Join(problems, "; "))
-			}
-			fmt.Fprintf(os.Stderr, "s6builder: every file of %s matches %s, and all %d were rebuilt identical\n", dir, release.SumsFile, len(names))
-			return nil
+			return verdict(dir, len(findings), differ, len(names), problems...)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address; env BUILDKIT_HOST")
 	progressVar(cmd.Flags(), &progress)
 	return cmd
+}
+
+// verdict is verify's last word: the problems found (those given first),
+// or nil, having said that every file matched and was rebuilt identical.
+func verdict(dir string, tampered, differ, total int, problems ...string) error {
+	if tampered > 0 {
+		problems = append(problems, fmt.Sprintf("%d files of %s are not what its %s says", tampered, dir, release.SumsFile))
+	}
+	if differ > 0 {
+		problems = append(problems, fmt.Sprintf("%d of %d files of %s were rebuilt different", differ, total, filepath.Join(dir, release.SumsFile)))
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	fmt.Fprintf(os.Stderr, "s6builder: every file of %s matches %s, and all %d were rebuilt identical\n", dir, release.SumsFile, total)
+	return nil
 }
 
 // compareRebuild prints, for each file of want (SHA256SUMS of dir),

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -69,16 +67,5 @@ func verifyOverlay(cmd *cobra.Command, dir string, m *release.OverlayManifest, a
 		return err
 	}
 	differ, names := compareRebuild(dir, again, want, got)
-	var problems []string
-	if len(findings) > 0 {
-		problems = append(problems, fmt.Sprintf("%d files of %s are not what its %s says", len(findings), dir, release.SumsFile))
-	}
-	if differ > 0 {
-		problems = append(problems, fmt.Sprintf("%d of %d files of %s were rebuilt different", differ, len(names), filepath.Join(dir, release.SumsFile)))
-	}
-	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
-	}
-	fmt.Fprintf(os.Stderr, "s6builder: every file of %s matches %s, and all %d were rebuilt identical\n", dir, release.SumsFile, len(names))
-	return nil
+	return verdict(dir, len(findings), differ, len(names))
 }

@@ -27,22 +27,7 @@ import (
 // realSources serves the upstream tarballs in S6BUILDER_REAL_SOURCES (made
 // with git archive from skarnet's repositories, never committed) and returns
 // the mirror, whose catalogue holds their digests.
-func realSources(t *testing.T) *fixtures.Mirror {
-	t.Helper()
-	dir := os.Getenv("S6BUILDER_REAL_SOURCES")
-	if dir == "" {
-		if os.Getenv("S6BUILDER_REQUIRE_ENGINE") != "" {
-			t.Fatal("real upstream sources are required (S6BUILDER_REQUIRE_ENGINE is set): set S6BUILDER_REAL_SOURCES to a folder of <pkg>-<version>.tar.gz (scripts/test finds ../shared/sources)")
-		}
-		t.Skip("SKIPPED: real upstream sources not tested: set S6BUILDER_REAL_SOURCES to a folder of <pkg>-<version>.tar.gz")
-	}
-	m := fixtures.NewMirror()
-	t.Cleanup(m.Close)
-	n, err := m.AddDir(dir)
-	require.NoError(t, err)
-	require.NotZero(t, n, "no tarballs in %s", dir)
-	return m
-}
+func realSources(t *testing.T) *fixtures.Mirror { return fixtures.RealSources(t) }
 
 // buildAndSmoke builds one s6 release from real sources, twice, and runs the
 // supervision smoke test (s6builder test) with the binaries. Cold and warm times of each stage

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -162,14 +163,19 @@ func Write(dir, version string, epoch int64, plans []*pipeline.Plan, dists []str
 	if err != nil {
 		return nil, err
 	}
-	if err := writeJSON(filepath.Join(dir, ManifestFile), m); err != nil {
-		return nil, err
+	return m, writeRecords(dir, m, SPDX(m), names)
+}
+
+// writeRecords writes, beside the files named in dir, the manifest, the
+// SBOM and SHA256SUMS over them all.
+func writeRecords(dir string, manifest, sbom any, names []string) error {
+	if err := writeJSON(filepath.Join(dir, ManifestFile), manifest); err != nil {
+		return err
 	}
-	if err := writeJSON(filepath.Join(dir, SBOMFile), SPDX(m)); err != nil {
-		return nil, err
+	if err := writeJSON(filepath.Join(dir, SBOMFile), sbom); err != nil {
+		return err
 	}
-	names = append(names, ManifestFile, SBOMFile)
-	return m, WriteSums(dir, names)
+	return WriteSums(dir, append(slices.Clone(names), ManifestFile, SBOMFile))
 }
 
 // SPDX is an SPDX 2.3 document of the release: each source tarball a

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -91,13 +90,7 @@ func WriteOverlay(dir, version string, plans []*pipeline.Plan, files []string) (
 	if err != nil {
 		return nil, err
 	}
-	if err := writeJSON(filepath.Join(dir, ManifestFile), m); err != nil {
-		return nil, err
-	}
-	if err := writeJSON(filepath.Join(dir, SBOMFile), OverlaySPDX(m)); err != nil {
-		return nil, err
-	}
-	return m, WriteSums(dir, append(slices.Clone(files), ManifestFile, SBOMFile))
+	return m, writeRecords(dir, m, OverlaySPDX(m), files)
 }
 
 // ReadOverlayManifest reads manifest.json of an s6-overlay output; ok is
