@@ -55,13 +55,15 @@ const KindAssemble Kind = "assemble"
 // s6-overlay's releases name them; each has a <name>.sha256 beside it.
 var OverlayNoarchTarballs = []string{"s6-overlay-noarch.tar.xz", "s6-overlay-symlinks-noarch.tar.xz", "syslogd-overlay-noarch.tar.xz"}
 
-// OverlayArchScript puts the packages' slashpackage trees together and
-// makes the arch tarballs as s6-overlay's Makefile does (overlay-arch.sh).
+// overlayArchScript puts the packages' slashpackage trees together and
+// makes the arch tarballs as s6-overlay's Makefile does.
 //
 //go:embed overlay-arch.sh
 var overlayArchScript string
 
-// OverlayArchScript is overlay-arch.sh with the tarball function.
+// OverlayArchScript is overlay-arch.sh with the tarball function, a
+// constant of the binary: the arch name, the epoch, the output directory
+// and the trees reach it as arguments, set by NewOverlay.
 var OverlayArchScript = overlayTarballScript + overlayArchScript
 
 // overlayTarballScript defines the tarball function both scripts use.
@@ -69,15 +71,16 @@ var OverlayArchScript = overlayTarballScript + overlayArchScript
 //go:embed overlay-tarball.sh
 var overlayTarballScript string
 
-// OverlayNoarchScript makes the noarch trees and tarballs as s6-overlay's
-// Makefile does (overlay-noarch.sh). A constant of the binary: it gets
-// the tarball's path, the version, SHEBANGDIR, the epoch and the output
-// directory as arguments, each checked by NewOverlay.
+// overlayNoarchScript makes the noarch trees and tarballs as s6-overlay's
+// Makefile does.
 //
 //go:embed overlay-noarch.sh
 var overlayNoarchScript string
 
-// OverlayNoarchScript is overlay-noarch.sh with the tarball function.
+// OverlayNoarchScript is overlay-noarch.sh with the tarball function, a
+// constant of the binary: the tarball's path, the version, SHEBANGDIR, the
+// epoch and the output directory reach it as arguments, each checked by
+// NewOverlay.
 var OverlayNoarchScript = overlayTarballScript + overlayNoarchScript
 
 // OverlayRequest is what to make of an s6-overlay release, and how.

@@ -1,6 +1,7 @@
 package buildkit
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -8,11 +9,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
+	"github.com/ulikunitz/xz"
 
 	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/release"
@@ -81,6 +84,12 @@ func Overlay(ctx context.Context, c *client.Client, plans []*pipeline.Plan, o Ov
 		return nil, err
 	}
 
+	for i, p := range plans {
+		arch := p.OverlayArchTarballs()[0]
+		if _, err := checkOverlayArch(p, arch, files[i][slices.Index(names[i], arch)]); err != nil {
+			return nil, err
+		}
+	}
 	staged, err := stageDir(o.Dir)
 	if err != nil {
 		return nil, err
@@ -132,4 +141,51 @@ func overlayFiles(p *pipeline.Plan, noarch bool) []string {
 		names = append(names, t, t+".sha256")
 	}
 	return names
+}
+
+// checkOverlayArch checks every program of a plan's arch tarball against
+// its request (pipeline.CheckBinary: the platform's machine, static)
+// before anything is committed, so that no tarball is named for a platform
+// its programs are not of; it returns how many it checked.
+func checkOverlayArch(p *pipeline.Plan, name string, tarball []byte) (int, error) {
+	xr, err := xz.NewReader(bytes.NewReader(tarball))
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", name, err)
+	}
+	tr := tar.NewReader(xr)
+	var n int
+	var errs []error
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return n, fmt.Errorf("%s: %w", name, err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return n, fmt.Errorf("%s: %w", name, err)
+		}
+		r := bytes.NewReader(b)
+		if pipeline.IsELF(r) {
+			n++
+		}
+		if err := pipeline.CheckBinary(p.Request, name+": "+h.Name, r); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 3 {
+		errs = append(errs[:3], fmt.Errorf("... and %d other programs like them", len(errs)-3))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return n, fmt.Errorf("%s is not what was asked for, so nothing was written:\n%w", name, err)
+	}
+	if n == 0 {
+		return 0, fmt.Errorf("%s holds no program: nothing to check, so nothing was written", name)
+	}
+	return n, nil
 }
