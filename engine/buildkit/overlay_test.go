@@ -173,5 +173,4 @@ func entries(t *testing.T, path string) []string {
 	return out
 }
 
-
 func sha256sum(b []byte) [32]byte { return sha256.Sum256(b) }
