@@ -163,6 +163,7 @@ func TestOverlayRootChecks(t *testing.T) {
 		"no type":               {append(good, dir("etc/s6-overlay/s6-rc.d/db")), exec, "etc/s6-overlay/s6-rc.d/db: an s6-rc definition without a type file"},
 		"fifo":                  {append(good, pipeline.TreeEntry{Path: "etc/pipe", Type: fs.ModeNamedPipe}), exec, "etc/pipe: a fifo"},
 		"newline":               {append(good, file("etc/a\nb")), exec, "a name with a control character"},
+		"unreadable":            {append(good, pipeline.TreeEntry{Path: "etc/shadow", Unreadable: true}), exec, "etc/shadow: not readable (permission denied)"},
 	} {
 		tree, err := pipeline.ReadOverlayRoot(entryTree{tc.entries, tc.exec})
 		require.NoError(t, err)

@@ -7,7 +7,6 @@ import (
 	"path"
 	"slices"
 	"strings"
-	"unicode"
 )
 
 // OverlayRoot is a tree of the user's that an s6-overlay image holds at /
@@ -61,12 +60,12 @@ func ReadOverlayRoot(r TreeReader) (OverlayRoot, error) {
 
 // Check says whether the tree will do: regular files, directories and
 // symlinks only (a symlink may point anywhere: the tree is the image's
-// root), no control characters in names, every script executable, every
+// root), readable, no control characters in names, every script executable, every
 // s6-rc definition with a type.
 func (t OverlayRoot) Check() error {
 	for _, e := range t.Entries {
-		if strings.ContainsFunc(e.Path, unicode.IsControl) {
-			return fmt.Errorf("%q: a name with a control character (a newline?)", e.Path)
+		if err := e.readableName(); err != nil {
+			return err
 		}
 		switch e.Type {
 		case 0, fs.ModeDir, fs.ModeSymlink:

@@ -31,6 +31,9 @@ type TreeEntry struct {
 	Path   string      // slash-separated, relative to the tree
 	Type   fs.FileMode // fs.ModeDir, fs.ModeSymlink, or 0 for a regular file; other type bits are refused
 	Target string      // a symlink's target
+	// Unreadable: the front end cannot read it (permission denied), so
+	// it could not be sent to the engine.
+	Unreadable bool
 }
 
 // TreeReader reads a tree of the user's the way a front end can: the CLI
@@ -127,8 +130,8 @@ func checkEntries(es []TreeEntry) error {
 }
 
 func (e TreeEntry) check() error {
-	if strings.ContainsFunc(e.Path, unicode.IsControl) {
-		return fmt.Errorf("%q: a name with a control character (a newline?)", e.Path)
+	if err := e.readableName(); err != nil {
+		return err
 	}
 	switch e.Type {
 	case 0, fs.ModeDir:
@@ -144,6 +147,18 @@ func (e TreeEntry) check() error {
 	default:
 		return fmt.Errorf("%s: a %s; a service tree holds regular files, directories and symlinks only", e.Path, TypeName(e.Type))
 	}
+}
+
+// readableName: the rules of every tree's entries, whatever the tree is
+// for: a name without control characters, readable.
+func (e TreeEntry) readableName() error {
+	if strings.ContainsFunc(e.Path, unicode.IsControl) {
+		return fmt.Errorf("%q: a name with a control character (a newline?)", e.Path)
+	}
+	if e.Unreadable {
+		return fmt.Errorf("%s: not readable (permission denied): it could not be copied into the image", e.Path)
+	}
+	return nil
 }
 
 // TypeName names the type of a file that is not a regular one, for

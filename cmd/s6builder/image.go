@@ -326,6 +326,16 @@ func treeEntries(dir string) ([]pipeline.TreeEntry, error) {
 		}
 		rel, _ := filepath.Rel(dir, p)
 		e := pipeline.TreeEntry{Path: filepath.ToSlash(rel), Type: d.Type()}
+		if d.Type().IsRegular() {
+			f, err := os.Open(p)
+			if errors.Is(err, fs.ErrPermission) {
+				e.Unreadable = true
+			} else if err != nil {
+				return err
+			} else {
+				f.Close()
+			}
+		}
 		if d.Type()&fs.ModeSymlink != 0 {
 			e.Type = fs.ModeSymlink
 			if e.Target, err = os.Readlink(p); err != nil {

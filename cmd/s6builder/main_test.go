@@ -855,3 +855,50 @@ func imageEnv(t *testing.T) (env []string, base, services string) {
 	require.NoError(t, os.WriteFile(filepath.Join(services, "svc", "run"), []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755))
 	return env, base, services
 }
+
+// A file of the tree its user cannot read is refused before any work,
+// naming it, for every kind of tree; run as UID 65534 (the tests run as
+// root, who reads everything).
+func TestUnreadableFilesOfATreeAreRefusedBeforeAnyWork(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("SKIPPED: needs root, to run the CLI as another user")
+	}
+	shared, err := os.MkdirTemp("", "s6builder-unreadable-")
+	require.NoError(t, err)
+	t.Cleanup(func() { os.RemoveAll(shared) })
+	require.NoError(t, os.Chmod(shared, 0o755))
+	cli := filepath.Join(shared, "s6builder")
+	b, err := os.ReadFile(bin)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(cli, b, 0o755))
+	tree := func(name string, files map[string]os.FileMode) string {
+		dir := filepath.Join(shared, name)
+		for f, mode := range files {
+			require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(dir, f), []byte("#!/bin/sh\n"), mode))
+			require.NoError(t, os.Chmod(filepath.Join(dir, f), mode))
+		}
+		return dir
+	}
+	services := tree("services", map[string]os.FileMode{"svc/run": 0o755, "svc/secret": 0o600})
+	root := tree("root", map[string]os.FileMode{"etc/cont-init.d/10-x": 0o755, "etc/app.key": 0o600})
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"services": {[]string{"image", "--s6", "2.1.6.0", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"},
+			"svc/secret: not readable (permission denied): it could not be copied into the image"},
+		"s6-overlay root": {[]string{"image", "--init", "s6-overlay", "--s6-overlay", "3.2.3.2", "--root", root, "--base", "debian:bookworm-slim", "--push", "r.example/x"},
+			"etc/app.key: not readable (permission denied)"},
+	} {
+		cmd := exec.Command(cli, tc.args...)
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/", "BUILDKIT_HOST=unix:///nonexistent/buildkitd.sock"}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		require.ErrorAs(t, err, &ee, "%s: %s", name, out)
+		assert.Equal(t, 2, ee.ExitCode(), "%s: %s", name, out)
+		assert.Contains(t, string(out), tc.want, name)
+		assert.NotContains(t, string(out), "nonexistent/buildkitd.sock", name)
+	}
+}
