@@ -102,10 +102,17 @@ func main() {
 	prune := flag.Bool("prune", true, "prune the daemon's cache before each cold run")
 	cross := flag.Bool("cross", false, "measure cross-compilation instead: native, cross and emulated builds of the newest s6, and each target's dist size")
 	overlay := flag.String("overlay", "", "measure s6builder overlay of this s6-overlay release against its own Makefile instead")
+	boot := flag.Bool("boot", false, "measure the boot and stop times of the three kinds of image instead (-n runs each, 20 by default)")
 	flag.Parse()
 	run := run
 	if *cross {
 		run = runCross
+	}
+	if *boot {
+		if !isSet("n") {
+			*n = 20
+		}
+		run = func(n int, _ []string, prune bool) error { return runBoot(n, prune) }
 	}
 	if *overlay != "" {
 		run = func(n int, _ []string, prune bool) error { return runOverlay(n, *overlay, prune) }
@@ -114,6 +121,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// isSet reports whether the flag name was given.
+func isSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func run(n int, s6s []string, prune bool) error {
