@@ -257,19 +257,30 @@ func TestRealSourcesMultiPlatformImage(t *testing.T) {
 	require.Len(t, top.Manifests, 1, "the archive holds one index")
 	idx, err := lp.ImageIndex(top.Manifests[0].Digest)
 	require.NoError(t, err)
-	checkPlatformImages(t, idx, plats)
+	checkPlatformImages(t, idx, plats, svscanImage)
 
 	ref, err := name.ParseReference(pushed, name.Insecure)
 	require.NoError(t, err)
 	remoteIdx, err := remote.Index(ref)
 	require.NoError(t, err)
-	checkPlatformImages(t, remoteIdx, plats)
+	checkPlatformImages(t, remoteIdx, plats, svscanImage)
+}
+
+// svscanImage is what checkPlatformImages expects of `image`: s6-svscan
+// at /usr/local/bin, the entrypoint.
+var svscanImage = platformImage{entrypoint: []string{"/usr/local/bin/s6-svscan", "/etc/s6"}, program: "usr/local/bin/s6-svscan"}
+
+// platformImage is what each platform's image of an index must have: its
+// entrypoint and a program built for its machine.
+type platformImage struct {
+	entrypoint []string
+	program    string // a path in the image, as its layers name it
 }
 
 // checkPlatformImages: idx has one image per platform, in order, each
-// with that platform's config, the base's marker file for it, and
-// /usr/local/bin/s6-svscan built for its machine.
-func checkPlatformImages(t *testing.T, idx v1.ImageIndex, plats []string) {
+// with that platform's config, the base's marker file for it, want's
+// entrypoint and want's program built for its machine.
+func checkPlatformImages(t *testing.T, idx v1.ImageIndex, plats []string, want platformImage) {
 	t.Helper()
 	im, err := idx.IndexManifest()
 	require.NoError(t, err)
@@ -285,7 +296,7 @@ func checkPlatformImages(t *testing.T, idx v1.ImageIndex, plats []string) {
 		cfg, err := img.ConfigFile()
 		require.NoError(t, err)
 		assert.Equal(t, d.Platform.Architecture, cfg.Architecture, p)
-		assert.Equal(t, []string{"/usr/local/bin/s6-svscan", "/etc/s6"}, cfg.Config.Entrypoint, p)
+		assert.Equal(t, want.entrypoint, cfg.Config.Entrypoint, p)
 
 		files := map[string][]byte{}
 		tr := tar.NewReader(mutate.Extract(img))
@@ -296,18 +307,18 @@ func checkPlatformImages(t *testing.T, idx v1.ImageIndex, plats []string) {
 			}
 			require.NoError(t, err)
 			switch h.Name {
-			case "etc/s6builder-test-platform", "usr/local/bin/s6-svscan":
+			case "etc/s6builder-test-platform", want.program:
 				b, err := io.ReadAll(tr)
 				require.NoError(t, err)
 				files[h.Name] = b
 			}
 		}
 		assert.Equal(t, p, string(files["etc/s6builder-test-platform"]), "the base for %s", p)
-		f, err := elf.NewFile(bytes.NewReader(files["usr/local/bin/s6-svscan"]))
-		require.NoError(t, err, "%s: s6-svscan", p)
-		want, err := pipeline.ELFTargetOf(p)
+		f, err := elf.NewFile(bytes.NewReader(files[want.program]))
+		require.NoError(t, err, "%s: %s", p, want.program)
+		machine, err := pipeline.ELFTargetOf(p)
 		require.NoError(t, err)
-		assert.Equal(t, want.Machine, f.Machine, "%s: s6-svscan", p)
+		assert.Equal(t, machine.Machine, f.Machine, "%s: %s", p, want.program)
 	}
 	assert.Equal(t, plats, got)
 }

@@ -12,12 +12,14 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -63,6 +65,47 @@ func TestRealSourcesOverlayImage(t *testing.T) {
 	assert.Equal(t, "3.2.3.2", b.Config.Labels["io.s6builder.release.s6-overlay"])
 	assert.Equal(t, "2.15.1.0", b.Config.Labels["io.s6builder.release.s6"])
 	bootOverlayImage(t, b)
+}
+
+// TestRealSourcesOverlayImageForEveryPlatform builds the s6-overlay image
+// for linux/amd64 and linux/arm64 over a two-platform base, as one index:
+// each platform's image has its base, /init as the entrypoint, and the
+// programs of its own arch tarball.
+func TestRealSourcesOverlayImageForEveryPlatform(t *testing.T) {
+	e, m := engine(t), realSources(t)
+	registry := os.Getenv("S6BUILDER_REGISTRY")
+	require.NotEmpty(t, registry, "S6BUILDER_REGISTRY comes from scripts/testenv env")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	plats := []string{"linux/amd64", "linux/arm64"}
+	base := pushBaseIndex(t, registry+"/s6builder-test/base:multi", plats)
+	native, err := bk.NativePlatform(ctx, e.c)
+	require.NoError(t, err)
+	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
+	require.NoError(t, err)
+	in := bk.ImageInput{}
+	for _, p := range plats {
+		plan, err := pipeline.NewOverlay(cat, pipeline.OverlayRequest{Version: "3.2.3.2", Platform: p, BuildPlatform: native, Mirror: m.URL,
+			Toolchain: pipeline.Toolchain{Image: e.toolchain}})
+		require.NoError(t, err)
+		in.Spec, err = pipeline.AddOverlayImage(plan, pipeline.OverlayImage{Base: base})
+		require.NoError(t, err)
+		in.Plans = append(in.Plans, plan)
+	}
+	archive := filepath.Join(t.TempDir(), "image.tar")
+	_, err = bk.BuildImage(ctx, e.c, in, bk.ImageOptions{OCIArchive: archive, Progress: "quiet"})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	out, err := exec.Command("tar", "-xf", archive, "-C", dir).CombinedOutput()
+	require.NoError(t, err, string(out))
+	lp, err := layout.ImageIndexFromPath(dir)
+	require.NoError(t, err)
+	top, err := lp.IndexManifest()
+	require.NoError(t, err)
+	require.Len(t, top.Manifests, 1, "the archive holds one index")
+	idx, err := lp.ImageIndex(top.Manifests[0].Digest)
+	require.NoError(t, err)
+	checkPlatformImages(t, idx, plats, platformImage{entrypoint: []string{"/init"}, program: "package/admin/s6-2.15.1.0/command/s6-svscan"})
 }
 
 // TestOverlayImageArchive boots the s6-overlay image of an OCI archive
