@@ -20,6 +20,7 @@ import (
 type bootImage struct {
 	name  string
 	ready string
+	env   []string                         // the container's environment besides the image's
 	build func(dir string) (string, error) // the OCI archive's path
 }
 
@@ -57,7 +58,7 @@ func runBoot(n int, prune bool) error {
 			Toolchain: pipeline.Toolchain{Image: b.toolchain}, Prefix: pipeline.DefaultImagePrefix})
 	}
 	images := []bootImage{
-		{"s6-svscan over a service tree (`image`)", "app: started", func(dir string) (string, error) {
+		{name: "s6-svscan over a service tree (`image`)", ready: "app: started", build: func(dir string) (string, error) {
 			p, err := family()
 			if err != nil {
 				return "", err
@@ -76,30 +77,40 @@ func runBoot(n int, prune bool) error {
 			}
 			return image(dir, bk.ImageInput{Spec: spec, Plans: []*pipeline.Plan{p}, Services: services})
 		}},
-		{"s6-linux-init and an s6-rc bundle (`image --init s6-rc`, examples/s6-rc)", "app: started", func(dir string) (string, error) {
-			p, err := family("s6-rc=0.7.0.0", "s6-linux-init=1.2.0.2")
-			if err != nil {
-				return "", err
-			}
-			spec, err := pipeline.AddRcImage(p, pipeline.RcImage{Base: base})
-			if err != nil {
-				return "", err
-			}
-			return image(dir, bk.ImageInput{Spec: spec, Plans: []*pipeline.Plan{p}, Locals: map[string]string{pipeline.LocalRc: filepath.Join(repo, "examples/s6-rc/rc")}})
-		}},
-		{"s6-overlay's /init (`image --init s6-overlay`, examples/s6-overlay)", "app: started", func(dir string) (string, error) {
-			p, err := pipeline.NewOverlay(b.cat, pipeline.OverlayRequest{Version: "3.2.3.2", BuildPlatform: native, Mirror: b.mirror.URL,
-				Toolchain: pipeline.Toolchain{Image: b.toolchain}})
-			if err != nil {
-				return "", err
-			}
-			spec, err := pipeline.AddOverlayImage(p, pipeline.OverlayImage{Base: base, Root: true})
-			if err != nil {
-				return "", err
-			}
-			return image(dir, bk.ImageInput{Spec: spec, Plans: []*pipeline.Plan{p}, Services: filepath.Join(repo, "examples/s6-overlay/root")})
-		}},
 	}
+	// The s6-rc image with a grace time, and the s6-overlay image with an
+	// environment: each as given.
+	rcImage := func(what string, graceMS int) bootImage {
+		return bootImage{name: "s6-linux-init and an s6-rc bundle (`image --init s6-rc" + what + "`, examples/s6-rc)", ready: "app: started",
+			build: func(dir string) (string, error) {
+				p, err := family("s6-rc=0.7.0.0", "s6-linux-init=1.2.0.2")
+				if err != nil {
+					return "", err
+				}
+				spec, err := pipeline.AddRcImage(p, pipeline.RcImage{Base: base, GraceMS: graceMS})
+				if err != nil {
+					return "", err
+				}
+				return image(dir, bk.ImageInput{Spec: spec, Plans: []*pipeline.Plan{p}, Locals: map[string]string{pipeline.LocalRc: filepath.Join(repo, "examples/s6-rc/rc")}})
+			}}
+	}
+	overlayImage := func(what string, env []string) bootImage {
+		return bootImage{name: "s6-overlay's /init (`image --init s6-overlay`, examples/s6-overlay" + what + ")", ready: "app: started", env: env,
+			build: func(dir string) (string, error) {
+				p, err := pipeline.NewOverlay(b.cat, pipeline.OverlayRequest{Version: "3.2.3.2", BuildPlatform: native, Mirror: b.mirror.URL,
+					Toolchain: pipeline.Toolchain{Image: b.toolchain}})
+				if err != nil {
+					return "", err
+				}
+				spec, err := pipeline.AddOverlayImage(p, pipeline.OverlayImage{Base: base, Root: true})
+				if err != nil {
+					return "", err
+				}
+				return image(dir, bk.ImageInput{Spec: spec, Plans: []*pipeline.Plan{p}, Services: filepath.Join(repo, "examples/s6-overlay/root")})
+			}}
+	}
+	images = append(images, rcImage("", 0), rcImage(" --grace-time 100", 100),
+		overlayImage("", nil), overlayImage(", S6_KILL_GRACETIME=100", []string{"S6_KILL_GRACETIME=100"}))
 	fmt.Printf("# Boot and stop times of s6builder's images\n\n- base %s, under runc (internal/ocirun), %s\n- runs: median of %d (min-max)\n- machine: %d CPUs\n\n",
 		base, native, n, runtime.NumCPU())
 	fmt.Println("| image | start → first service started | SIGTERM → exit | exit status |")
@@ -121,7 +132,7 @@ func runBoot(n int, prune bool) error {
 		var up, down []time.Duration
 		codes := map[int]int{}
 		for i := 0; i < n; i++ {
-			u, d, code, err := bootOnce(bundle, im.ready)
+			u, d, code, err := bootOnce(bundle, im.ready, im.env)
 			if err != nil {
 				return fmt.Errorf("%s, run %d: %w", im.name, i+1, err)
 			}
@@ -133,24 +144,25 @@ func runBoot(n int, prune bool) error {
 	return nil
 }
 
-// bootOnce starts the bundle, waits for ready in its log, sends SIGTERM
-// and waits for the exit.
-func bootOnce(b *ocirun.Bundle, ready string) (up, down time.Duration, code int, err error) {
-	log := &lockedLog{}
+// bootOnce starts the bundle, waits for ready in its log (timed by the
+// log's writer, when the line arrives), sends SIGTERM and waits for the
+// exit.
+func bootOnce(b *ocirun.Bundle, ready string, env []string) (up, down time.Duration, code int, err error) {
+	log := &lockedLog{want: ready}
 	start := time.Now()
 	c, err := ocirun.Start(b, fmt.Sprintf("s6builder-bench-%d", time.Now().UnixNano()), log,
-		ocirun.Tmpfs("/run", "exec", "mode=0755"))
+		ocirun.Tmpfs("/run", "exec", "mode=0755"), ocirun.Env(env...))
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	defer c.Remove()
-	for !strings.Contains(log.String(), ready) {
+	for log.readyAt().IsZero() {
 		if time.Since(start) > 30*time.Second {
 			return 0, 0, 0, fmt.Errorf("no %q after 30 s:\n%s", ready, log.String())
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	up = time.Since(start)
+	up = log.readyAt().Sub(start)
 	stop := time.Now()
 	if err := c.Signal("TERM"); err != nil {
 		return 0, 0, 0, err
@@ -164,14 +176,26 @@ func bootOnce(b *ocirun.Bundle, ready string) (up, down time.Duration, code int,
 // lockedLog is a container's log, written by runc's output and read by
 // the poller.
 type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
+	mu    sync.Mutex
+	b     strings.Builder
+	want  string    // the line readyAt waits for
+	ready time.Time // when want arrived
 }
 
 func (l *lockedLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.b.Write(p)
+	n, err := l.b.Write(p)
+	if l.ready.IsZero() && strings.Contains(l.b.String(), l.want) {
+		l.ready = time.Now()
+	}
+	return n, err
+}
+
+func (l *lockedLog) readyAt() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ready
 }
 
 func (l *lockedLog) String() string {
