@@ -342,21 +342,9 @@ func (p *Plan) addOverlayArch(cat *catalog.Catalog, req Request, arch string, se
 		if err != nil {
 			return err
 		}
-		dir := SrcDir + "/" + r.SourceDir
+		unpack := Step{Name: "unpack", Dir: SrcDir, Args: []string{"tar", "-xzf", InDir + "/" + rel.Tarball, "-C", SrcDir, "--no-same-owner"}}
 		p.add(&Stage{ID: buildID(pkg.Name), Kind: KindBuild, Package: pkg.Name, Version: ver, Deps: deps,
-			Exec: &Exec{
-				Env:    buildEnv,
-				Mounts: ms,
-				Steps: []Step{
-					{Name: "unpack", Dir: SrcDir, Args: []string{"tar", "-xzf", InDir + "/" + rel.Tarball, "-C", SrcDir, "--no-same-owner"}},
-					{Name: "configure", Dir: dir, Args: r.Configure},
-					{Name: "make", Dir: dir, Args: r.Make},
-					{Name: "strip", Dir: dir, Args: r.Strip},
-					{Name: "install", Dir: dir, Args: r.Install},
-				},
-				Output:   OutDir,
-				Emulates: emulates(r.RunsTargetPrograms, req.Platform),
-			}})
+			Exec: buildExec(buildEnv, ms, unpack, r, req.Platform)})
 		byName[pkg.Name] = pkg
 		builds = append(builds, buildID(pkg.Name))
 		root := DepsDir + "/" + pkg.Name

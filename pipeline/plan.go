@@ -243,21 +243,8 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 		if err != nil {
 			return nil, err
 		}
-		dir := SrcDir + "/" + r.SourceDir
 		p.add(&Stage{ID: buildID(pkg), Kind: KindBuild, Package: pkg, Version: ver, Deps: deps,
-			Exec: &Exec{
-				Env:    buildEnv,
-				Mounts: mounts,
-				Steps: []Step{
-					unpack,
-					{Name: "configure", Dir: dir, Args: r.Configure},
-					{Name: "make", Dir: dir, Args: r.Make},
-					{Name: "strip", Dir: dir, Args: r.Strip},
-					{Name: "install", Dir: dir, Args: r.Install},
-				},
-				Output:   OutDir,
-				Emulates: emulates(r.RunsTargetPrograms, req.Platform),
-			}})
+			Exec: buildExec(buildEnv, mounts, unpack, r, req.Platform)})
 		builds = append(builds, buildID(pkg))
 		unpacks = append(unpacks, unpackID(pkg))
 	}
@@ -270,6 +257,26 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 	}
 	p.add(smoke)
 	return p, nil
+}
+
+// buildExec is a package's build, one container: unpack into a tmpfs,
+// then the recipe's configure, make, strip and install in the unpacked
+// tree; its result is the install tree.
+func buildExec(env []string, mounts []Mount, unpack Step, r recipe.Recipe, platform string) *Exec {
+	dir := SrcDir + "/" + r.SourceDir
+	return &Exec{
+		Env:    env,
+		Mounts: mounts,
+		Steps: []Step{
+			unpack,
+			{Name: "configure", Dir: dir, Args: r.Configure},
+			{Name: "make", Dir: dir, Args: r.Make},
+			{Name: "strip", Dir: dir, Args: r.Strip},
+			{Name: "install", Dir: dir, Args: r.Install},
+		},
+		Output:   OutDir,
+		Emulates: emulates(r.RunsTargetPrograms, platform),
+	}
 }
 
 // buildEnv is a normalized request's build environment: CC, PATH and,

@@ -247,6 +247,18 @@ func TestRealSourcesMultiPlatformImage(t *testing.T) {
 	_, err = bk.BuildImage(ctx, e.c, in, bk.ImageOptions{OCIArchive: archive, Push: pushed, InsecurePush: true, Progress: "quiet"})
 	require.NoError(t, err)
 
+	checkPlatformImages(t, archiveIndex(t, archive), plats, svscanImage)
+
+	ref, err := name.ParseReference(pushed, name.Insecure)
+	require.NoError(t, err)
+	remoteIdx, err := remote.Index(ref)
+	require.NoError(t, err)
+	checkPlatformImages(t, remoteIdx, plats, svscanImage)
+}
+
+// archiveIndex is the one index an OCI archive holds.
+func archiveIndex(t *testing.T, archive string) v1.ImageIndex {
+	t.Helper()
 	dir := t.TempDir()
 	out, err := exec.Command("tar", "-xf", archive, "-C", dir).CombinedOutput()
 	require.NoError(t, err, string(out))
@@ -257,13 +269,7 @@ func TestRealSourcesMultiPlatformImage(t *testing.T) {
 	require.Len(t, top.Manifests, 1, "the archive holds one index")
 	idx, err := lp.ImageIndex(top.Manifests[0].Digest)
 	require.NoError(t, err)
-	checkPlatformImages(t, idx, plats, svscanImage)
-
-	ref, err := name.ParseReference(pushed, name.Insecure)
-	require.NoError(t, err)
-	remoteIdx, err := remote.Index(ref)
-	require.NoError(t, err)
-	checkPlatformImages(t, remoteIdx, plats, svscanImage)
+	return idx
 }
 
 // svscanImage is what checkPlatformImages expects of `image`: s6-svscan

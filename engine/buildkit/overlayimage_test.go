@@ -12,14 +12,12 @@ import (
 	"math/big"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -95,17 +93,7 @@ func TestRealSourcesOverlayImageForEveryPlatform(t *testing.T) {
 	archive := filepath.Join(t.TempDir(), "image.tar")
 	_, err = bk.BuildImage(ctx, e.c, in, bk.ImageOptions{OCIArchive: archive, Progress: "quiet"})
 	require.NoError(t, err)
-	dir := t.TempDir()
-	out, err := exec.Command("tar", "-xf", archive, "-C", dir).CombinedOutput()
-	require.NoError(t, err, string(out))
-	lp, err := layout.ImageIndexFromPath(dir)
-	require.NoError(t, err)
-	top, err := lp.IndexManifest()
-	require.NoError(t, err)
-	require.Len(t, top.Manifests, 1, "the archive holds one index")
-	idx, err := lp.ImageIndex(top.Manifests[0].Digest)
-	require.NoError(t, err)
-	checkPlatformImages(t, idx, plats, platformImage{entrypoint: []string{"/init"}, program: "package/admin/s6-2.15.1.0/command/s6-svscan"})
+	checkPlatformImages(t, archiveIndex(t, archive), plats, platformImage{entrypoint: []string{"/init"}, program: "package/admin/s6-2.15.1.0/command/s6-svscan"})
 }
 
 // TestOverlayImageArchive boots the s6-overlay image of an OCI archive

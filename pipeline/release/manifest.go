@@ -219,18 +219,25 @@ func SPDX(m *Manifest) map[string]any {
 			})
 		}
 	}
-	sort.SliceStable(packages, func(i, j int) bool { return packages[i]["SPDXID"].(string) < packages[j]["SPDXID"].(string) })
 	name := "s6builder release"
 	if len(m.Artifacts) > 0 {
 		name = "s6-" + m.Artifacts[0].Request.S6
 	}
+	return spdxDocument(name, sum, m.SourceDateEpoch, m.S6builder, packages, rels)
+}
+
+// spdxDocument is an SPDX 2.3 document of packages, sorted by SPDX ID,
+// and their relationships; its namespace is the manifest's digest sum and
+// its creation time the release's, so that it is reproducible.
+func spdxDocument(name string, sum [32]byte, epoch int64, version string, packages, rels []map[string]any) map[string]any {
+	sort.SliceStable(packages, func(i, j int) bool { return packages[i]["SPDXID"].(string) < packages[j]["SPDXID"].(string) })
 	return map[string]any{
 		"spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT",
 		"name":              name,
 		"documentNamespace": "https://s6builder.invalid/spdx/" + hex.EncodeToString(sum[:]),
 		"creationInfo": map[string]any{
-			"created":  time.Unix(m.SourceDateEpoch, 0).UTC().Format(time.RFC3339),
-			"creators": []string{"Tool: s6builder-" + m.S6builder},
+			"created":  time.Unix(epoch, 0).UTC().Format(time.RFC3339),
+			"creators": []string{"Tool: s6builder-" + version},
 		},
 		"packages":      packages,
 		"relationships": rels,

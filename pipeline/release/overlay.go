@@ -2,14 +2,12 @@ package release
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/catalog"
@@ -160,16 +158,5 @@ func OverlaySPDX(m *OverlayManifest) map[string]any {
 			rels = append(rels, map[string]any{"spdxElementId": id, "relationshipType": "GENERATED_FROM", "relatedSpdxElement": "SPDXRef-Source-" + spdxID(s.Tarball)})
 		}
 	}
-	sort.SliceStable(packages, func(i, j int) bool { return packages[i]["SPDXID"].(string) < packages[j]["SPDXID"].(string) })
-	return map[string]any{
-		"spdxVersion": "SPDX-2.3", "dataLicense": "CC0-1.0", "SPDXID": "SPDXRef-DOCUMENT",
-		"name":              "s6-overlay-" + m.S6Overlay,
-		"documentNamespace": "https://s6builder.invalid/spdx/" + hex.EncodeToString(sum[:]),
-		"creationInfo": map[string]any{
-			"created":  time.Unix(m.SourceDateEpoch, 0).UTC().Format(time.RFC3339),
-			"creators": []string{"Tool: s6builder-" + m.S6builder},
-		},
-		"packages":      packages,
-		"relationships": rels,
-	}
+	return spdxDocument("s6-overlay-"+m.S6Overlay, sum, m.SourceDateEpoch, m.S6builder, packages, rels)
 }
