@@ -564,6 +564,16 @@ func privateRoot(t *testing.T, e env) (root string, start func() (*client.Client
 	}
 }
 
+// killDaemon SIGKILLs the private daemon whose state is root.
+func killDaemon(t *testing.T, root string) {
+	t.Helper()
+	pids, _ := exec.Command("pgrep", "-f", "buildkitd --root "+root).Output()
+	require.NotEmpty(t, strings.TrimSpace(string(pids)), "the private daemon runs")
+	for _, pid := range strings.Fields(string(pids)) {
+		require.NoError(t, exec.Command("kill", "-9", pid).Run())
+	}
+}
+
 func TestADaemonKilledMidBuildIsNamedAndFinishedStagesAreReused(t *testing.T) {
 	e := engine(t)
 	root, start := privateRoot(t, e)
@@ -588,11 +598,7 @@ func TestADaemonKilledMidBuildIsNamedAndFinishedStagesAreReused(t *testing.T) {
 	case <-time.After(4 * time.Minute):
 		t.Fatal("skalibs was not built within 4 minutes")
 	}
-	pids, _ := exec.Command("pgrep", "-f", "buildkitd --root "+root).Output()
-	require.NotEmpty(t, strings.TrimSpace(string(pids)), "the private daemon runs")
-	for _, pid := range strings.Fields(string(pids)) {
-		require.NoError(t, exec.Command("kill", "-9", pid).Run())
-	}
+	killDaemon(t, root)
 	err := <-errc
 	require.Error(t, err)
 	var gone *bk.DaemonGoneError

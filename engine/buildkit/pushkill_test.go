@@ -7,7 +7,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -97,11 +96,7 @@ func TestADaemonKilledDuringAnImagePushLeavesNoImage(t *testing.T) {
 	case <-time.After(4 * time.Minute):
 		t.Fatal("no blob upload within 4 minutes")
 	}
-	pids, _ := exec.Command("pgrep", "-f", "buildkitd --root "+root).Output()
-	require.NotEmpty(t, strings.TrimSpace(string(pids)), "the private daemon runs")
-	for _, pid := range strings.Fields(string(pids)) {
-		require.NoError(t, exec.Command("kill", "-9", pid).Run())
-	}
+	killDaemon(t, root)
 	close(release)
 	err = <-errc
 	require.Error(t, err)
