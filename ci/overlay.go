@@ -9,7 +9,6 @@ import (
 	"dagger/s-6-builder/internal/dagger"
 
 	"github.com/s6builder/s6builder/pipeline"
-	"github.com/s6builder/s6builder/pipeline/catalog"
 	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
@@ -122,7 +121,7 @@ func (m *S6Builder) overlayPlans(ctx context.Context, version string, platforms,
 	// refuse what needs no engine to refuse; then for the engine's platform.
 	probe := req
 	probe.BuildPlatform = firstOf(targets, "")
-	if _, err := overlayTargets(cat, probe, firstOf(targets, ""), cfg.platformToolchains, nil); err != nil {
+	if _, err := pipeline.NewOverlays(cat, probe, []string{firstOf(targets, "")}, cfg.platformToolchains); err != nil {
 		return nil, err
 	}
 	native, err := dag.DefaultPlatform(ctx)
@@ -133,34 +132,16 @@ func (m *S6Builder) overlayPlans(ctx context.Context, version string, platforms,
 		targets = []string{string(native)}
 	}
 	req.BuildPlatform = string(native)
-	var plans []*pipeline.Plan
-	for _, t := range targets {
-		p, err := overlayTargets(cat, req, t, cfg.platformToolchains, image)
-		if err != nil {
-			return nil, err
-		}
-		plans = append(plans, p)
+	plans, err := pipeline.NewOverlays(cat, req, targets, cfg.platformToolchains)
+	if err != nil || image == nil {
+		return plans, err
 	}
-	return plans, nil
-}
-
-// overlayTargets plans s6-overlay for one target platform ("" = the build
-// platform), with the image's stage when image is given.
-func overlayTargets(cat *catalog.Catalog, r pipeline.OverlayRequest, target string, pts map[string]pipeline.Toolchain, image *pipeline.OverlayImage) (*pipeline.Plan, error) {
-	r.Platform = target
-	if tc, ok := pts[target]; ok {
-		r.Toolchain = tc
-	}
-	p, err := pipeline.NewOverlay(cat, r)
-	if err != nil {
-		return nil, err
-	}
-	if image != nil {
+	for _, p := range plans {
 		if _, err := pipeline.AddOverlayImage(p, *image); err != nil {
 			return nil, err
 		}
 	}
-	return p, nil
+	return plans, nil
 }
 
 // firstOf is l's first element, or or.

@@ -197,6 +197,26 @@ func NewOverlay(cat *catalog.Catalog, r OverlayRequest) (*Plan, error) {
 	return p, nil
 }
 
+// NewOverlays plans r for each target platform, in order: the plans of a
+// front end's platform list ("" is the build platform). toolchains
+// replaces r.Toolchain for the targets it names.
+func NewOverlays(cat *catalog.Catalog, r OverlayRequest, targets []string, toolchains map[string]Toolchain) ([]*Plan, error) {
+	plans := make([]*Plan, 0, len(targets))
+	for _, t := range targets {
+		one := r
+		one.Platform = t
+		if tc, ok := toolchains[t]; ok {
+			one.Toolchain = tc
+		}
+		p, err := NewOverlay(cat, one)
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, p)
+	}
+	return plans, nil
+}
+
 // overlayWith applies the request's PKG=VERSION overrides to the set the
 // release was made with, and checks that every package's release has the
 // releases its package/deps-build asks for (the catalogue's requirements).

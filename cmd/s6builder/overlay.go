@@ -66,20 +66,7 @@ publishes a digest for a GitHub archive, so --catalog pins those.`,
 			if toolchain != "" {
 				req.Toolchain = pipeline.Toolchain{Image: toolchain}
 			}
-			plan := func() ([]*pipeline.Plan, error) {
-				var plans []*pipeline.Plan
-				for _, t := range targets {
-					r := req
-					r.Platform = t
-					p, err := pipeline.NewOverlay(cat, r)
-					if err != nil {
-						return nil, err
-					}
-					plans = append(plans, p)
-				}
-				return plans, nil
-			}
-			if _, err := plan(); err != nil {
+			if _, err := pipeline.NewOverlays(cat, req, targets, nil); err != nil {
 				return usageError{err} // refused before any work
 			}
 			if err := bk.CheckOutputs([]bk.Output{{Field: "output", Path: output}}, force); err != nil {
@@ -99,7 +86,7 @@ publishes a digest for a GitHub archive, so --catalog pins those.`,
 				return err
 			}
 			req.BuildPlatform = native
-			plans, err := plan()
+			plans, err := pipeline.NewOverlays(cat, req, targets, nil)
 			if err != nil {
 				return usageError{err}
 			}

@@ -80,20 +80,14 @@ func overlayImage(cmd *cobra.Command, rf *requestFlags, f overlayImageFlags) err
 
 // overlayImagePlans plans s6-overlay for each target and the image over them.
 func overlayImagePlans(cat *catalog.Catalog, r pipeline.OverlayRequest, targets []string, image pipeline.OverlayImage) ([]*pipeline.Plan, pipeline.ImageSpec, error) {
-	var plans []*pipeline.Plan
 	var spec pipeline.ImageSpec
-	for _, t := range targets {
-		r.Platform = t
-		p, err := pipeline.NewOverlay(cat, r)
-		if err != nil {
-			return nil, spec, err
-		}
+	plans, err := pipeline.NewOverlays(cat, r, targets, nil)
+	for _, p := range plans {
 		if spec, err = pipeline.AddOverlayImage(p, image); err != nil {
-			return nil, spec, err
+			break
 		}
-		plans = append(plans, p)
 	}
-	return plans, spec, nil
+	return plans, spec, err
 }
 
 // checkOverlayRoot reads the tree for / and applies pipeline's rules,

@@ -218,65 +218,77 @@ when anything differs.`,
 				}
 				plans = append(plans, p)
 			}
-			c, stop, err := connect(cmd, addr, m.Artifacts[0].Request.Toolchain.Image)
-			if err != nil {
+			return withRebuild(cmd, addr, m.Artifacts[0].Request.Toolchain.Image, func(c *daemon, again string) error {
+				_, _, err := bk.Release(cmd.Context(), c.Client, plans, bk.ReleaseOptions{Dir: again, Version: m.S6builder,
+					SourceDateEpoch: m.SourceDateEpoch, Progress: progress})
 				return err
-			}
-			defer stop()
-			tmp, err := os.MkdirTemp("", "s6builder-verify-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(tmp)
-			again := filepath.Join(tmp, "release")
-			if _, _, err := bk.Release(cmd.Context(), c.Client, plans, bk.ReleaseOptions{Dir: again, Version: m.S6builder,
-				SourceDateEpoch: m.SourceDateEpoch, Progress: progress}); err != nil {
-				return c.explain(err)
-			}
-			got, err := release.ReadSums(filepath.Join(again, release.SumsFile))
-			if err != nil {
-				return err
-			}
-			differ, names := compareRebuild(dir, again, want, got)
-			// BuildKit's provenance of each tarball, beside it and outside
-			// SHA256SUMS (it holds the solve's times): the rebuild's, but
-			// for those times.
-			provDiffer := 0
-			for _, p := range plans {
-				name := release.ProvenanceName(p)
-				mine, err := os.ReadFile(filepath.Join(dir, name))
-				if errors.Is(err, fs.ErrNotExist) {
-					fmt.Printf("no provenance  %s (a release made without BuildKit's attestation)\n", name)
-					continue
+			}, func(again string, got map[string]string) error {
+				differ, names := compareRebuild(dir, again, want, got)
+				// BuildKit's provenance of each tarball, beside it and outside
+				// SHA256SUMS (it holds the solve's times): the rebuild's, but
+				// for those times.
+				provDiffer := 0
+				for _, p := range plans {
+					name := release.ProvenanceName(p)
+					mine, err := os.ReadFile(filepath.Join(dir, name))
+					if errors.Is(err, fs.ErrNotExist) {
+						fmt.Printf("no provenance  %s (a release made without BuildKit's attestation)\n", name)
+						continue
+					}
+					if err != nil {
+						return err
+					}
+					rebuilt, err := os.ReadFile(filepath.Join(again, name))
+					if err != nil {
+						return err
+					}
+					d, err := release.ProvenanceDifference(mine, rebuilt)
+					if err != nil {
+						d = err.Error()
+					}
+					if d == "" {
+						fmt.Printf("identical  provenance  %s (but for the solve's times)\n", name)
+						continue
+					}
+					provDiffer++
+					fmt.Printf("DIFFERS    provenance  %s (first difference at %s)\n", name, d)
 				}
-				if err != nil {
-					return err
+				var problems []string
+				if provDiffer > 0 {
+					problems = append(problems, fmt.Sprintf("%d provenance files differ from the rebuild's", provDiffer))
 				}
-				rebuilt, err := os.ReadFile(filepath.Join(again, name))
-				if err != nil {
-					return err
-				}
-				d, err := release.ProvenanceDifference(mine, rebuilt)
-				if err != nil {
-					d = err.Error()
-				}
-				if d == "" {
-					fmt.Printf("identical  provenance  %s (but for the solve's times)\n", name)
-					continue
-				}
-				provDiffer++
-				fmt.Printf("DIFFERS    provenance  %s (first difference at %s)\n", name, d)
-			}
-			var problems []string
-			if provDiffer > 0 {
-				problems = append(problems, fmt.Sprintf("%d provenance files differ from the rebuild's", provDiffer))
-			}
-			return verdict(dir, len(findings), differ, len(names), problems...)
+				return verdict(dir, len(findings), differ, len(names), problems...)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address; env BUILDKIT_HOST")
 	progressVar(cmd.Flags(), &progress)
 	return cmd
+}
+
+// withRebuild connects to the daemon (with ref, the toolchain, at hand),
+// has build make the rebuild into a temporary folder, and gives compare
+// that folder and its SHA256SUMS; the folder goes afterwards.
+func withRebuild(cmd *cobra.Command, addr, ref string, build func(c *daemon, again string) error, compare func(again string, got map[string]string) error) error {
+	c, stop, err := connect(cmd, addr, ref)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	tmp, err := os.MkdirTemp("", "s6builder-verify-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	again := filepath.Join(tmp, "rebuild")
+	if err := build(c, again); err != nil {
+		return c.explain(err)
+	}
+	got, err := release.ReadSums(filepath.Join(again, release.SumsFile))
+	if err != nil {
+		return err
+	}
+	return compare(again, got)
 }
 
 // verdict is verify's last word: the problems found (those given first),

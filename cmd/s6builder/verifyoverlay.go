@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -48,24 +47,11 @@ func verifyOverlay(cmd *cobra.Command, dir string, m *release.OverlayManifest, a
 		}
 		plans = append(plans, plan)
 	}
-	c, stop, err := connect(cmd, addr, m.Platforms[0].Toolchain.Image)
-	if err != nil {
+	return withRebuild(cmd, addr, m.Platforms[0].Toolchain.Image, func(c *daemon, again string) error {
+		_, err := bk.Overlay(cmd.Context(), c.Client, plans, bk.OverlayOptions{Dir: again, Version: m.S6builder, Progress: progress})
 		return err
-	}
-	defer stop()
-	tmp, err := os.MkdirTemp("", "s6builder-verify-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	again := filepath.Join(tmp, "overlay")
-	if _, err := bk.Overlay(cmd.Context(), c.Client, plans, bk.OverlayOptions{Dir: again, Version: m.S6builder, Progress: progress}); err != nil {
-		return c.explain(err)
-	}
-	got, err := release.ReadSums(filepath.Join(again, release.SumsFile))
-	if err != nil {
-		return err
-	}
-	differ, names := compareRebuild(dir, again, want, got)
-	return verdict(dir, len(findings), differ, len(names))
+	}, func(again string, got map[string]string) error {
+		differ, names := compareRebuild(dir, again, want, got)
+		return verdict(dir, len(findings), differ, len(names))
+	})
 }

@@ -74,7 +74,10 @@ func Overlay(ctx context.Context, c *client.Client, plans []*pipeline.Plan, o Ov
 				errs[i] = err
 				return
 			}
-			st := llb.Merge([]llb.State{states[pipeline.IDOverlayNoarch], states[pipeline.IDOverlayArch]})
+			st := states[pipeline.IDOverlayArch]
+			if i == 0 { // the noarch tarballs once: every plan's are the same stage
+				st = llb.Merge([]llb.State{states[pipeline.IDOverlayNoarch], st})
+			}
 			files[i], errs[i] = solveFiles(ctx, c, sess, p, st, names[i])
 		}()
 	}

@@ -283,22 +283,25 @@ func Args(argv ...string) Option {
 // User is `docker run --user UID:GID`: the container's processes run as
 // uid:gid, with no capabilities but the bounding set when uid is not 0.
 func User(uid, gid int) Option {
-	return func(cfg map[string]any) {
-		proc := cfg["process"].(map[string]any)
-		proc["user"] = map[string]any{"uid": uid, "gid": gid}
-		if uid != 0 {
-			// As Docker does: HOME is / for any user but root.
-			env, _ := proc["env"].([]string)
-			env = slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return kv == "HOME=/root" })
-			if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }) {
-				env = append(env, "HOME=/")
-			}
-			proc["env"] = env
-			caps := proc["capabilities"].(map[string]any)
-			for _, k := range []string{"effective", "permitted", "inheritable", "ambient"} {
-				caps[k] = []string{}
-			}
-		}
+	return func(cfg map[string]any) { setUser(cfg["process"].(map[string]any), uid, gid) }
+}
+
+// setUser makes the process run as uid:gid, as Docker does: with no
+// capabilities but the bounding set, and HOME /, for any user but root.
+func setUser(proc map[string]any, uid, gid int) {
+	proc["user"] = map[string]any{"uid": uid, "gid": gid}
+	if uid == 0 {
+		return
+	}
+	env, _ := proc["env"].([]string)
+	env = slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return kv == "HOME=/root" })
+	if !slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "HOME=") }) {
+		env = append(env, "HOME=/")
+	}
+	proc["env"] = env
+	caps := proc["capabilities"].(map[string]any)
+	for _, k := range []string{"effective", "permitted", "inheritable", "ambient"} {
+		caps[k] = []string{}
 	}
 }
 
@@ -380,12 +383,7 @@ func Start(b *Bundle, id string, log io.Writer, opts ...Option) (*Container, err
 				return nil, fmt.Errorf("image user %q: only a numeric UID[:GID] is supported here", b.Config.User)
 			}
 		}
-		proc["user"] = map[string]any{"uid": uid, "gid": gid}
-		if uid != 0 {
-			for _, k := range []string{"effective", "permitted", "inheritable", "ambient"} {
-				caps[k] = []string{}
-			}
-		}
+		setUser(proc, uid, gid)
 	}
 	cfg["root"] = map[string]any{"path": "rootfs", "readonly": false}
 	cfg["hostname"] = id

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 
@@ -51,16 +52,9 @@ func OverlayVersions(v version.Version) (OverlaySet, error) {
 	return s, nil
 }
 
-func overlaySets() (map[version.Version]OverlaySet, error) {
-	vendored := map[string][]Vendored{}
-	err := eachRow("data/vendored.tsv", 7, func(f []string) error {
-		d, err := digest.Parse(f[5])
-		if err != nil {
-			return err
-		}
-		vendored[f[0]] = append(vendored[f[0]], Vendored{Name: f[0], Version: f[1], Tarball: f[2], TopDir: f[3], URL: f[4], Digest: d, DigestSource: f[6]})
-		return nil
-	})
+// overlaySets are data/overlay-versions.tsv's sets, read once.
+var overlaySets = sync.OnceValues(func() (map[version.Version]OverlaySet, error) {
+	vendored, err := vendoredSources()
 	if err != nil {
 		return nil, err
 	}
@@ -82,8 +76,8 @@ func overlaySets() (map[version.Version]OverlaySet, error) {
 			sets[ov] = s
 			return nil
 		}
-		for _, vd := range vendored[f[1]] {
-			if vd.Version == f[2] {
+		for _, vd := range vendored {
+			if vd.Name == f[1] && vd.Version == f[2] {
 				s.Vendored = append(s.Vendored, vd)
 				sets[ov] = s
 				return nil
@@ -92,21 +86,29 @@ func overlaySets() (map[version.Version]OverlaySet, error) {
 		return fmt.Errorf("%s %s is neither a package nor in data/vendored.tsv", f[1], f[2])
 	})
 	return sets, err
-}
+})
+
+// vendoredSources are data/vendored.tsv's rows, read once.
+var vendoredSources = sync.OnceValues(func() ([]Vendored, error) {
+	var out []Vendored
+	err := eachRow("data/vendored.tsv", 7, func(f []string) error {
+		d, err := digest.Parse(f[5])
+		if err != nil {
+			return err
+		}
+		out = append(out, Vendored{Name: f[0], Version: f[1], Tarball: f[2], TopDir: f[3], URL: f[4], Digest: d, DigestSource: f[6]})
+		return nil
+	})
+	return out, err
+})
 
 // VendoredTarball is the vendored source whose tarball is named name.
 func VendoredTarball(name string) (Vendored, bool) {
-	var found Vendored
-	ok := false
-	_ = eachRow("data/vendored.tsv", 7, func(f []string) error {
-		if f[2] == name {
-			d, err := digest.Parse(f[5])
-			if err != nil {
-				return err
-			}
-			found, ok = Vendored{Name: f[0], Version: f[1], Tarball: f[2], TopDir: f[3], URL: f[4], Digest: d, DigestSource: f[6]}, true
+	vendored, _ := vendoredSources() // embedded data, checked by its tests
+	for _, vd := range vendored {
+		if vd.Tarball == name {
+			return vd, true
 		}
-		return nil
-	})
-	return found, ok
+	}
+	return Vendored{}, false
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/s6builder/s6builder/pipeline/version"
 )
@@ -30,10 +31,17 @@ var overlayCommon = []string{"--enable-slashpackage", "--enable-static-libc", "-
 //go:embed data/overlay-packages.tsv
 var overlayPackagesTSV string
 
-// OverlayPackages lists, in build order, how s6-overlay v builds its
-// packages.
-func OverlayPackages(v version.Version) ([]OverlayPackage, error) {
-	var out []OverlayPackage
+// overlayRow is one row of data/overlay-packages.tsv: a package and the
+// s6-overlay releases it is built so for ([since, until); until zero:
+// still).
+type overlayRow struct {
+	pkg          OverlayPackage
+	since, until version.Version
+}
+
+// overlayRows are data/overlay-packages.tsv's rows, read once.
+var overlayRows = sync.OnceValues(func() ([]overlayRow, error) {
+	var out []overlayRow
 	for i, line := range strings.Split(strings.TrimSpace(overlayPackagesTSV), "\n") {
 		if i == 0 {
 			continue
@@ -42,15 +50,30 @@ func OverlayPackages(v version.Version) ([]OverlayPackage, error) {
 		if len(f) != 7 {
 			return nil, fmt.Errorf("overlay-packages.tsv:%d: %d fields, want 7", i+1, len(f))
 		}
-		since := version.MustParse(f[4])
-		if v.Less(since) || (f[5] != "" && !v.Less(version.MustParse(f[5]))) {
-			continue
-		}
-		p := OverlayPackage{Name: f[0], Category: f[1], Options: strings.Fields(f[3])}
+		r := overlayRow{pkg: OverlayPackage{Name: f[0], Category: f[1], Options: strings.Fields(f[3])}, since: version.MustParse(f[4])}
 		if f[2] != "-" {
-			p.Deps = strings.Split(f[2], ",")
+			r.pkg.Deps = strings.Split(f[2], ",")
 		}
-		out = append(out, p)
+		if f[5] != "" {
+			r.until = version.MustParse(f[5])
+		}
+		out = append(out, r)
+	}
+	return out, nil
+})
+
+// OverlayPackages lists, in build order, how s6-overlay v builds its
+// packages.
+func OverlayPackages(v version.Version) ([]OverlayPackage, error) {
+	rows, err := overlayRows()
+	if err != nil {
+		return nil, err
+	}
+	var out []OverlayPackage
+	for _, r := range rows {
+		if !v.Less(r.since) && (r.until.IsZero() || v.Less(r.until)) {
+			out = append(out, r.pkg)
+		}
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("s6builder knows how s6-overlay builds its packages from 3.2.3.2 on, not for %s", v)
