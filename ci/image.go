@@ -159,6 +159,25 @@ func (t daggerTree) Executable(path string) (bool, error) {
 // the tree as it is; the CLI, which reads a local folder, checks every entry).
 func (t daggerTree) Entries() ([]pipeline.TreeEntry, error) { return nil, nil }
 
+func (t daggerTree) Names(dir string) ([]string, error) {
+	if ok, err := t.dir.Exists(t.ctx, dir, dagger.DirectoryExistsOpts{ExpectedType: dagger.ExistsTypeDirectoryType}); !ok || err != nil {
+		return nil, err
+	}
+	entries, err := t.dir.Entries(t.ctx, dagger.DirectoryEntriesOpts{Path: dir})
+	for i, e := range entries {
+		entries[i] = strings.TrimSuffix(e, "/")
+	}
+	return entries, err
+}
+
+func (t daggerTree) ReadFile(path string) ([]byte, error) {
+	if ok, err := t.RegularFile(path); !ok || err != nil {
+		return nil, err
+	}
+	s, err := t.dir.File(path).Contents(t.ctx)
+	return []byte(s), err
+}
+
 // imageContainer translates an image spec onto the base container, as
 // engine/buildkit/image.go does onto the base image:
 //

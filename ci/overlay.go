@@ -202,7 +202,7 @@ func checkOverlayRoot(ctx context.Context, root *dagger.Directory) error {
 type overlayRootTree struct{ daggerTree }
 
 // overlayPlaces are the globs of what s6-overlay runs or reads in a tree.
-var overlayPlaces = []string{"etc/cont-init.d/*", "etc/cont-finish.d/*", "etc/services.d/*/run", "etc/services.d/*/finish", "etc/s6-overlay/s6-rc.d/*"}
+var overlayPlaces = []string{"etc/cont-init.d/*", "etc/cont-finish.d/*", "etc/services.d/*/run", "etc/services.d/*/finish", "etc/s6-overlay/s6-rc.d/*", "etc/s6-overlay/user-bundles.d/*"}
 
 func (t overlayRootTree) Entries() ([]pipeline.TreeEntry, error) {
 	var out []pipeline.TreeEntry

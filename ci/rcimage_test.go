@@ -85,3 +85,28 @@ func TestRcImageBadArgumentsSendNoQuery(t *testing.T) {
 		})
 	}
 }
+
+// An s6-rc tree with a dependency cycle or a dependency on a name it does
+// not define is refused by pipeline's check, from the tree's reads alone:
+// nothing is built.
+func TestRcImageTreeRefusals(t *testing.T) {
+	ctx := context.Background()
+	for name, tc := range map[string]struct {
+		rc   *dagger.Directory
+		want string
+	}{
+		"cycle":              {rcTree().WithNewFile("prepare/dependencies.d/app", ""), "rc: a dependency cycle in the tree: app -> prepare -> app (s6-rc cannot order it)"},
+		"unknown dependency": {rcTree().WithNewFile("app/dependencies.d/db", ""), "rc: app: refers to db, which is not defined"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fake.reset()
+			ctr, err := rcCall(func(c *imageCall) { c.rc = tc.rc }).image(ctx)
+			require.Error(t, err)
+			assert.Nil(t, ctr)
+			assert.Contains(t, err.Error(), tc.want)
+			for _, q := range fake.recorded() {
+				assert.NotContains(t, q, "withExec", "a build was asked for")
+			}
+		})
+	}
+}

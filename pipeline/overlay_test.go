@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"io/fs"
+	"path"
 	"strings"
 	"testing"
 
@@ -140,6 +141,16 @@ func (e entryTree) RegularFile(p string) (bool, error) {
 }
 func (e entryTree) Executable(p string) (bool, error)      { return e.exec[p], nil }
 func (e entryTree) Entries() ([]pipeline.TreeEntry, error) { return e.entries, nil }
+func (e entryTree) Names(dir string) ([]string, error) {
+	var out []string
+	for _, x := range e.entries {
+		if d, name := path.Split(x.Path); d == dir+"/" {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+func (e entryTree) ReadFile(p string) ([]byte, error) { return nil, nil }
 
 func TestOverlayRootChecks(t *testing.T) {
 	dir := func(p string) pipeline.TreeEntry { return pipeline.TreeEntry{Path: p, Type: fs.ModeDir} }

@@ -183,16 +183,19 @@ type Local struct {
 }
 
 // RcTree is what a front end read of an s6-rc source tree: every entry,
-// and for each top-level directory whether it has a "type" file.
+// and for each top-level directory whether it has a "type" file and the
+// names it refers to (its dependencies, a bundle's contents).
 type RcTree struct {
 	Entries []TreeEntry
 	Typed   map[string]bool
+	Refs    map[string][]string
 }
 
 // Check refuses a tree that would not copy as it is (the rules of a
-// service tree's entries), a top-level directory without a type file, and
-// a bundle the tree does not define. s6-rc-compile checks the rest at
-// build time, naming the service.
+// service tree's entries), a top-level directory without a type file, a
+// reference to a name the tree does not define, a dependency cycle, and a
+// bundle the tree does not define. s6-rc-compile checks the rest at build
+// time, naming the service.
 func (t RcTree) Check(bundle string) error {
 	if bundle == "" {
 		bundle = DefaultBundle
@@ -207,6 +210,9 @@ func (t RcTree) Check(bundle string) error {
 		if !t.Typed[n] {
 			return fmt.Errorf("%s has no type file (oneshot, longrun or bundle)", n)
 		}
+	}
+	if err := checkRcGraph("", t.Refs, nil); err != nil {
+		return err
 	}
 	if _, ok := t.Typed[bundle]; !ok {
 		return inputerr.New("bundle", bundle, "the s6-rc source tree defines no %s to bring up at boot (a bundle of the services to start, or give another {arg:bundle})", bundle)

@@ -51,6 +51,12 @@ type TreeReader interface {
 	// Entries lists every entry of the tree, or nil when the front end
 	// cannot list them.
 	Entries() ([]TreeEntry, error)
+	// Names lists the names in directory dir; none when there is no
+	// directory there.
+	Names(dir string) ([]string, error)
+	// ReadFile returns the contents of the regular file at path; nil when
+	// there is none. Only small files are read (s6-rc's lists of names).
+	ReadFile(path string) ([]byte, error)
 }
 
 // ReadServiceTree reads a service tree through r: its service
@@ -77,16 +83,20 @@ func ReadServiceTree(r TreeReader) (ServiceTree, error) {
 }
 
 // ReadRcTree reads an s6-rc source tree through r: its top-level
-// directories, whether each has a type file, and its entries.
+// directories, whether each has a type file, what each refers to, and its
+// entries.
 func ReadRcTree(r TreeReader) (RcTree, error) {
 	dirs, err := r.TopDirs()
 	if err != nil {
 		return RcTree{}, err
 	}
-	t := RcTree{Typed: map[string]bool{}}
+	t := RcTree{Typed: map[string]bool{}, Refs: map[string][]string{}}
 	for _, d := range dirs {
 		if !strings.HasPrefix(d, ".") {
 			if t.Typed[d], err = r.RegularFile(d + "/type"); err != nil {
+				return t, err
+			}
+			if t.Refs[d], err = readRcRefs(r, d); err != nil {
 				return t, err
 			}
 		}

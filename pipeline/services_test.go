@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"io/fs"
+	"path"
 	"strings"
 	"testing"
 
@@ -61,6 +62,16 @@ func (m mapTree) TopDirs() ([]string, error) {
 func (m mapTree) RegularFile(p string) (bool, error)     { _, ok := m[p]; return ok, nil }
 func (m mapTree) Executable(p string) (bool, error)      { return m[p], nil }
 func (m mapTree) Entries() ([]pipeline.TreeEntry, error) { return nil, nil }
+func (m mapTree) Names(dir string) ([]string, error) {
+	var out []string
+	for p := range m {
+		if d, name := path.Split(p); d == dir+"/" {
+			out = append(out, name)
+		}
+	}
+	return out, nil
+}
+func (m mapTree) ReadFile(p string) ([]byte, error) { return nil, nil }
 
 // The readers of both front ends give the checks the same facts: these are
 // the rules they are read by.

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -316,6 +317,42 @@ func (l *localTree) Executable(name string) (bool, error) {
 }
 
 func (l *localTree) Entries() ([]pipeline.TreeEntry, error) { return treeEntries(l.dir) }
+
+// Names and ReadFile see only a directory or regular file of the tree
+// itself (no link is followed, nothing unreadable is an error): what is
+// not is refused by the check of the tree's entries, with its own words.
+func (l *localTree) Names(dir string) ([]string, error) {
+	if fi, err := l.root.Lstat(dir); err != nil || !fi.IsDir() {
+		return nil, nil
+	}
+	f, err := l.root.Open(dir)
+	if err != nil {
+		return nil, nil
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if errors.Is(err, fs.ErrPermission) {
+		return nil, nil
+	}
+	return names, err
+}
+
+// maxListFile bounds what ReadFile reads: s6-rc's lists of names are small.
+const maxListFile = 1 << 20
+
+func (l *localTree) ReadFile(name string) ([]byte, error) {
+	if fi, err := l.root.Lstat(name); err != nil || !fi.Mode().IsRegular() {
+		return nil, nil
+	} else if fi.Size() > maxListFile {
+		return nil, fmt.Errorf("%s: %d bytes, more than a list of s6-rc names (%d at most)", name, fi.Size(), maxListFile)
+	}
+	f, err := l.root.Open(name)
+	if err != nil {
+		return nil, nil
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxListFile))
+}
 
 // treeEntries lists every entry under dir, links with their targets.
 func treeEntries(dir string) ([]pipeline.TreeEntry, error) {

@@ -1,9 +1,13 @@
 package main_test
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/s6builder/s6builder/internal/fixtures"
+	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/release"
 )
 
@@ -87,4 +92,48 @@ func TestRealSourcesOverlayThenVerify(t *testing.T) {
 	assert.Contains(t, log, "TAMPERED   extra.txt (not written by s6builder")
 	assert.Contains(t, log, "TAMPERED   manifest.json (its sha256 is")
 	assert.Contains(t, log, "3 files of "+dir+" are not what its SHA256SUMS says")
+}
+
+// The s6-rc definitions the tree checks take as s6-overlay's own
+// (pipeline.OverlayOwnRc) are those of the real s6-overlay tarball: its
+// etc/s6-rc/sources and its user bundles, with what each refers to.
+func TestRealSourcesOverlayOwnRcIsTheTarballs(t *testing.T) {
+	f, err := os.Open(filepath.Join(fixtures.RealSourcesDir(t), "s6-overlay-3.2.3.2.tar.gz"))
+	require.NoError(t, err)
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	require.NoError(t, err)
+	got := map[string][]string{}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		// .../etc/s6-rc/sources/NAME/FILE[/ENTRY] and
+		// .../etc/s6-overlay/user-bundles.d/NAME/FILE[/ENTRY]
+		_, rest, ok := strings.Cut(h.Name, "/package/admin/s6-overlay-@VERSION@/etc/s6-rc/sources/")
+		if !ok {
+			_, rest, ok = strings.Cut(h.Name, "/layout/rootfs-overlay/etc/s6-overlay/user-bundles.d/")
+		}
+		parts := strings.Split(strings.TrimSuffix(rest, "/"), "/")
+		switch {
+		case !ok:
+		case len(parts) == 2 && parts[1] == "type":
+			got[parts[0]] = append([]string{}, got[parts[0]]...)
+		case len(parts) == 3 && (parts[1] == "dependencies.d" || parts[1] == "contents.d") && !strings.HasPrefix(parts[2], "."):
+			got[parts[0]] = append(got[parts[0]], parts[2])
+		case len(parts) == 2 && (parts[1] == "dependencies" || parts[1] == "contents"):
+			t.Fatalf("%s: the old list format; the test reads only the .d directories", h.Name)
+		}
+	}
+	want := map[string][]string{}
+	for n, refs := range pipeline.OverlayOwnRc {
+		want[n] = append([]string{}, refs...)
+	}
+	for n := range got {
+		slices.Sort(got[n])
+	}
+	assert.Equal(t, want, got)
 }
