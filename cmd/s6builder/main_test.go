@@ -143,6 +143,18 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 	rootFifo := filepath.Join(roots, "root-fifo")
 	require.NoError(t, os.MkdirAll(filepath.Join(rootFifo, "etc"), 0o755))
 	require.NoError(t, syscall.Mkfifo(filepath.Join(rootFifo, "etc", "pipe"), 0o644))
+	// s6-rc trees (the example's, and an s6-overlay root) with a cycle and
+	// with a dependency on a name they do not define.
+	withFile := func(example, name, file string) string {
+		dir := filepath.Join(t.TempDir(), name)
+		require.NoError(t, os.CopyFS(dir, os.DirFS(example)))
+		require.NoError(t, os.MkdirAll(filepath.Join(dir, filepath.Dir(file)), 0o755))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, file), nil, 0o644))
+		return dir
+	}
+	rcCycle := withFile("../../examples/s6-rc/rc", "rc-cycle", "prepare/dependencies.d/app")
+	rcUnknown := withFile("../../examples/s6-rc/rc", "rc-unknown", "worker/dependencies.d/db")
+	rootCycle := withFile("../../examples/s6-overlay/root", "root-cycle", "etc/s6-overlay/s6-rc.d/prepare/dependencies.d/app")
 	services := filepath.Join(home, "services")
 	require.NoError(t, os.MkdirAll(filepath.Join(services, "svc"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(services, "svc", "run"), []byte("#!/bin/sh\n"), 0o755))
@@ -208,6 +220,9 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		{[]string{"image", "--s6", "2.15.1.0", "--with", "s6-rc,s6-linux-init", "--init", "s6-rc", "--rc", "../../examples/s6-rc/rc", "--bundle", "nope", "--base", "debian:bookworm-slim", "--push", "r.example/x"}, `--bundle "nope": the s6-rc source tree defines no nope`},
 		{[]string{"image", "--s6", "2.15.1.0", "--with", "s6-rc,s6-linux-init", "--init", "s6-rc", "--rc", "../../examples/s6-rc/rc", "--user", "app", "--base", "debian:bookworm-slim", "--push", "r.example/x"}, `--user "app": want a numeric UID or UID:GID`},
 		{[]string{"image", "--s6", "2.15.1.0", "--with", "s6-rc,s6-linux-init", "--init", "s6-rc", "--rc", home, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "docs has no type file (oneshot, longrun or bundle)"},
+		{[]string{"image", "--s6", "2.15.1.0", "--with", "s6-rc,s6-linux-init", "--init", "s6-rc", "--rc", rcCycle, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "--rc " + rcCycle + ": a dependency cycle in the tree: app -> prepare -> app (s6-rc cannot order it)"},
+		{[]string{"image", "--s6", "2.15.1.0", "--with", "s6-rc,s6-linux-init", "--init", "s6-rc", "--rc", rcUnknown, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "--rc " + rcUnknown + ": worker: refers to db, which is not defined (no db with a type file)"},
+		{[]string{"image", "--init", "s6-overlay", "--s6-overlay", "3.2.3.2", "--root", rootCycle, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "a dependency cycle in etc/s6-overlay/s6-rc.d: app -> prepare -> app"},
 		{[]string{"image", "--s6", "2.15.1.0", "--with", "s6-rc,s6-linux-init", "--init", "s6-rc", "--rc", "../../examples/s6-rc/rc", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "leave --services out"},
 		{[]string{"image", "--s6", "2.1.6.0", "--rc", "../../examples/s6-rc/rc", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "--rc: it is for an s6-rc image: give --init s6-rc"},
 		{[]string{"image", "--s6", "2.1.6.0", "--init", "systemd", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, `--init "systemd": want s6-svscan`},
@@ -446,8 +461,17 @@ func TestMatrixBuildInOneInvocation(t *testing.T) {
 	require.NoError(t, os.WriteFile(cat, b, 0o644))
 	out := filepath.Join(t.TempDir(), "dists")
 	env := []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
-	log, code := run(t, env, "build", "--s6", "2.1.5.0,2.1.6.0", "-o", out, "--progress", "quiet")
+	log, code := run(t, env, "build", "--s6", "2.1.5.0,2.1.6.0", "-o", out, "--progress", "plain")
 	require.Equal(t, 0, code, log)
+	// Both solves wait on the shared skalibs and execline; their logs are
+	// printed once, not once per solve.
+	steps := regexp.MustCompile(`(?m)^#\d+ [0-9.]+ s6builder step .*$`).FindAllString(log, -1)
+	require.NotEmpty(t, steps, log)
+	seen := map[string]bool{}
+	for _, l := range steps {
+		assert.False(t, seen[l], "printed twice: %s", l)
+		seen[l] = true
+	}
 	for _, v := range []string{"2.1.5.0", "2.1.6.0"} {
 		got, err := exec.Command(filepath.Join(out, "s6-"+v, "bin", "fixture-s6")).CombinedOutput()
 		require.NoError(t, err, string(got))
@@ -901,4 +925,74 @@ func TestUnreadableFilesOfATreeAreRefusedBeforeAnyWork(t *testing.T) {
 		assert.Contains(t, string(out), tc.want, name)
 		assert.NotContains(t, string(out), "nonexistent/buildkitd.sock", name)
 	}
+}
+
+// A 1 GB sparse file in a service tree goes into the image as it is: the
+// layer holds it at its place with its size (BuildKit sends and stores
+// the zeros; the OCI archive is small because they compress).
+func TestASparseGigabyteFileOfATreeGoesIntoTheImage(t *testing.T) {
+	env, base, services := imageEnv(t)
+	const size = 1 << 30
+	f, err := os.Create(filepath.Join(services, "svc", "big"))
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(size))
+	require.NoError(t, f.Close())
+	archive := filepath.Join(t.TempDir(), "image.tar")
+	log, code := run(t, env, "image", "--s6", "2.1.6.0", "--services", services, "--base", base, "-o", archive, "--progress", "quiet")
+	require.Equal(t, 0, code, log)
+	got, found := layerFileSize(t, archive, "etc/s6/svc/big")
+	require.True(t, found, "no layer of the image holds etc/s6/svc/big")
+	assert.Equal(t, int64(size), got)
+}
+
+// layerFileSize reads an OCI archive (one image, gzip layers) and returns
+// the size of the file at name in the last layer that holds it.
+func layerFileSize(t *testing.T, archive, name string) (size int64, found bool) {
+	t.Helper()
+	blob := func(digest string) io.ReadCloser {
+		f, err := os.Open(archive)
+		require.NoError(t, err)
+		tr := tar.NewReader(f)
+		want := "blobs/sha256/" + strings.TrimPrefix(digest, "sha256:")
+		for {
+			h, err := tr.Next()
+			require.NoError(t, err, "%s not in %s", want, archive)
+			if h.Name == want || h.Name == "index.json" && digest == "index.json" {
+				return struct {
+					io.Reader
+					io.Closer
+				}{tr, f}
+			}
+		}
+	}
+	var index, manifest struct {
+		Manifests []struct{ Digest string } `json:"manifests"`
+		Layers    []struct{ Digest string } `json:"layers"`
+	}
+	read := func(digest string, v any) {
+		r := blob(digest)
+		defer r.Close()
+		require.NoError(t, json.NewDecoder(r).Decode(v))
+	}
+	read("index.json", &index)
+	require.Len(t, index.Manifests, 1)
+	read(index.Manifests[0].Digest, &manifest)
+	for _, l := range manifest.Layers {
+		r := blob(l.Digest)
+		zr, err := gzip.NewReader(r)
+		require.NoError(t, err)
+		tr := tar.NewReader(zr)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			require.NoError(t, err)
+			if strings.TrimPrefix(h.Name, "./") == name {
+				size, found = h.Size, true
+			}
+		}
+		r.Close()
+	}
+	return size, found
 }

@@ -404,6 +404,60 @@ func (j *job) run(ctx context.Context, c *client.Client, sess *session) error {
 type session struct {
 	all   chan *client.SolveStatus
 	shown chan struct{}
+	logs  logOwners
+}
+
+// logOwners: when the solves of a matrix share a vertex (a common
+// skalibs), BuildKit sends its logs and statuses to every solve that
+// waits on it; the display would print each line once per solve. The
+// first solve to report a vertex owns its logs until it ends; the others'
+// copies are dropped (their vertex records still go through, and the
+// display merges those by digest).
+type logOwners struct {
+	mu    sync.Mutex
+	owner map[digest.Digest]*recorder
+}
+
+// keep returns st without the logs and statuses of vertices another
+// solve owns; rec's solve takes the vertices nobody owns yet.
+func (o *logOwners) keep(rec *recorder, st *client.SolveStatus) *client.SolveStatus {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.owner == nil {
+		o.owner = map[digest.Digest]*recorder{}
+	}
+	mine := func(d digest.Digest) bool {
+		if w, ok := o.owner[d]; ok {
+			return w == rec
+		}
+		o.owner[d] = rec
+		return true
+	}
+	out := *st
+	out.Logs, out.Statuses = nil, nil
+	for _, l := range st.Logs {
+		if mine(l.Vertex) {
+			out.Logs = append(out.Logs, l)
+		}
+	}
+	for _, s := range st.Statuses {
+		if mine(s.Vertex) {
+			out.Statuses = append(out.Statuses, s)
+		}
+	}
+	return &out
+}
+
+// release gives up what rec's solve owned, when it ends: a vertex it
+// shared may still run for another.
+func (o *logOwners) release(rec *recorder) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for d, w := range o.owner {
+		if w == rec {
+			delete(o.owner, d)
+		}
+	}
 }
 
 func newSession(ctx context.Context, mode string, out io.Writer) (*session, error) {
@@ -451,9 +505,10 @@ func (s *session) run(ctx context.Context, p *pipeline.Plan, rec *recorder, solv
 	fwd := make(chan struct{})
 	go func() {
 		defer close(fwd)
+		defer s.logs.release(rec)
 		for st := range ch {
 			rec.record(st)
-			s.all <- st
+			s.all <- s.logs.keep(rec, st)
 		}
 	}()
 	stalled := make(chan *FetchTimeoutError, 1)
