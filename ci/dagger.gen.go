@@ -68,6 +68,7 @@ func (r S6Builder) MarshalJSON() ([]byte, error) {
 		Jobs               int
 		Static             bool
 		Multicall          bool
+		Profile            string
 		Prefix             string
 		Emulate            bool
 		SourceDateEpoch    int
@@ -79,6 +80,7 @@ func (r S6Builder) MarshalJSON() ([]byte, error) {
 	concrete.Jobs = r.Jobs
 	concrete.Static = r.Static
 	concrete.Multicall = r.Multicall
+	concrete.Profile = r.Profile
 	concrete.Prefix = r.Prefix
 	concrete.Emulate = r.Emulate
 	concrete.SourceDateEpoch = r.SourceDateEpoch
@@ -94,6 +96,7 @@ func (r *S6Builder) UnmarshalJSON(bs []byte) error {
 		Jobs               int
 		Static             bool
 		Multicall          bool
+		Profile            string
 		Prefix             string
 		Emulate            bool
 		SourceDateEpoch    int
@@ -109,6 +112,7 @@ func (r *S6Builder) UnmarshalJSON(bs []byte) error {
 	r.Jobs = concrete.Jobs
 	r.Static = concrete.Static
 	r.Multicall = concrete.Multicall
+	r.Profile = concrete.Profile
 	r.Prefix = concrete.Prefix
 	r.Emulate = concrete.Emulate
 	r.SourceDateEpoch = concrete.SourceDateEpoch
@@ -508,6 +512,13 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg multicall", err))
 				}
 			}
+			var profile string
+			if inputArgs["profile"] != nil {
+				err = json.Unmarshal([]byte(inputArgs["profile"]), &profile)
+				if err != nil {
+					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg profile", err))
+				}
+			}
 			var prefix string
 			if inputArgs["prefix"] != nil {
 				err = json.Unmarshal([]byte(inputArgs["prefix"]), &prefix)
@@ -529,7 +540,7 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 					panic(fmt.Errorf("%s: %w", "failed to unmarshal input arg sourceDateEpoch", err))
 				}
 			}
-			return New(mirror, catalog, toolchain, platformToolchains, jobs, static, multicall, prefix, emulate, sourceDateEpoch)
+			return New(mirror, catalog, toolchain, platformToolchains, jobs, static, multicall, profile, prefix, emulate, sourceDateEpoch)
 		default:
 			return nil, fmt.Errorf("unknown function %s", fnName)
 		}

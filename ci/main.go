@@ -46,6 +46,9 @@ type S6Builder struct {
 	// One program per package where the release can (execline,
 	// s6-portable-utils, s6-linux-utils), its commands links to it
 	Multicall bool
+	// Keep only the programs one use needs and what they exec ("": the
+	// whole dist)
+	Profile string
 	// Installation prefix ("": / for a dist, /usr/local for an image)
 	Prefix string
 	// Foreign platforms under the engine's emulator, not cross-compiled
@@ -89,6 +92,11 @@ func New(
 	// it, as s6-overlay builds them: the smallest dist
 	// +optional
 	multicall bool,
+	// Keep only the programs one use needs and what they exec: pid1
+	// (s6-svscan, s6-supervise, s6-svscanctl, s6-svc, s6-svok, s6-svstat,
+	// s6-svwait) (default: the whole dist)
+	// +optional
+	profile string,
 	// Installation prefix compiled into the programs (s6 runs
 	// PREFIX/libexec/s6-ftrigrd); results hold them under it, ready to
 	// extract at / (default: /, and /usr/local for images, whose base's /bin
@@ -107,7 +115,7 @@ func New(
 	sourceDateEpoch int,
 ) (*S6Builder, error) {
 	m := &S6Builder{Mirror: mirror, Catalog: catalog, Toolchain: toolchain, PlatformToolchains: platformToolchains,
-		Jobs: jobs, Static: static, Multicall: multicall, Prefix: prefix, Emulate: emulate, SourceDateEpoch: sourceDateEpoch}
+		Jobs: jobs, Static: static, Multicall: multicall, Profile: profile, Prefix: prefix, Emulate: emulate, SourceDateEpoch: sourceDateEpoch}
 	// What needs no engine to refuse is refused here, before any call.
 	if _, err := m.config(); err != nil {
 		return nil, errors.New(inputerr.Render(err, words))

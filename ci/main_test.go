@@ -42,6 +42,7 @@ type args struct {
 	platformToolchains    []string
 	epoch                 int
 	multicall             bool
+	profile               string
 }
 
 // defaults are the arguments `dagger call build --s6 2.1.6.0` passes.
@@ -50,7 +51,7 @@ func defaults(s6 string) args { return args{s6: s6, static: true} }
 // module is the module as `dagger call` constructs it from a's
 // configuration (the constructor's arguments).
 func (a args) module() (*S6Builder, error) {
-	return New(a.mirror, a.catalog, a.toolchain, a.platformToolchains, a.jobs, a.static, a.multicall, a.prefix, a.emulate, a.epoch)
+	return New(a.mirror, a.catalog, a.toolchain, a.platformToolchains, a.jobs, a.static, a.multicall, a.profile, a.prefix, a.emulate, a.epoch)
 }
 
 // suite is `dagger call [configuration] suite [what to build]`.
@@ -91,7 +92,7 @@ func cliPlan(t *testing.T, a args, catalogJSON string) *pipeline.Plan {
 	cat, err := pipeline.LoadCatalog(layers...)
 	require.NoError(t, err)
 	req := pipeline.Request{S6: a.s6, Skalibs: a.skalibs, Execline: a.execline, Platform: string(a.platform),
-		Dynamic: !a.static, Mirror: a.mirror, Jobs: a.jobs, Prefix: a.prefix, With: a.with, Multicall: a.multicall}
+		Dynamic: !a.static, Mirror: a.mirror, Jobs: a.jobs, Prefix: a.prefix, With: a.with, Multicall: a.multicall, Profile: a.profile}
 	if !a.emulate {
 		req.BuildPlatform = fakePlatform // the engine's, as the fake answers it
 	}
@@ -301,7 +302,7 @@ func bind(t *testing.T, p *pipeline.Plan, id string, n *node, seen map[string]*n
 		}
 	case pipeline.KindFetch:
 		require.Equal(t, nodeFetch, n.kind, "stage %s: %s", id, n.text)
-	case pipeline.KindUnpack, pipeline.KindBuild, pipeline.KindTest:
+	case pipeline.KindUnpack, pipeline.KindBuild, pipeline.KindTest, pipeline.KindAssemble:
 		require.Equal(t, nodeExec, n.kind, "stage %s: %s", id, n.text)
 		// Plan mounts in order, then the output, when no mount is there.
 		want := len(s.Exec.Mounts)
@@ -408,6 +409,7 @@ func TestBuildDescribesThePlan(t *testing.T) {
 		"toolchain image": {s6: "2.1.6.0", static: true, toolchain: testToolchain},
 		"default toolchain, dynamic, arm64, mirror": arm,
 		"a family member, multicall":                {s6: "2.15.1.0", static: true, with: []string{"s6-portable-utils"}, multicall: true},
+		"the pid1 profile":                          {s6: "2.1.6.0", static: true, toolchain: testToolchain, profile: "pid1"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
@@ -423,6 +425,9 @@ func TestBuildDescribesThePlan(t *testing.T) {
 
 			// The builds unpack for themselves: no unpack stage behind the dist.
 			want := []string{pipeline.IDToolchain, pipeline.IDDist}
+			if a.profile != "" {
+				want = append(want, pipeline.IDDistAll) // the profile's stage copies from it
+			}
 			for _, pkg := range p.Selection.Packages() {
 				want = append(want, "fetch/"+pkg, "build/"+pkg)
 			}

@@ -28,6 +28,7 @@ type request struct {
 	// how (the constructor)
 	static             bool
 	multicall          bool
+	profile            string
 	toolchain, mirror  string
 	platformToolchains map[string]pipeline.Toolchain
 	catalog            *dagger.File
@@ -51,7 +52,7 @@ func (m *S6Builder) config() (request, error) {
 	if m.SourceDateEpoch < 0 {
 		return request{}, inputerr.New("sourceDateEpoch", strconv.Itoa(m.SourceDateEpoch), "want seconds since 1970")
 	}
-	r := request{static: m.Static, multicall: m.Multicall, toolchain: m.Toolchain, mirror: m.Mirror, platformToolchains: pts, catalog: m.Catalog,
+	r := request{static: m.Static, multicall: m.Multicall, profile: m.Profile, toolchain: m.Toolchain, mirror: m.Mirror, platformToolchains: pts, catalog: m.Catalog,
 		jobs: m.Jobs, prefix: m.Prefix, emulate: m.Emulate, epoch: int64(m.SourceDateEpoch)}
 	probe := r.pipelineRequest()
 	probe.PlatformToolchains = nil
@@ -86,7 +87,7 @@ func (r request) pipelineRequest() pipeline.Request {
 	req := pipeline.Request{
 		S6: r.s6, Skalibs: r.skalibs, Execline: r.execline,
 		Platform: string(r.platform), Dynamic: !r.static,
-		Mirror: r.mirror, Jobs: r.jobs, With: r.with, Prefix: r.prefix, Multicall: r.multicall,
+		Mirror: r.mirror, Jobs: r.jobs, With: r.with, Prefix: r.prefix, Multicall: r.multicall, Profile: r.profile,
 		PlatformToolchains: r.platformToolchains,
 	}
 	if r.toolchain != "" {

@@ -248,7 +248,16 @@ func New(cat *catalog.Catalog, req Request) (*Plan, error) {
 		builds = append(builds, buildID(pkg))
 		unpacks = append(unpacks, unpackID(pkg))
 	}
-	p.add(&Stage{ID: IDDist, Kind: KindMerge, Deps: builds})
+	if req.Profile == "" {
+		p.add(&Stage{ID: IDDist, Kind: KindMerge, Deps: builds})
+	} else {
+		p.add(&Stage{ID: IDDistAll, Kind: KindMerge, Deps: builds})
+		st, err := profileStage(sel, req)
+		if err != nil {
+			return nil, err
+		}
+		p.add(st)
+	}
 	p.add(&Stage{ID: IDSources, Kind: KindMerge, Deps: unpacks})
 	p.add(&Stage{ID: IDExport, Kind: KindExport, Deps: []string{IDDist}})
 	smoke := smokeStage(env, req.Prefix)

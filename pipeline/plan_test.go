@@ -244,3 +244,25 @@ func TestMirrorPasswordIsNeverPrinted(t *testing.T) {
 		assert.NotContains(t, err.Error(), "s3cret", m)
 	}
 }
+
+// A profile is the dist's part a use needs: the whole dist is merged
+// apart (dist/all), the profile's stage copies its programs and what they
+// exec, and the export, images and releases take it as the dist. Checked
+// before any work: the name, and a program its request's release lacks.
+func TestProfileIsTheDist(t *testing.T) {
+	cat := testCatalog(t)
+	full, err := pipeline.New(cat, pipeline.Request{S6: "2.1.6.0"})
+	require.NoError(t, err)
+	p, err := pipeline.New(cat, pipeline.Request{S6: "2.1.6.0", Profile: "pid1"})
+	require.NoError(t, err)
+	assert.Equal(t, full.Stage("build/s6").Key, p.Stage("build/s6").Key, "the packages build as they do without it")
+	assert.Equal(t, full.Stage(pipeline.IDDist).Deps, p.Stage(pipeline.IDDistAll).Deps)
+	dist := p.Stage(pipeline.IDDist)
+	assert.Equal(t, []string{pipeline.IDToolchain, pipeline.IDDistAll}, dist.Deps)
+	args := dist.Exec.Step("profile").Args
+	assert.Equal(t, []string{"/", "bin/s6-svscan", "bin/s6-supervise", "bin/s6-svscanctl", "bin/s6-svc", "bin/s6-svok", "bin/s6-svstat", "bin/s6-svwait"}, args[6:])
+	assert.Equal(t, []string{pipeline.IDDist}, p.Stage(pipeline.IDExport).Deps)
+
+	_, err = pipeline.New(cat, pipeline.Request{S6: "2.1.6.0", Profile: "tiny"})
+	assert.EqualError(t, err, `profile "tiny": no such profile: want one of pid1`)
+}

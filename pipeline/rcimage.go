@@ -113,6 +113,9 @@ func AddRcImage(p *Plan, r RcImage) (ImageSpec, error) {
 			return ImageSpec{}, err
 		}
 	}
+	if p.Request.Profile != "" {
+		return ImageSpec{}, inputerr.New("profile", p.Request.Profile, "an s6-rc image runs s6-linux-init and s6-rc from the whole dist: leave {arg:profile} out")
+	}
 	if _, ok := p.Selection.Release("s6-rc"); !ok {
 		return ImageSpec{}, inputerr.New("with", "", "an s6-rc image needs s6-rc and s6-linux-init: add {arg:with} s6-rc,s6-linux-init")
 	}

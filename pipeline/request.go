@@ -64,6 +64,10 @@ type Request struct {
 	// Multicall: one program per package where its release can be built so
 	// (execline, s6-portable-utils, s6-linux-utils), the smallest dist.
 	Multicall bool `json:"multicall,omitempty"`
+	// Profile keeps only the programs a use needs and what they exec
+	// (recipe.Profiles: "pid1", s6-svscan and its tools); "" = the whole
+	// dist.
+	Profile string `json:"profile,omitempty"`
 
 	// Configure holds extra configure options per package name.
 	Configure map[string][]string `json:"configure,omitempty"`
@@ -250,6 +254,11 @@ func (r Request) Normalize() (Request, error) {
 	}
 	if r.Mirror, err = normalizeMirror(r.Mirror); err != nil {
 		return r, err
+	}
+	if r.Profile != "" {
+		if _, err := recipe.Profile(r.Profile); err != nil {
+			return r, inputerr.New("profile", r.Profile, "%v", err)
+		}
 	}
 	if r.Jobs < 0 || r.Jobs > MaxJobs {
 		return r, inputerr.New("jobs", strconv.Itoa(r.Jobs), "want 0 (the build container's CPU count) to %d", MaxJobs)

@@ -250,6 +250,13 @@ func invoke(ctx context.Context, parentJSON []byte, parentName string, fnName st
 				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
 			}
 			return nil, (*Tests).Image(&parent, ctx)
+		case "Profile":
+			var parent Tests
+			err = json.Unmarshal(parentJSON, &parent)
+			if err != nil {
+				panic(fmt.Errorf("%s: %w", "failed to unmarshal parent object", err))
+			}
+			return nil, (*Tests).Profile(&parent, ctx)
 		case "RcImage":
 			var parent Tests
 			err = json.Unmarshal(parentJSON, &parent)

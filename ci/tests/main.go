@@ -70,7 +70,7 @@ func New(
 
 // Run every check, concurrently; the call fails with every failure
 func (m *Tests) All(ctx context.Context) error {
-	checks := []func(context.Context) error{m.Versions, m.Build, m.Sources, m.Test, m.Image, m.RcImage, m.Release, m.Refusals, m.Cross}
+	checks := []func(context.Context) error{m.Versions, m.Build, m.Profile, m.Sources, m.Test, m.Image, m.RcImage, m.Release, m.Refusals, m.Cross}
 	errs := make([]error, len(checks))
 	var wg sync.WaitGroup
 	for i, check := range checks {
@@ -146,6 +146,42 @@ func (m *Tests) Build(ctx context.Context) error {
 	}
 	if err := expectExit(ctx, empty, []string{"/bin/execlineb", "-Pc", "exit 7"}, 7); err != nil {
 		return fmt.Errorf("build: execlineb in an empty container: %w", err)
+	}
+	return nil
+}
+
+// profile builds with the constructor's profile pid1: bin holds
+// s6-svscan and its tools (and what they exec), not execline's programs,
+// and there are no static libraries or headers; s6-svscan runs in an
+// empty container
+//
+// +check
+func (m *Tests) Profile(ctx context.Context) error {
+	dist := dag.S6Builder(dagger.S6BuilderOpts{Mirror: m.Mirror, Catalog: m.Catalog, Toolchain: m.Toolchain, Profile: "pid1"}).Build(m.S6)
+	top, err := dist.Entries(ctx)
+	if err != nil {
+		return fmt.Errorf("pid1 profile: %w", err)
+	}
+	for _, gone := range []string{"lib/", "include/"} {
+		if slices.Contains(top, gone) {
+			return fmt.Errorf("pid1 profile: the dist has %s (it has %s)", gone, strings.Join(top, " "))
+		}
+	}
+	bins, err := dist.Entries(ctx, dagger.DirectoryEntriesOpts{Path: "bin"})
+	if err != nil {
+		return fmt.Errorf("pid1 profile: %w", err)
+	}
+	for _, want := range []string{"s6-svscan", "s6-supervise", "s6-svscanctl", "s6-svc", "s6-svok", "s6-svstat", "s6-svwait"} {
+		if !slices.Contains(bins, want) {
+			return fmt.Errorf("pid1 profile: bin/%s is missing (bin has %s)", want, strings.Join(bins, " "))
+		}
+	}
+	if slices.Contains(bins, "execlineb") {
+		return fmt.Errorf("pid1 profile: bin has execlineb, which no program of the profile runs (bin has %s)", strings.Join(bins, " "))
+	}
+	empty := dag.Container().WithDirectory("/", dist).WithEnvVariable("PATH", "/bin")
+	if err := expectExit(ctx, empty, []string{"/bin/s6-svscan", "-h"}, 100); err != nil {
+		return fmt.Errorf("pid1 profile: s6-svscan -h in an empty container: %w", err)
 	}
 	return nil
 }

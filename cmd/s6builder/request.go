@@ -34,6 +34,7 @@ type requestFlags struct {
 	with                  []string
 	emulate               bool
 	multicall             bool
+	profile               string
 	platformToolchains    []string // PLATFORM=REF
 	prefix                string
 	// defaultPrefix is --prefix's default: "" (the request's "/"), or an
@@ -67,6 +68,7 @@ func (f *requestFlags) register(fs *pflag.FlagSet) {
 	fs.IntVar(&f.jobs, "jobs", 0, "parallel make jobs (default: the build container's CPU count)")
 	fs.StringSliceVar(&f.with, "with", nil, "add members of the skaware family: PKG (the newest release that works), PKG=VERSION, or all; repeatable or comma-separated, e.g. s6-rc,s6-linux-init")
 	fs.BoolVar(&f.multicall, "multicall", false, "one program per package where its release can be built so (execline, s6-portable-utils, s6-linux-utils), the others links to it: the smallest dist (default: one program per command, as make install does without it)")
+	fs.StringVar(&f.profile, "profile", "", "keep only the programs one use needs and what they exec: pid1 (s6-svscan, s6-supervise, s6-svscanctl, s6-svc, s6-svok, s6-svstat, s6-svwait) (default: the whole dist)")
 	fs.BoolVar(&f.emulate, "emulate", false, "build a foreign platform with its own toolchain under the daemon's emulator, not with a cross compiler (slower; for targets no cross compiler covers)")
 	fs.StringSliceVar(&f.platformToolchains, "platform-toolchain", splitEnv("S6BUILDER_PLATFORM_TOOLCHAINS"),
 		"toolchain image for one platform, PLATFORM=REF (repeatable or comma-separated), e.g. linux/riscv64=REF for a cross compiler the --toolchain lacks; env S6BUILDER_PLATFORM_TOOLCHAINS")
@@ -122,7 +124,7 @@ func (f *requestFlags) load() (*catalog.Catalog, pipeline.Request, error) {
 	req = pipeline.Request{
 		S6: f.s6, Skalibs: f.skalibs, Execline: f.execline,
 		Platform: f.platform, Dynamic: f.dynamic, CC: f.cc,
-		Mirror: f.mirror, Jobs: f.jobs, With: f.with, Prefix: f.prefix, Multicall: f.multicall,
+		Mirror: f.mirror, Jobs: f.jobs, With: f.with, Prefix: f.prefix, Multicall: f.multicall, Profile: f.profile,
 	}
 	if f.toolchain != "" {
 		req.Toolchain = pipeline.Toolchain{Image: f.toolchain}

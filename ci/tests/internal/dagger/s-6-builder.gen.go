@@ -19,7 +19,7 @@ func (r *Binding) AsS6Builder() *S6Builder { // s6builder (../../../../ci/main.g
 }
 
 // Retrieve the binding value, as type S6BuilderSuite
-func (r *Binding) AsS6BuilderSuite() *S6BuilderSuite { // s6builder (../../../../ci/main.go:179:6)
+func (r *Binding) AsS6BuilderSuite() *S6BuilderSuite { // s6builder (../../../../ci/main.go:195:6)
 	q := r.query.Select("asS6BuilderSuite")
 
 	return &S6BuilderSuite{
@@ -52,7 +52,7 @@ func (r *Env) WithS6BuilderOutput(name string, description string) *Env { // s6b
 }
 
 // Create or update a binding of type S6BuilderSuite in the environment
-func (r *Env) WithS6BuilderSuiteInput(name string, value *S6BuilderSuite, description string) *Env { // s6builder (../../../../ci/main.go:179:6)
+func (r *Env) WithS6BuilderSuiteInput(name string, value *S6BuilderSuite, description string) *Env { // s6builder (../../../../ci/main.go:195:6)
 	assertNotNil("value", value)
 	q := r.query.Select("withS6BuilderSuiteInput")
 	q = q.Arg("name", name)
@@ -65,7 +65,7 @@ func (r *Env) WithS6BuilderSuiteInput(name string, value *S6BuilderSuite, descri
 }
 
 // Declare a desired S6BuilderSuite output to be assigned in the environment
-func (r *Env) WithS6BuilderSuiteOutput(name string, description string) *Env { // s6builder (../../../../ci/main.go:179:6)
+func (r *Env) WithS6BuilderSuiteOutput(name string, description string) *Env { // s6builder (../../../../ci/main.go:195:6)
 	q := r.query.Select("withS6BuilderSuiteOutput")
 	q = q.Arg("name", name)
 	q = q.Arg("description", description)
@@ -81,61 +81,73 @@ type S6BuilderOpts struct {
 	// Base URL that replaces https://skarnet.org/software; tarballs are
 	// fetched from MIRROR/<pkg>/<tarball>
 	//
-	Mirror string // s6builder (../../../../ci/main.go:62:2)
+	Mirror string // s6builder (../../../../ci/main.go:68:2)
 	//
 	// JSON catalogue file that adds or overrides releases and digests (the
 	// versions function shows the result)
 	//
-	Catalog *File // s6builder (../../../../ci/main.go:66:2)
+	Catalog *File // s6builder (../../../../ci/main.go:72:2)
 	//
 	// Toolchain image with make and a C compiler, used as is (default: a
 	// pinned Debian image plus an install of build-essential and musl-tools,
 	// and of the target's cross compiler and musl for a foreign platform)
 	//
-	Toolchain string // s6builder (../../../../ci/main.go:71:2)
+	Toolchain string // s6builder (../../../../ci/main.go:77:2)
 	//
 	// Toolchain image for one platform, PLATFORM=REF, e.g.
 	// linux/riscv64=REF for a cross compiler the toolchain lacks
 	//
-	PlatformToolchains []string // s6builder (../../../../ci/main.go:75:2)
+	PlatformToolchains []string // s6builder (../../../../ci/main.go:81:2)
 	//
 	// Parallel make jobs (default: the build container's CPU count; a
 	// number is part of the steps' cache keys)
 	//
-	Jobs int // s6builder (../../../../ci/main.go:79:2)
+	Jobs int // s6builder (../../../../ci/main.go:85:2)
 	//
 	// Link fully statically against musl; false links against shared
 	// libraries
 	//
 	//
 	// Default: true
-	Static bool // s6builder (../../../../ci/main.go:83:2)
+	Static bool // s6builder (../../../../ci/main.go:89:2)
+	//
+	// One program per package where its release can be built so
+	// (execline, s6-portable-utils, s6-linux-utils), its commands links to
+	// it, as s6-overlay builds them: the smallest dist
+	//
+	Multicall bool // s6builder (../../../../ci/main.go:94:2)
+	//
+	// Keep only the programs one use needs and what they exec: pid1
+	// (s6-svscan, s6-supervise, s6-svscanctl, s6-svc, s6-svok, s6-svstat,
+	// s6-svwait) (default: the whole dist)
+	//
+	Profile string // s6builder (../../../../ci/main.go:99:2)
 	//
 	// Installation prefix compiled into the programs (s6 runs
 	// PREFIX/libexec/s6-ftrigrd); results hold them under it, ready to
 	// extract at / (default: /, and /usr/local for images, whose base's /bin
 	// is often a link)
 	//
-	Prefix string // s6builder (../../../../ci/main.go:89:2)
+	Prefix string // s6builder (../../../../ci/main.go:105:2)
 	//
 	// Build foreign platforms with their own toolchain under the engine's
 	// emulator instead of cross-compiling them on the engine's platform
 	// (slower; for a target no cross compiler covers)
 	//
-	Emulate bool // s6builder (../../../../ci/main.go:94:2)
+	Emulate bool // s6builder (../../../../ci/main.go:110:2)
 	//
 	// Time of every file in release tarballs, in seconds since 1970
 	// (default: midnight UTC of the day the newest source release was
 	// tagged)
 	//
-	SourceDateEpoch int // s6builder (../../../../ci/main.go:99:2)
+	SourceDateEpoch int // s6builder (../../../../ci/main.go:115:2)
 }
 
 // Configure how s6 is built, once for every call of a pipeline.
 //
 // Every argument is optional, e.g.
 // `dagger call --mirror URL --catalog FILE --toolchain REF build --s6 2.15.1.0 export --path ./s6dist`.
-func (r *Query) S6Builder(opts ...S6BuilderOpts) *S6Builder { // s6builder (../../../../ci/main.go:58:1)
+func (r *Query) S6Builder(opts ...S6BuilderOpts) *S6Builder { // s6builder (../../../../ci/main.go:64:1)
 	q := r.query.Select("s6Builder")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `mirror` optional argument
@@ -161,6 +173,14 @@ func (r *Query) S6Builder(opts ...S6BuilderOpts) *S6Builder { // s6builder (../.
 		// `static` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Static) {
 			q = q.Arg("static", opts[i].Static)
+		}
+		// `multicall` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Multicall) {
+			q = q.Arg("multicall", opts[i].Multicall)
+		}
+		// `profile` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Profile) {
+			q = q.Arg("profile", opts[i].Profile)
 		}
 		// `prefix` optional argument
 		if !querybuilder.IsZeroValue(opts[i].Prefix) {
@@ -196,8 +216,10 @@ type S6Builder struct { // s6builder (../../../../ci/main.go:31:6)
 	id              *ID
 	jobs            *int
 	mirror          *string
+	multicall       *bool
 	platforms       *string
 	prefix          *string
+	profile         *string
 	sourceDateEpoch *int
 	static          *bool
 	toolchain       *string
@@ -215,29 +237,29 @@ type S6BuilderBuildOpts struct {
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:122:2)
+	Skalibs string // s6builder (../../../../ci/main.go:138:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:125:2)
+	Execline string // s6builder (../../../../ci/main.go:141:2)
 	//
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,
 	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
 	// s6-networking, or all; PKG=VERSION pins one (default: the newest
 	// release that works with the rest)
 	//
-	With []string // s6builder (../../../../ci/main.go:131:2)
+	With []string // s6builder (../../../../ci/main.go:147:2)
 	//
 	// Target platform, e.g. linux/arm64 (default: the engine's); a foreign
 	// one is cross-compiled on the engine's platform unless the constructor's
 	// emulate is set
 	//
-	Platform Platform // s6builder (../../../../ci/main.go:136:2)
+	Platform Platform // s6builder (../../../../ci/main.go:152:2)
 	//
 	// Several target platforms, in Docker's names or s6-overlay's (the
 	// platforms function lists them): one <os>_<arch>[_<variant>]/ tree each
 	//
-	Platforms []string // s6builder (../../../../ci/main.go:140:2)
+	Platforms []string // s6builder (../../../../ci/main.go:156:2)
 }
 
 // Build s6 and what it needs, and return the install tree.
@@ -246,7 +268,7 @@ type S6BuilderBuildOpts struct {
 // make install writes them (bin, sbin, libexec, lib, include), e.g.
 // `dagger call build --s6 2.1.6.0 export --path ./s6dist`; the same as
 // `dagger call suite ... directory`.
-func (r *S6Builder) Build(s6 string, opts ...S6BuilderBuildOpts) *Directory { // s6builder (../../../../ci/main.go:116:1)
+func (r *S6Builder) Build(s6 string, opts ...S6BuilderBuildOpts) *Directory { // s6builder (../../../../ci/main.go:132:1)
 	q := r.query.Select("build")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `skalibs` optional argument
@@ -278,7 +300,7 @@ func (r *S6Builder) Build(s6 string, opts ...S6BuilderBuildOpts) *Directory { //
 }
 
 // Foreign platforms under the engine's emulator, not cross-compiled
-func (r *S6Builder) Emulate(ctx context.Context) (bool, error) { // s6builder (../../../../ci/main.go:49:2)
+func (r *S6Builder) Emulate(ctx context.Context) (bool, error) { // s6builder (../../../../ci/main.go:55:2)
 	if r.emulate != nil {
 		return *r.emulate, nil
 	}
@@ -365,6 +387,107 @@ func (r *S6Builder) Mirror(ctx context.Context) (string, error) { // s6builder (
 	return response, q.Execute(ctx)
 }
 
+// One program per package where the release can (execline,
+// s6-portable-utils, s6-linux-utils), its commands links to it
+func (r *S6Builder) Multicall(ctx context.Context) (bool, error) { // s6builder (../../../../ci/main.go:48:2)
+	if r.multicall != nil {
+		return *r.multicall, nil
+	}
+	q := r.query.Select("multicall")
+
+	var response bool
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
+// S6BuilderOverlayOpts contains options for S6Builder.Overlay
+type S6BuilderOverlayOpts struct {
+	//
+	// Platforms of the arch tarballs, in Docker's names or s6-overlay's
+	// (default: the engine's)
+	//
+	Platforms []string // s6builder (../../../../ci/overlay.go:34:2)
+	//
+	// Other releases than the s6-overlay release's conf/versions names,
+	// PKG=VERSION each, e.g. s6-rc=0.6.1.1 (checked against each release's
+	// package/deps-build)
+	//
+	With []string // s6builder (../../../../ci/overlay.go:39:2)
+}
+
+// s6-overlay's release tarballs, built from source for any platforms.
+//
+// As `s6builder overlay` writes them, each with its .sha256:
+// s6-overlay-noarch.tar.xz, s6-overlay-symlinks-noarch.tar.xz,
+// syslogd-overlay-noarch.tar.xz, s6-overlay-<arch>.tar.xz for each platform
+// (x86_64, aarch64...) and s6-overlay-symlinks-arch.tar.xz, e.g.
+// `dagger call overlay --s6-overlay 3.2.3.2 export --path ./s6-overlay`.
+// The programs are the packages the release's conf/versions names, built
+// as its mk/skaware.mk builds them; the constructor's mirror, catalog,
+// toolchain and sourceDateEpoch apply (nobody publishes a digest for
+// GitHub's archives of s6-overlay and s6-overlay-helpers: the catalog pins
+// them).
+func (r *S6Builder) Overlay(s6Overlay string, opts ...S6BuilderOverlayOpts) *Directory { // s6builder (../../../../ci/overlay.go:27:1)
+	q := r.query.Select("overlay")
+	for i := len(opts) - 1; i >= 0; i-- {
+		// `platforms` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Platforms) {
+			q = q.Arg("platforms", opts[i].Platforms)
+		}
+		// `with` optional argument
+		if !querybuilder.IsZeroValue(opts[i].With) {
+			q = q.Arg("with", opts[i].With)
+		}
+	}
+	q = q.Arg("s6Overlay", s6Overlay)
+
+	return &Directory{
+		query: q,
+	}
+}
+
+// S6BuilderOverlayImageOpts contains options for S6Builder.OverlayImage
+type S6BuilderOverlayImageOpts struct {
+	//
+	// A tree copied at / of the image
+	//
+	Root *Directory // s6builder (../../../../ci/overlay.go:63:2)
+	//
+	// Other releases than the s6-overlay release's conf/versions names,
+	// PKG=VERSION each
+	//
+	With []string // s6builder (../../../../ci/overlay.go:67:2)
+}
+
+// A container with s6-overlay, built from source, over a base container.
+//
+// What an s6-overlay user's Dockerfile makes: the noarch and arch tarballs
+// extracted at / (the base container's platform), the root tree copied at
+// / (etc/s6-overlay/s6-rc.d, etc/s6-overlay/user-bundles.d,
+// etc/cont-init.d, etc/services.d...) and /init as the entrypoint, e.g.
+// `dagger call overlay-image --s6-overlay 3.2.3.2 --base debian:bookworm-slim --root ./root export --path image.tar`.
+func (r *S6Builder) OverlayImage(s6Overlay string, base *Container, opts ...S6BuilderOverlayImageOpts) *Container { // s6builder (../../../../ci/overlay.go:55:1)
+	assertNotNil("base", base)
+	q := r.query.Select("overlayImage")
+	for i := len(opts) - 1; i >= 0; i-- {
+		// `root` optional argument
+		if !querybuilder.IsZeroValue(opts[i].Root) {
+			q = q.Arg("root", opts[i].Root)
+		}
+		// `with` optional argument
+		if !querybuilder.IsZeroValue(opts[i].With) {
+			q = q.Arg("with", opts[i].With)
+		}
+	}
+	q = q.Arg("s6Overlay", s6Overlay)
+	q = q.Arg("base", base)
+
+	return &Container{
+		query: q,
+	}
+}
+
 // Toolchain images for single platforms, PLATFORM=REF
 func (r *S6Builder) PlatformToolchains(ctx context.Context) ([]string, error) { // s6builder (../../../../ci/main.go:41:2)
 	q := r.query.Select("platformToolchains")
@@ -379,7 +502,7 @@ func (r *S6Builder) PlatformToolchains(ctx context.Context) ([]string, error) { 
 //
 // Docker's name, the names s6-overlay gives the same architecture, Debian's
 // architecture, and notes.
-func (r *S6Builder) Platforms(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:377:1)
+func (r *S6Builder) Platforms(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:393:1)
 	if r.platforms != nil {
 		return *r.platforms, nil
 	}
@@ -392,7 +515,7 @@ func (r *S6Builder) Platforms(ctx context.Context) (string, error) { // s6builde
 }
 
 // Installation prefix ("": / for a dist, /usr/local for an image)
-func (r *S6Builder) Prefix(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:47:2)
+func (r *S6Builder) Prefix(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:53:2)
 	if r.prefix != nil {
 		return *r.prefix, nil
 	}
@@ -404,8 +527,22 @@ func (r *S6Builder) Prefix(ctx context.Context) (string, error) { // s6builder (
 	return response, q.Execute(ctx)
 }
 
+// Keep only the programs one use needs and what they exec ("": the
+// whole dist)
+func (r *S6Builder) Profile(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:51:2)
+	if r.profile != nil {
+		return *r.profile, nil
+	}
+	q := r.query.Select("profile")
+
+	var response string
+
+	q = q.Bind(&response)
+	return response, q.Execute(ctx)
+}
+
 // Time of every file in release tarballs (0: the newest source's day)
-func (r *S6Builder) SourceDateEpoch(ctx context.Context) (int, error) { // s6builder (../../../../ci/main.go:51:2)
+func (r *S6Builder) SourceDateEpoch(ctx context.Context) (int, error) { // s6builder (../../../../ci/main.go:57:2)
 	if r.sourceDateEpoch != nil {
 		return *r.sourceDateEpoch, nil
 	}
@@ -435,28 +572,28 @@ type S6BuilderSuiteOpts struct {
 	//
 	// skalibs release (default: the one the s6 release needs)
 	//
-	Skalibs string // s6builder (../../../../ci/main.go:155:2)
+	Skalibs string // s6builder (../../../../ci/main.go:171:2)
 	//
 	// execline release (default: the one the s6 release needs)
 	//
-	Execline string // s6builder (../../../../ci/main.go:158:2)
+	Execline string // s6builder (../../../../ci/main.go:174:2)
 	//
 	// Members of the family to add beside skalibs, execline and s6: s6-rc,
 	// s6-linux-init, s6-portable-utils, s6-linux-utils, s6-dns,
 	// s6-networking, or all; PKG=VERSION pins one (default: the newest
 	// release that works with the rest)
 	//
-	With []string // s6builder (../../../../ci/main.go:164:2)
+	With []string // s6builder (../../../../ci/main.go:180:2)
 	//
 	// Target platform, e.g. linux/arm64 (default: the engine's; for an
 	// image, the base container's)
 	//
-	Platform Platform // s6builder (../../../../ci/main.go:168:2)
+	Platform Platform // s6builder (../../../../ci/main.go:184:2)
 	//
 	// Several target platforms, in Docker's names or s6-overlay's (the
 	// platforms function lists them)
 	//
-	Platforms []string // s6builder (../../../../ci/main.go:172:2)
+	Platforms []string // s6builder (../../../../ci/main.go:188:2)
 }
 
 // Choose s6 and the family's versions and platforms, to chain what to do.
@@ -464,7 +601,7 @@ type S6BuilderSuiteOpts struct {
 // Its functions build it (directory), unpack its sources, test it, put it
 // in an image, release it or publish an image of it, e.g.
 // `dagger call suite --s6 2.15.1.0 --with all test`.
-func (r *S6Builder) Suite(s6 string, opts ...S6BuilderSuiteOpts) *S6BuilderSuite { // s6builder (../../../../ci/main.go:150:1)
+func (r *S6Builder) Suite(s6 string, opts ...S6BuilderSuiteOpts) *S6BuilderSuite { // s6builder (../../../../ci/main.go:166:1)
 	q := r.query.Select("suite")
 	for i := len(opts) - 1; i >= 0; i-- {
 		// `skalibs` optional argument
@@ -512,7 +649,7 @@ func (r *S6Builder) Toolchain(ctx context.Context) (string, error) { // s6builde
 //
 // Release date, for s6 the skalibs and execline it needs, and the tarball
 // digest (- when none is known), with the constructor's catalogue applied.
-func (r *S6Builder) Versions(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:361:1)
+func (r *S6Builder) Versions(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:377:1)
 	if r.versions != nil {
 		return *r.versions, nil
 	}
@@ -534,7 +671,7 @@ func (r *S6Builder) AsNode() Node {
 
 // Suite is s6 and the family at chosen versions for chosen platforms,
 // built as the module's configuration says.
-type S6BuilderSuite struct { // s6builder (../../../../ci/main.go:179:6)
+type S6BuilderSuite struct { // s6builder (../../../../ci/main.go:195:6)
 	query *querybuilder.Selection
 
 	execline *string
@@ -557,7 +694,7 @@ func (r *S6BuilderSuite) WithGraphQLQuery(q *querybuilder.Selection) *S6BuilderS
 // bin, sbin, libexec, lib, include as make install writes them; for several
 // platforms, one <os>_<arch>[_<variant>]/ tree each, e.g.
 // `dagger call suite --s6 2.1.6.0 directory export --path ./s6dist`.
-func (r *S6BuilderSuite) Directory() *Directory { // s6builder (../../../../ci/main.go:201:1)
+func (r *S6BuilderSuite) Directory() *Directory { // s6builder (../../../../ci/main.go:217:1)
 	q := r.query.Select("directory")
 
 	return &Directory{
@@ -566,7 +703,7 @@ func (r *S6BuilderSuite) Directory() *Directory { // s6builder (../../../../ci/m
 }
 
 // execline release ("": the one s6 needs)
-func (r *S6BuilderSuite) Execline(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:187:2)
+func (r *S6BuilderSuite) Execline(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:203:2)
 	if r.execline != nil {
 		return *r.execline, nil
 	}
@@ -633,36 +770,36 @@ type S6BuilderSuiteImageOpts struct {
 	// Service tree: one directory per service, each with an executable run
 	// file, and optionally .s6-svscan/finish (required unless init is s6-rc)
 	//
-	Services *Directory // s6builder (../../../../ci/main.go:258:2)
+	Services *Directory // s6builder (../../../../ci/main.go:274:2)
 	//
 	// Where the service tree goes in the image (default: /etc/s6)
 	//
-	ServicesDir string // s6builder (../../../../ci/main.go:261:2)
+	ServicesDir string // s6builder (../../../../ci/main.go:277:2)
 	//
 	// What PID 1 runs: s6-svscan over services (default), or s6-rc:
 	// s6-linux-init in container mode, then the bundle of rc
 	//
-	Init string // s6builder (../../../../ci/main.go:265:2)
+	Init string // s6builder (../../../../ci/main.go:281:2)
 	//
 	// With init s6-rc: the s6-rc source tree (one directory per service or
 	// bundle, each with a type file), compiled at build time
 	//
-	Rc *Directory // s6builder (../../../../ci/main.go:269:2)
+	Rc *Directory // s6builder (../../../../ci/main.go:285:2)
 	//
 	// With init s6-rc: the service or bundle brought up at boot (default:
 	// default)
 	//
-	Bundle string // s6builder (../../../../ci/main.go:273:2)
+	Bundle string // s6builder (../../../../ci/main.go:289:2)
 	//
 	// With init s6-rc: UID[:GID] the container runs as (it owns /run; give
 	// a read-only root a tmpfs at /run)
 	//
-	User string // s6builder (../../../../ci/main.go:277:2)
+	User string // s6builder (../../../../ci/main.go:293:2)
 	//
 	// With init s6-rc: milliseconds between the last SIGTERM and SIGKILL at
 	// shutdown (default: 3000)
 	//
-	GraceTime int // s6builder (../../../../ci/main.go:281:2)
+	GraceTime int // s6builder (../../../../ci/main.go:297:2)
 }
 
 // A container image with s6 as PID 1 over a base container.
@@ -676,7 +813,7 @@ type S6BuilderSuiteImageOpts struct {
 // mode, then the bundle of the rc tree, compiled at build time (the suite
 // needs with s6-rc,s6-linux-init). The image sets no stop signal (Dagger
 // cannot set one): runtimes send SIGTERM, which ends both cleanly.
-func (r *S6BuilderSuite) Image(base *Container, opts ...S6BuilderSuiteImageOpts) *Container { // s6builder (../../../../ci/main.go:251:1)
+func (r *S6BuilderSuite) Image(base *Container, opts ...S6BuilderSuiteImageOpts) *Container { // s6builder (../../../../ci/main.go:267:1)
 	assertNotNil("base", base)
 	q := r.query.Select("image")
 	for i := len(opts) - 1; i >= 0; i-- {
@@ -717,7 +854,7 @@ func (r *S6BuilderSuite) Image(base *Container, opts ...S6BuilderSuiteImageOpts)
 }
 
 // Target platform ("": the engine's)
-func (r *S6BuilderSuite) Platform(ctx context.Context) (Platform, error) { // s6builder (../../../../ci/main.go:191:2)
+func (r *S6BuilderSuite) Platform(ctx context.Context) (Platform, error) { // s6builder (../../../../ci/main.go:207:2)
 	if r.platform != nil {
 		return *r.platform, nil
 	}
@@ -730,7 +867,7 @@ func (r *S6BuilderSuite) Platform(ctx context.Context) (Platform, error) { // s6
 }
 
 // Several target platforms
-func (r *S6BuilderSuite) Platforms(ctx context.Context) ([]string, error) { // s6builder (../../../../ci/main.go:193:2)
+func (r *S6BuilderSuite) Platforms(ctx context.Context) ([]string, error) { // s6builder (../../../../ci/main.go:209:2)
 	q := r.query.Select("platforms")
 
 	var response []string
@@ -744,7 +881,7 @@ type S6BuilderSuitePublishOpts struct {
 	//
 	// Where the service tree goes in the image (default: /etc/s6)
 	//
-	ServicesDir string // s6builder (../../../../ci/main.go:348:2)
+	ServicesDir string // s6builder (../../../../ci/main.go:364:2)
 }
 
 // Publish a multi-platform image with s6-svscan as PID 1 over a service tree.
@@ -753,7 +890,7 @@ type S6BuilderSuitePublishOpts struct {
 // base reference's image for that platform, as one OCI index (Dagger's
 // platform variants); returns the published reference with its digest, e.g.
 // `dagger call suite --s6 2.15.1.0 --platforms linux/amd64,linux/arm64 publish --address registry.example.com/app:s6 --services ./etc/s6 --base debian:bookworm-slim`
-func (r *S6BuilderSuite) Publish(ctx context.Context, address string, services *Directory, base string, opts ...S6BuilderSuitePublishOpts) (string, error) { // s6builder (../../../../ci/main.go:337:1)
+func (r *S6BuilderSuite) Publish(ctx context.Context, address string, services *Directory, base string, opts ...S6BuilderSuitePublishOpts) (string, error) { // s6builder (../../../../ci/main.go:353:1)
 	assertNotNil("services", services)
 	if r.publish != nil {
 		return *r.publish, nil
@@ -787,7 +924,7 @@ func (r *S6BuilderSuite) Publish(ctx context.Context, address string, services *
 // or a time), whatever times Dagger gives the dist's files. Unlike the
 // CLI's, the release has no provenance attestation: Dagger's API does not
 // expose BuildKit's.
-func (r *S6BuilderSuite) Release() *Directory { // s6builder (../../../../ci/main.go:323:1)
+func (r *S6BuilderSuite) Release() *Directory { // s6builder (../../../../ci/main.go:339:1)
 	q := r.query.Select("release")
 
 	return &Directory{
@@ -796,7 +933,7 @@ func (r *S6BuilderSuite) Release() *Directory { // s6builder (../../../../ci/mai
 }
 
 // s6 release
-func (r *S6BuilderSuite) S6(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:183:2)
+func (r *S6BuilderSuite) S6(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:199:2)
 	if r.s6 != nil {
 		return *r.s6, nil
 	}
@@ -809,7 +946,7 @@ func (r *S6BuilderSuite) S6(ctx context.Context) (string, error) { // s6builder 
 }
 
 // skalibs release ("": the one s6 needs)
-func (r *S6BuilderSuite) Skalibs(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:185:2)
+func (r *S6BuilderSuite) Skalibs(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:201:2)
 	if r.skalibs != nil {
 		return *r.skalibs, nil
 	}
@@ -822,7 +959,7 @@ func (r *S6BuilderSuite) Skalibs(ctx context.Context) (string, error) { // s6bui
 }
 
 // The unpacked sources, one <pkg>-<version>/ folder each, as compiled.
-func (r *S6BuilderSuite) Sources() *Directory { // s6builder (../../../../ci/main.go:212:1)
+func (r *S6BuilderSuite) Sources() *Directory { // s6builder (../../../../ci/main.go:228:1)
 	q := r.query.Select("sources")
 
 	return &Directory{
@@ -840,7 +977,7 @@ func (r *S6BuilderSuite) Sources() *Directory { // s6builder (../../../../ci/mai
 // with the test's output. The function is never cached; its steps are, as
 // every step: a passing result for the same inputs is reused (a failure is
 // not). For several platforms, each is tested in turn.
-func (r *S6BuilderSuite) Test(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:232:1)
+func (r *S6BuilderSuite) Test(ctx context.Context) (string, error) { // s6builder (../../../../ci/main.go:248:1)
 	if r.test != nil {
 		return *r.test, nil
 	}
@@ -853,7 +990,7 @@ func (r *S6BuilderSuite) Test(ctx context.Context) (string, error) { // s6builde
 }
 
 // Family members beside skalibs, execline and s6
-func (r *S6BuilderSuite) With(ctx context.Context) ([]string, error) { // s6builder (../../../../ci/main.go:189:2)
+func (r *S6BuilderSuite) With(ctx context.Context) ([]string, error) { // s6builder (../../../../ci/main.go:205:2)
 	q := r.query.Select("with")
 
 	var response []string
