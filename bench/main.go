@@ -1,9 +1,11 @@
 // Command bench measures s6builder against its peers on one BuildKit daemon:
 // cold, warm, an s6-only bump, a matrix of s6 releases sharing one skalibs,
-// a hand-written multi-stage Dockerfile (bench/Dockerfile), the seed's way
-// (one container that configures and makes all three packages every time)
-// and the bare compilers on the host. It prints medians of N runs and the
-// ratios, as a Markdown table.
+// a hand-written multi-stage Dockerfile (bench/Dockerfile.tmpl), the seed's
+// way (one container that configures and makes every package, one after the
+// other, every time) and the bare compilers on the host, scheduled as an
+// ideal scheduler would (peers.go). It prints medians of N runs and the
+// ratios, as a Markdown table. A request "V+all" is s6 V with the whole
+// family (--with all).
 //
 //	scripts/testenv up && eval "$(scripts/testenv env)" && go run ./bench -n 3
 //
@@ -20,7 +22,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -30,17 +31,12 @@ import (
 	"github.com/containerd/platforms"
 	"github.com/moby/buildkit/client"
 	"github.com/moby/buildkit/client/llb"
-	"github.com/opencontainers/go-digest"
-	"github.com/tonistiigi/fsutil"
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
 	"github.com/s6builder/s6builder/internal/fixtures"
 	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/catalog"
 )
-
-// s6OverlayUnpacked is s6-overlay's x86_64 tarball unpacked (shared data).
-const s6OverlayUnpacked = 5.7e6
 
 type bench struct {
 	ctx       context.Context
@@ -98,7 +94,7 @@ func (b *bench) close() {
 
 func main() {
 	n := flag.Int("n", 3, "runs per measurement (the median is shown)")
-	s6list := flag.String("s6", "2.1.6.0,2.15.1.0", "s6 releases to measure, comma-separated")
+	s6list := flag.String("s6", "2.1.6.0,2.15.1.0,2.15.1.0+all", "s6 releases to measure, comma-separated; V+all: with the whole family")
 	prune := flag.Bool("prune", true, "prune the daemon's cache before each cold run")
 	cross := flag.Bool("cross", false, "measure cross-compilation instead: native, cross and emulated builds of the newest s6, and each target's dist size")
 	overlay := flag.String("overlay", "", "measure s6builder overlay of this s6-overlay release against its own Makefile instead")
@@ -155,14 +151,18 @@ func run(n int, s6s []string, prune bool) error {
 		if err != nil {
 			return fmt.Errorf("s6 %s: %w", s6, err)
 		}
-		fmt.Printf("| s6 %s (skalibs %s, execline %s) | %s | %s | %s (from %s) | %s | %s | %s | %s | %.1f MB | %.1f MB |\n",
-			s6, r.skalibs, r.execline, sec(r.cold), sec(r.warm), sec(r.bump), r.bumpFrom, sec(r.s6Alone),
+		bump, alone, bumpRatio := "-", "-", "-"
+		if r.bumpFrom != "" {
+			bump, alone = fmt.Sprintf("%s (from %s)", sec(r.bump), r.bumpFrom), sec(r.s6Alone)
+			bumpRatio = fmt.Sprintf("%.2fx", ratio(r.bump, r.s6Alone))
+		}
+		fmt.Printf("| s6 %s (skalibs %s, execline %s) | %s | %s | %s | %s | %s | %s | %s | %.1f MB | %.1f MB |\n",
+			s6, r.skalibs, r.execline, sec(r.cold), sec(r.warm), bump, alone,
 			sec(r.dockerfile), sec(r.seed), sec(r.host), float64(r.distSize)/1e6, float64(r.runtimeSize)/1e6)
-		notes = append(notes, fmt.Sprintf("s6 %s: warm/cold %.1f%% (target <= 3%%), bump/s6-compile-alone %.2fx (<= 1.15x), "+
-			"cold/Dockerfile %.2fx (<= 1.00x), cold/host %.2fx (<= 1.25x), runtime part (bin, sbin, libexec) %.1f MB vs s6-overlay's 5.7 MB (%.0f%%; "+
-			"the whole dist, with static libraries and headers, %.1f MB)",
-			s6, 100*ratio(r.warm, r.cold), ratio(r.bump, r.s6Alone), ratio(r.cold, r.dockerfile), ratio(r.cold, r.host),
-			float64(r.runtimeSize)/1e6, 100*float64(r.runtimeSize)/s6OverlayUnpacked, float64(r.distSize)/1e6))
+		notes = append(notes, fmt.Sprintf("s6 %s: warm/cold %.1f%% (target <= 3%%), bump/s6-compile-alone %s (<= 1.15x), "+
+			"cold/Dockerfile %.2fx (<= 0.90x), cold/host %.2fx (<= 1.05x), runtime part (bin, sbin, libexec) %.1f MB (the whole dist, with static libraries and headers, %.1f MB)",
+			s6, 100*ratio(r.warm, r.cold), bumpRatio, ratio(r.cold, r.dockerfile), ratio(r.cold, r.host),
+			float64(r.runtimeSize)/1e6, float64(r.distSize)/1e6))
 	}
 	fmt.Println()
 	for _, s := range notes {
@@ -182,8 +182,13 @@ type result struct {
 	distSize, runtimeSize                             int64
 }
 
+// plan plans s6 (V, or V+all for the whole family).
 func (b *bench) plan(s6, skalibs, execline string) (*pipeline.Plan, error) {
-	return pipeline.New(b.cat, pipeline.Request{S6: s6, Skalibs: skalibs, Execline: execline,
+	var with []string
+	if v, ok := strings.CutSuffix(s6, "+all"); ok {
+		s6, with = v, []string{"all"}
+	}
+	return pipeline.New(b.cat, pipeline.Request{S6: s6, Skalibs: skalibs, Execline: execline, With: with,
 		Mirror: b.mirror.URL, Toolchain: pipeline.Toolchain{Image: b.toolchain}})
 }
 
@@ -194,11 +199,14 @@ func (b *bench) measure(s6 string) (result, error) {
 		return result{}, err
 	}
 	r := result{skalibs: p.Request.Skalibs, execline: p.Request.Execline}
-	prev, err := b.bumpFrom(p)
-	if err != nil {
-		return r, err
+	// The family's members need the newest s6: no s6-only bump for it.
+	var prev *pipeline.Plan
+	if len(p.Request.With) == 0 {
+		if prev, err = b.bumpFrom(p); err != nil {
+			return r, err
+		}
+		r.bumpFrom = prev.Request.S6
 	}
-	r.bumpFrom = prev.Request.S6
 	var cold, warm, bump, alone, dockerfile, seed, host []time.Duration
 	ours := func() error {
 		if err := b.coldStart(); err != nil {
@@ -223,6 +231,9 @@ func (b *bench) measure(s6 string) (result, error) {
 			return err
 		}
 		warm = append(warm, t)
+		if prev == nil {
+			return nil
+		}
 
 		// Bump: the previous s6 built, then this one (same skalibs and execline).
 		if err := b.coldStart(); err != nil {
@@ -340,113 +351,6 @@ func (b *bench) pull(ref, platform string) error {
 	}
 	_, err = b.c.Solve(b.ctx, def, client.SolveOpt{}, nil)
 	return err
-}
-
-// flags are the configure arguments of p's build stage for pkg, as the
-// Dockerfile and the seed's script pass them.
-func flags(p *pipeline.Plan, pkg string) string {
-	return strings.Join(p.Stage("build/" + pkg).Exec.Step("configure").Args[1:], " ")
-}
-
-func (b *bench) dockerfile(p *pipeline.Plan) (time.Duration, error) {
-	_, file, _, _ := runtime.Caller(0)
-	dir := filepath.Dir(file)
-	ctxFS, err := fsutil.NewFS(dir)
-	if err != nil {
-		return 0, err
-	}
-	attrs := map[string]string{"filename": "Dockerfile", "target": "dist",
-		"build-arg:TOOLCHAIN": b.toolchain, "build-arg:MIRROR": b.mirror.URL}
-	for _, pkg := range p.Selection.Packages() {
-		up := strings.ToUpper(pkg)
-		f := p.Stage("fetch/" + pkg).Fetch
-		attrs["build-arg:"+up+"_VERSION"] = p.Stage("build/" + pkg).Version
-		attrs["build-arg:"+up+"_DIGEST"] = f.Digest
-		attrs["build-arg:"+up+"_FLAGS"] = flags(p, pkg)
-	}
-	out, err := os.MkdirTemp("", "bench-dockerfile-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(out)
-	start := time.Now()
-	_, err = b.c.Solve(b.ctx, nil, client.SolveOpt{Frontend: "dockerfile.v0", FrontendAttrs: attrs,
-		LocalMounts: map[string]fsutil.FS{"context": ctxFS, "dockerfile": ctxFS},
-		Exports:     []client.ExportEntry{{Type: client.ExporterLocal, OutputDir: out}}}, nil)
-	return time.Since(start), err
-}
-
-// script is the whole build as one sh script, with the plan's argv; root
-// prefixes /in, /src and /deps (the host runs it under a temporary folder).
-func script(p *pipeline.Plan, root string) string {
-	var s strings.Builder
-	s.WriteString("set -e\n")
-	q := func(args []string) string {
-		out := make([]string, len(args))
-		for i, a := range args {
-			a = strings.ReplaceAll(a, "/deps/", root+"/deps/")
-			out[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		return strings.Join(out, " ")
-	}
-	for _, pkg := range p.Selection.Packages() {
-		st := p.Stage("build/" + pkg)
-		f := p.Stage("fetch/" + pkg).Fetch
-		fmt.Fprintf(&s, "mkdir -p %s/src %s/deps/%s\ntar -xzf %s/in/%s -C %s/src\ncd %s/src/%s-%s\n", root, root, pkg, root, f.Filename, root, root, pkg, st.Version)
-		for _, name := range []string{"configure", "make", "strip"} {
-			s.WriteString(q(st.Exec.Step(name).Args) + "\n")
-		}
-		fmt.Fprintf(&s, "make install DESTDIR=%s/deps/%s\n", root, pkg)
-	}
-	return s.String()
-}
-
-// seedWay runs everything in one container, every time (no cache).
-func (b *bench) seedWay(p *pipeline.Plan) (time.Duration, error) {
-	spec := platforms.DefaultSpec()
-	run := llb.Image(b.toolchain, llb.Platform(spec)).Run(llb.Args([]string{"sh", "-c", script(p, "/w")}),
-		llb.AddEnv("CC", "musl-gcc"), llb.Network(llb.NetModeNone), llb.IgnoreCache)
-	for _, pkg := range p.Selection.Packages() {
-		f := p.Stage("fetch/" + pkg).Fetch
-		run.AddMount("/w/in/"+f.Filename, llb.HTTP(f.URL, llb.Checksum(digest.Digest(f.Digest)), llb.Filename(f.Filename)),
-			llb.SourcePath(f.Filename), llb.Readonly)
-	}
-	def, err := run.Root().Marshal(b.ctx, llb.Platform(spec))
-	if err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	_, err = b.c.Solve(b.ctx, def, client.SolveOpt{}, nil)
-	return time.Since(start), err
-}
-
-// host runs the same script with the host's own compilers, no containers.
-func (b *bench) host(p *pipeline.Plan) (time.Duration, error) {
-	if _, err := exec.LookPath("musl-gcc"); err != nil {
-		return 0, fmt.Errorf("musl-gcc is not installed on the host (apt-get install musl-tools)")
-	}
-	root, err := os.MkdirTemp("", "bench-host-")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(root)
-	if err := os.MkdirAll(filepath.Join(root, "in"), 0o755); err != nil {
-		return 0, err
-	}
-	for _, pkg := range p.Selection.Packages() {
-		f := p.Stage("fetch/" + pkg).Fetch
-		if err := download(f.URL, filepath.Join(root, "in", f.Filename)); err != nil {
-			return 0, err
-		}
-	}
-	cmd := exec.Command("sh", "-c", script(p, root))
-	cmd.Env = append(os.Environ(), "CC=musl-gcc")
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return 0, fmt.Errorf("%v: %s", err, tail(string(out)))
-	}
-	return time.Since(start), nil
 }
 
 // matrix builds three s6 releases that share one skalibs in one go

@@ -28,6 +28,7 @@ type buildArgs struct {
 	progress              string
 	pin, force            bool
 	cache                 bk.Cache
+	nodes                 []string
 }
 
 func buildCmd() *cobra.Command {
@@ -66,6 +67,7 @@ func (a *buildArgs) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&a.pin, "pin", false, "fetch releases that have no known digest, record their sha256 in --lock and build them (trust on first use)")
 	progressVar(fs, &a.progress)
 	cacheVars(fs, &a.cache)
+	nodeVar(fs, &a.nodes)
 }
 
 // build builds the request of rf and exports what a asks for.
@@ -112,30 +114,41 @@ func build(cmd *cobra.Command, rf *requestFlags, a buildArgs) error {
 	if err := bk.CheckOutputs(outs, force); err != nil {
 		return usageError{err} // refused before any work
 	}
+	if err := checkNodes(addr, a.nodes); err != nil {
+		return usageError{err}
+	}
 	ctx := cmd.Context()
 	c, stop, err := connect(cmd, addr, rf.toolchainRefs()...)
 	if err != nil {
 		return err
 	}
 	defer stop()
+	n, stopNodes, err := connectNodes(cmd, c, a.nodes)
+	if err != nil {
+		return err
+	}
+	defer stopNodes()
 	if len(unpinned) > 0 {
 		if err := pinInto(ctx, c.Client, cat, req, rf.lock, unpinned); err != nil {
 			return c.explain(err)
 		}
 	}
-	plans, err := plansOnDaemon(ctx, c.Client, cat, reqs)
+	plans, on, err := plansOnNodes(ctx, n, cat, reqs)
 	if err != nil {
 		return err
 	}
 	opts := make([]bk.Options, len(reqs))
 	for i, r := range reqs {
 		// One output folder per s6 release and per platform.
-		opts[i] = bk.Options{Dist: matrixDir(output, req, r), Sources: matrixDir(sources, req, r), Force: force, Cache: cache}
+		opts[i] = bk.Options{Dist: matrixDir(output, req, r), Sources: matrixDir(sources, req, r), Force: force}
+		if opts[i].Cache, err = bk.NodeCache(cache, on[i], len(n.daemons)); err != nil {
+			return usageError{err}
+		}
 	}
 	start := time.Now()
-	reps, err := bk.BuildMany(ctx, c.Client, plans, opts, progress, nil)
+	reps, err := bk.BuildOn(ctx, n.clients(), on, plans, opts, progress, nil)
 	if err != nil {
-		return c.explain(err)
+		return n.explain(err)
 	}
 	warnCacheImports(reps...)
 	for i, p := range plans {

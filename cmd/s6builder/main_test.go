@@ -233,6 +233,7 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		{[]string{"image", "--dist", home, "--platform", "linux/amd64,linux/arm64", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "a --dist directory is one platform's"},
 		{[]string{"build", "--s6", "2.1.6.0", "--jobs", "abc", "-o", "x"}, `invalid argument "abc" for "--jobs"`},
 		{[]string{"build", "--s6", "2.1.6.0", "--profile", "tiny", "-o", "x"}, `--profile "tiny": no such profile: want one of pid1`},
+		{[]string{"build", "--s6", "2.1.6.0", "--platform", "linux/amd64,linux/arm64", "--node", "bogus://x", "-o", "x"}, `--node "bogus://x": want a BuildKit address`},
 		{[]string{"image", "--s6", "2.15.1.0", "--with", "s6-rc,s6-linux-init", "--init", "s6-rc", "--rc", "../../examples/s6-rc/rc", "--profile", "pid1", "--base", "debian:bookworm-slim", "--push", "r.example/x"}, `--profile "pid1": an s6-rc image runs s6-linux-init and s6-rc from the whole dist: leave --profile out`},
 		{[]string{"build", "--s6", "2.1.6.0", "--no-such-flag", "-o", "x"}, "unknown flag: --no-such-flag"},
 		{[]string{"build", "stray", "-o", "x"}, `unknown command "stray"`},

@@ -35,6 +35,7 @@ func releaseCmd() *cobra.Command {
 		force        bool
 		epoch        int64
 		cache        bk.Cache
+		nodeAddrs    []string
 	)
 	cmd := &cobra.Command{
 		Use:   "release",
@@ -81,20 +82,35 @@ rebuilds what DIR/manifest.json describes and compares.`,
 			if err := bk.CheckOutputs([]bk.Output{{Field: "output", Path: output}}, force); err != nil {
 				return usageError{err}
 			}
+			if err := checkNodes(addr, nodeAddrs); err != nil {
+				return usageError{err}
+			}
 			c, stop, err := connect(cmd, addr, rf.toolchainRefs()...)
 			if err != nil {
 				return err
 			}
 			defer stop()
-			plans, err := plansOnDaemon(cmd.Context(), c.Client, cat, reqs)
+			n, stopNodes, err := connectNodes(cmd, c, nodeAddrs)
 			if err != nil {
 				return err
 			}
+			defer stopNodes()
+			plans, on, err := plansOnNodes(cmd.Context(), n, cat, reqs)
+			if err != nil {
+				return err
+			}
+			caches := make([]bk.Cache, len(n.daemons))
+			for k := range caches {
+				if caches[k], err = bk.NodeCache(cache, k, len(caches)); err != nil {
+					return usageError{err}
+				}
+			}
 			start := time.Now()
 			m, reps, err := bk.Release(cmd.Context(), c.Client, plans, bk.ReleaseOptions{Dir: output, Force: force,
-				Version: version(), SourceDateEpoch: epoch, Progress: progress, Cache: cache})
+				Version: version(), SourceDateEpoch: epoch, Progress: progress, Cache: cache,
+				Nodes: n.clients(), On: on, NodeCaches: caches})
 			if err != nil {
-				return c.explain(err)
+				return n.explain(err)
 			}
 			warnCacheImports(reps...)
 			for _, a := range m.Artifacts {
@@ -113,6 +129,7 @@ rebuilds what DIR/manifest.json describes and compares.`,
 	f.StringVar(&addr, "addr", os.Getenv("BUILDKIT_HOST"), "BuildKit daemon address; env BUILDKIT_HOST")
 	progressVar(f, &progress)
 	cacheVars(f, &cache)
+	nodeVar(f, &nodeAddrs)
 	return cmd
 }
 
@@ -247,7 +264,7 @@ when anything differs.`,
 						d = err.Error()
 					}
 					if d == "" {
-						fmt.Printf("identical  provenance  %s (but for the solve's times)\n", name)
+						fmt.Printf("identical  provenance  %s (but for the solve's times and the daemon's intermediate blobs)\n", name)
 						continue
 					}
 					provDiffer++

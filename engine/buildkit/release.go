@@ -24,6 +24,12 @@ type ReleaseOptions struct {
 	Progress        string
 	ProgressOut     io.Writer
 	Cache           Cache
+	// Nodes and On spread the platforms over several daemons (BuildOn):
+	// plans[i] is built on Nodes[On[i]]. Without Nodes, c builds them all.
+	Nodes []*client.Client
+	On    []int
+	// NodeCaches, when set, is each node's part of Cache (NodeCache).
+	NodeCaches []Cache
 }
 
 // Release builds the plans (one per platform), inventories their
@@ -52,23 +58,31 @@ func Release(ctx context.Context, c *client.Client, plans []*pipeline.Plan, o Re
 	}
 	defer os.RemoveAll(work)
 
+	nodes, on := o.Nodes, o.On
+	if len(nodes) == 0 {
+		nodes, on = []*client.Client{c}, make([]int, len(plans))
+	}
 	opts := make([]Options, len(plans))
 	dists := make([]string, len(plans))
 	for i, p := range plans {
 		dists[i] = filepath.Join(work, pipeline.PlatformDir(p.Request.Platform))
 		opts[i] = Options{Dist: dists[i], Cache: o.Cache}
+		if len(o.NodeCaches) > 0 {
+			opts[i].Cache = o.NodeCaches[on[i]]
+		}
 	}
-	reps, err := BuildMany(ctx, c, plans, opts, o.Progress, o.ProgressOut)
+	reps, err := BuildOn(ctx, nodes, on, plans, opts, o.Progress, o.ProgressOut)
 	if err != nil {
 		return nil, reps, err
 	}
 	inv := map[string]release.Inventory{}
-	for _, p := range plans {
+	for i, p := range plans {
 		key := release.ToolchainKey(p)
 		if _, done := inv[key]; done {
 			continue
 		}
-		if inv[key], err = inventory(ctx, c, p, o.Progress, o.ProgressOut); err != nil {
+		if inv[key], err = inventory(ctx, nodes[on[i]], p, o.Progress, o.ProgressOut); err != nil {
+			onNode(err, on[i])
 			return nil, reps, fmt.Errorf("inventory of the toolchain %s: %w", key, err)
 		}
 	}
@@ -76,8 +90,9 @@ func Release(ctx context.Context, c *client.Client, plans []*pipeline.Plan, o Re
 	if err != nil {
 		return nil, reps, err
 	}
-	for _, p := range plans {
-		if err := provenance(ctx, c, p, filepath.Join(staged.tmp, release.ProvenanceName(p)), o.Progress, o.ProgressOut); err != nil {
+	for i, p := range plans {
+		if err := provenance(ctx, nodes[on[i]], p, filepath.Join(staged.tmp, release.ProvenanceName(p)), o.Progress, o.ProgressOut); err != nil {
+			onNode(err, on[i])
 			return nil, reps, fmt.Errorf("provenance of %s: %w", release.TarballName(p), err)
 		}
 	}

@@ -130,6 +130,7 @@ func (r *Report) StageTimes() map[string]time.Duration {
 // finished are in its cache for the next run.
 type DaemonGoneError struct {
 	Addr  string // the daemon's address, when the caller knows it
+	Node  int    // which of BuildOn's nodes it was
 	Stage string // the plan stage that was running, "" when unknown
 	Err   error
 }
@@ -205,6 +206,15 @@ func platformsRun(p *pipeline.Plan, smoke bool) []string {
 // since the daemon merges equal vertices. Outputs are replaced only when
 // every plan has succeeded. opts[i] goes with plans[i].
 func BuildMany(ctx context.Context, c *client.Client, plans []*pipeline.Plan, opts []Options, progress string, out io.Writer) ([]*Report, error) {
+	return BuildOn(ctx, []*client.Client{c}, make([]int, len(plans)), plans, opts, progress, out)
+}
+
+// BuildOn is BuildMany over several daemons: plans[i] is built on
+// nodes[on[i]] (Assign), each node's plans planned for its build platform,
+// behind one progress display. Outputs are replaced only when every plan
+// on every node has succeeded; a cache export runs on each node for its
+// plans (NodeCache names its part of a shared cache).
+func BuildOn(ctx context.Context, nodes []*client.Client, on []int, plans []*pipeline.Plan, opts []Options, progress string, out io.Writer) ([]*Report, error) {
 	reps := make([]*Report, len(plans))
 	jobs := make([]*job, len(plans))
 	defer func() {
@@ -221,12 +231,16 @@ func BuildMany(ctx context.Context, c *client.Client, plans []*pipeline.Plan, op
 		}
 		jobs[i] = j
 	}
-	var wanted []string
-	for i, p := range plans {
-		wanted = append(wanted, platformsRun(p, opts[i].Smoke)...)
-	}
-	if err := checkPlatforms(ctx, c, wanted...); err != nil {
-		return reps, err
+	for k, c := range nodes {
+		var wanted []string
+		for i, p := range plans {
+			if on[i] == k {
+				wanted = append(wanted, platformsRun(p, opts[i].Smoke)...)
+			}
+		}
+		if err := checkPlatforms(ctx, c, wanted...); err != nil {
+			return reps, err
+		}
 	}
 	sess, err := newSession(ctx, progress, out)
 	if err != nil {
@@ -238,7 +252,8 @@ func BuildMany(ctx context.Context, c *client.Client, plans []*pipeline.Plan, op
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = j.run(ctx, c, sess)
+			errs[i] = j.run(ctx, nodes[on[i]], sess)
+			onNode(errs[i], on[i])
 		}()
 	}
 	wg.Wait()
@@ -262,11 +277,20 @@ func BuildMany(ctx context.Context, c *client.Client, plans []*pipeline.Plan, op
 			reps[i].Verified = n
 		}
 	}
-	if len(plans) > 0 && len(opts[0].Cache.Exports) > 0 {
+	for k, c := range nodes {
 		// Before any output is committed: a failed export leaves them as
 		// they were.
-		if err := exportCache(ctx, c, plans, opts[0].Cache.Exports, progress, out); err != nil {
-			return reps, fmt.Errorf("cache export: %w", err)
+		var mine []*pipeline.Plan
+		var exports []client.CacheOptionsEntry
+		for i, p := range plans {
+			if on[i] == k {
+				mine, exports = append(mine, p), opts[i].Cache.Exports
+			}
+		}
+		if len(mine) > 0 && len(exports) > 0 {
+			if err := exportCache(ctx, c, mine, exports, progress, out); err != nil {
+				return reps, fmt.Errorf("cache export: %w", err)
+			}
 		}
 	}
 	for _, j := range jobs {
