@@ -99,6 +99,7 @@ func main() {
 	cross := flag.Bool("cross", false, "measure cross-compilation instead: native, cross and emulated builds of the newest s6, and each target's dist size")
 	overlay := flag.String("overlay", "", "measure s6builder overlay of this s6-overlay release against its own Makefile instead")
 	boot := flag.Bool("boot", false, "measure the boot and stop times of the three kinds of image instead (-n runs each, 20 by default)")
+	nodes := flag.String("nodes", "", "measure a release of these platforms (comma-separated) of the newest family on one daemon and spread over two instead (the second a private buildkitd on this machine)")
 	flag.Parse()
 	run := run
 	if *cross {
@@ -109,6 +110,9 @@ func main() {
 			*n = 20
 		}
 		run = func(n int, _ []string, prune bool) error { return runBoot(n, prune) }
+	}
+	if *nodes != "" {
+		run = func(n int, _ []string, prune bool) error { return runNodes(n, strings.Split(*nodes, ","), prune) }
 	}
 	if *overlay != "" {
 		run = func(n int, _ []string, prune bool) error { return runOverlay(n, *overlay, prune) }
@@ -315,7 +319,10 @@ func (b *bench) build(p *pipeline.Plan, out string) (time.Duration, *bk.Report, 
 
 // coldStart empties the daemon's cache, then pulls the toolchain again so
 // that no peer pays for the pull.
-func (b *bench) coldStart() error {
+func (b *bench) coldStart() error { return b.coldStartOn(b.c) }
+
+// coldStartOn is coldStart on daemon c.
+func (b *bench) coldStartOn(c *client.Client) error {
 	if b.prune {
 		ch := make(chan client.UsageInfo)
 		done := make(chan struct{})
@@ -324,19 +331,22 @@ func (b *bench) coldStart() error {
 			}
 			close(done)
 		}()
-		err := b.c.Prune(b.ctx, ch, client.PruneAll)
+		err := c.Prune(b.ctx, ch, client.PruneAll)
 		close(ch)
 		<-done
 		if err != nil {
 			return err
 		}
 	}
-	return b.pull(b.toolchain, "")
+	return b.pullOn(c, b.toolchain, "")
 }
 
 // pull has the daemon pull ref for platform ("" = its own) and run a
 // program of it, so that no measurement pays for the pull.
-func (b *bench) pull(ref, platform string) error {
+func (b *bench) pull(ref, platform string) error { return b.pullOn(b.c, ref, platform) }
+
+// pullOn is pull on daemon c.
+func (b *bench) pullOn(c *client.Client, ref, platform string) error {
 	var opts []llb.ConstraintsOpt
 	if platform != "" {
 		spec, err := platforms.Parse(platform)
@@ -349,7 +359,7 @@ func (b *bench) pull(ref, platform string) error {
 	if err != nil {
 		return err
 	}
-	_, err = b.c.Solve(b.ctx, def, client.SolveOpt{}, nil)
+	_, err = c.Solve(b.ctx, def, client.SolveOpt{}, nil)
 	return err
 }
 

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"archive/tar"
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
+
+	"github.com/ulikunitz/xz"
 
 	"github.com/moby/buildkit/client"
 
@@ -122,5 +128,56 @@ func runOverlay(n int, version string, prune bool) error {
 		}
 		fmt.Printf("| %s | %d | %d |\n", name, a.Size(), r.Size())
 	}
+	ourFiles, ourSize, err := tarballFiles(filepath.Join(ourDir, arch))
+	if err != nil {
+		return err
+	}
+	refFiles, refSize, err := tarballFiles(filepath.Join(refDir, arch))
+	if err != nil {
+		return err
+	}
+	same := 0
+	for name, sum := range ourFiles {
+		if refFiles[name] == sum {
+			same++
+		}
+	}
+	fmt.Printf("\n- %s unpacked (the runtime: its regular files' bytes): s6builder %d in %d files, s6-overlay's Makefile %d in %d files (ratio %.3f); %d files byte-identical\n",
+		arch, ourSize, len(ourFiles), refSize, len(refFiles), float64(ourSize)/float64(refSize), same)
 	return nil
+}
+
+// tarballFiles reads an .tar.xz: each regular file's sha256 by name, and
+// their bytes in all.
+func tarballFiles(path string) (map[string]string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	xr, err := xz.NewReader(f)
+	if err != nil {
+		return nil, 0, err
+	}
+	tr := tar.NewReader(xr)
+	files := map[string]string{}
+	var total int64
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return files, total, nil
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		sum := sha256.New()
+		if _, err := io.Copy(sum, tr); err != nil {
+			return nil, 0, err
+		}
+		files[strings.TrimPrefix(h.Name, "./")] = fmt.Sprintf("%x", sum.Sum(nil))
+		total += h.Size
+	}
 }

@@ -3,11 +3,9 @@ package main_test
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,20 +20,7 @@ import (
 // (the second node of a run) and returns its address; it stops with the test.
 func secondDaemon(t *testing.T, toolchain string) string {
 	t.Helper()
-	if _, err := exec.LookPath("buildkitd"); err != nil || os.Geteuid() != 0 {
-		t.Fatal("needs buildkitd on PATH and root, for a second daemon")
-	}
-	root, err := os.MkdirTemp("", "s6builder-test-node-")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		mounts, _ := os.ReadFile("/proc/self/mountinfo")
-		for _, line := range strings.Split(string(mounts), "\n") {
-			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], root+"/") {
-				_ = syscall.Unmount(f[4], syscall.MNT_DETACH)
-			}
-		}
-		_ = os.RemoveAll(root)
-	})
+	root := fixtures.DaemonStateDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	d, err := bk.StartPrivate(ctx, bk.PrivateOptions{Root: root, HTTPRegistries: []string{strings.SplitN(toolchain, "/", 2)[0]}})

@@ -531,25 +531,12 @@ func (w *stageWatcher) Write(b []byte) (int, error) {
 	}
 }
 
-// privateRoot is a state directory for private daemons of one test, and a
-// function that starts one on it (stopped when the test ends). Not
-// t.TempDir: a killed daemon leaves mounts behind, unmounted here.
+// privateRoot is a state directory for private daemons of one test
+// (fixtures.DaemonStateDir), and a function that starts one on it
+// (stopped when the test ends).
 func privateRoot(t *testing.T, e env) (root string, start func() (*client.Client, *bk.Daemon)) {
 	t.Helper()
-	if _, err := exec.LookPath("buildkitd"); err != nil || os.Geteuid() != 0 {
-		t.Fatal("needs buildkitd on PATH and root, for a private daemon")
-	}
-	root, err := os.MkdirTemp("", "s6builder-test-daemon-")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		mounts, _ := os.ReadFile("/proc/self/mountinfo")
-		for _, line := range strings.Split(string(mounts), "\n") {
-			if f := strings.Fields(line); len(f) > 4 && strings.HasPrefix(f[4], root+"/") {
-				_ = syscall.Unmount(f[4], syscall.MNT_DETACH)
-			}
-		}
-		_ = os.RemoveAll(root)
-	})
+	root = fixtures.DaemonStateDir(t)
 	return root, func() (*client.Client, *bk.Daemon) {
 		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 		defer cancel()
