@@ -54,12 +54,10 @@ func runNodes(n int, plats []string, prune bool) error {
 	}
 	var reqs []pipeline.Request
 	for _, p := range plats {
-		r, err := pipeline.Request{S6: "2.15.1.0", With: []string{"all"}, Platform: p, Mirror: b.mirror.URL,
-			Toolchain: pipeline.Toolchain{Image: b.toolchain}}.Normalize()
-		if err != nil {
-			return err
-		}
-		reqs = append(reqs, r)
+		// Not normalized here: the build platform is the node's
+		// (OnEngine), and what it makes cross is decided with it.
+		reqs = append(reqs, pipeline.Request{S6: "2.15.1.0", With: []string{"all"}, Platform: p, BuildPlatform: native[0],
+			Mirror: b.mirror.URL, Toolchain: pipeline.Toolchain{Image: b.toolchain}})
 	}
 	release := func(on []int, used []*client.Client) (time.Duration, string, error) {
 		plans := make([]*pipeline.Plan, len(reqs))

@@ -279,6 +279,10 @@ func overlayPlatforms() []string {
 func (p *Plan) addOverlayArch(cat *catalog.Catalog, req Request, arch string, set catalog.OverlaySet, pkgs []recipe.OverlayPackage, epoch int64) error {
 	be := newBuildEnv(req)
 	env, cross := be.env, be.cross
+	triples, ok := TargetOf(req.Platform)
+	if !ok {
+		return fmt.Errorf("s6-overlay %s: no triples known for %s", set.Overlay, req.Platform)
+	}
 	ar := "ar"
 	if be.isCross {
 		ar = cross.GNUTriple + "-ar"
@@ -337,7 +341,7 @@ func (p *Plan) addOverlayArch(cat *catalog.Catalog, req Request, arch string, se
 		p.add(&Stage{ID: fetchID(pkg.Name), Kind: KindFetch, Package: pkg.Name, Version: ver,
 			Fetch: &Fetch{URL: src, Filename: rel.Tarball, Digest: rel.Digest.String()}})
 		tarball := Mount{Target: InDir, From: fetchID(pkg.Name), Readonly: true}
-		opts := recipe.OverlayOptions{Target: cross.GNUTriple, Jobs: req.Jobs, DestDir: OutDir}
+		opts := recipe.OverlayOptions{Target: triples.MuslTriple, Tools: triples.GNUTriple + "-", Jobs: req.Jobs, DestDir: OutDir}
 		ms := []Mount{tarball, {Target: SrcDir, Tmpfs: true}}
 		deps := []string{IDToolchain, fetchID(pkg.Name)}
 		for _, d := range pkg.Deps {
@@ -354,10 +358,10 @@ func (p *Plan) addOverlayArch(cat *catalog.Catalog, req Request, arch string, se
 			ms = append(ms, Mount{Target: root, From: buildID(d), Readonly: true})
 			deps = append(deps, buildID(d))
 		}
-		buildEnv := env
-		if recipe.NeedsKernelHeaders(pkg.Name, v) {
-			ms, deps, buildEnv = p.withKernelHeaders(be, ms, deps)
-		}
+		// s6-overlay's compilers see the kernel headers in every compile
+		// (its wrappers' -idirafter): skalibs' sysdeps (nsgetparent)
+		// depend on them.
+		ms, deps, buildEnv := p.withKernelHeaders(be, ms, deps)
 		r, err := recipe.ForOverlay(pkg, v, opts)
 		if err != nil {
 			return err

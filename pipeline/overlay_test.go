@@ -91,15 +91,18 @@ func TestOverlayArchPlan(t *testing.T) {
 	net := p.Stage("build/s6-networking")
 	require.NotNil(t, net)
 	assert.Equal(t, "2.8.0.1", net.Version, "conf/versions' release")
-	assert.Equal(t, []string{"toolchain", "fetch/s6-networking", "build/skalibs", "build/execline", "build/s6", "build/s6-dns", "build/bearssl"}, net.Deps)
+	assert.Equal(t, []string{"toolchain", "fetch/s6-networking", "build/skalibs", "build/execline", "build/s6", "build/s6-dns", "build/bearssl", "kernel-headers"}, net.Deps,
+		"s6-overlay's compilers see the kernel headers in every compile")
 	configure := net.Exec.Step("configure").Args
-	for _, want := range []string{"--enable-slashpackage", "--enable-static-libc", "--disable-shared", "--target=aarch64-linux-gnu",
+	// s6-overlay's ARCH, as its Makefile configures every package; our
+	// binutils by their own prefix.
+	for _, want := range []string{"--enable-slashpackage", "--enable-static-libc", "--disable-shared", "--target=aarch64-linux-musl",
 		"--enable-ssl=bearssl", "--with-ssl-path=/deps/bearssl",
 		"--with-sysdeps=/deps/skalibs/package/prog/skalibs/sysdeps",
 		"--with-include=/deps/s6-dns/package/web/s6-dns/include", "--with-lib=/deps/s6-dns/package/web/s6-dns/library"} {
 		assert.Contains(t, configure, want)
 	}
-	assert.Equal(t, []string{"make", "-j1", "-L", "install", "update", "global-links", "DESTDIR=/out"}, net.Exec.Step("install").Args)
+	assert.Equal(t, []string{"make", "-j1", "-L", "install", "update", "global-links", "DESTDIR=/out", "CROSS_COMPILE=aarch64-linux-gnu-"}, net.Exec.Step("install").Args)
 	assert.Contains(t, p.Stage("build/execline").Exec.Step("configure").Args, "--enable-multicall")
 	assert.Contains(t, p.Stage("build/skalibs").Exec.Step("configure").Args, "--with-default-path=/command:/usr/bin:/bin")
 

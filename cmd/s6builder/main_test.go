@@ -152,6 +152,10 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, file), nil, 0o644))
 		return dir
 	}
+	// A seed data folder whose s6dist is the user's own.
+	seedData := filepath.Join(t.TempDir(), "data")
+	require.NoError(t, os.MkdirAll(filepath.Join(seedData, "s6dist"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(seedData, "s6dist", "mine.txt"), []byte("mine\n"), 0o644))
 	rcCycle := withFile("../../examples/s6-rc/rc", "rc-cycle", "prepare/dependencies.d/app")
 	rcUnknown := withFile("../../examples/s6-rc/rc", "rc-unknown", "worker/dependencies.d/db")
 	rootCycle := withFile("../../examples/s6-overlay/root", "root-cycle", "etc/s6-overlay/s6-rc.d/prepare/dependencies.d/app")
@@ -213,6 +217,8 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 		{[]string{"overlay", "--s6-overlay", "3.2.3.2", "--with", "s6-rc", "-o", "x"}, `--with "s6-rc": want PACKAGE=VERSION`},
 		{[]string{"image", "--init", "s6-overlay", "--s6-overlay", "3.2.3.2", "--with", "nsss=1.0.0.0", "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "nsss is not one of them"},
 		{[]string{"seed", "a", "b"}, "accepts at most 1 arg"},
+		{[]string{"seed", seedData}, `DATA/s6dist "` + filepath.Join(seedData, "s6dist") + `": exists, is not empty and is not an s6builder output`},
+		{[]string{"seed", notes}, "is not a folder"},
 		{[]string{"build", "--s6", "2.1.6.0", "--fetch-timeout", "soon", "-o", "x"}, `invalid argument "soon" for "--fetch-timeout" flag`},
 		{[]string{"image", "--s6", "2.1.6.0,2.1.5.0", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, `--s6 "2.1.6.0,2.1.5.0": an image holds one s6 release`},
 		{[]string{"image", "--s6", "2.1.6.0", "--platform", "linux/amd64,i486", "--services", services, "--base", "debian:bookworm-slim", "--push", "r.example/x"}, "i686 and up"},
@@ -252,6 +258,7 @@ func TestBadInputExitsTwoBeforeAnyWork(t *testing.T) {
 	}
 	assert.NoDirExists(t, "x")
 	assert.NoDirExists(t, "y")
+	assert.FileExists(t, filepath.Join(seedData, "s6dist", "mine.txt"))
 	b, err := os.ReadFile(thesis)
 	require.NoError(t, err)
 	assert.Equal(t, "precious\n", string(b))

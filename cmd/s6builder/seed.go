@@ -9,6 +9,8 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/s6builder/s6builder/pipeline/inputerr"
 )
 
 // seedSocket is where a daemon's socket is mounted into the s6builder
@@ -68,6 +70,9 @@ S6BUILDER_TOOLCHAIN give a mirror, a catalogue and a toolchain for offline use.`
 				}
 			}
 			if err := build(cmd, &rf, a); err != nil {
+				if inputerr.Is(err) { // in the seed's words: it has no --output or --sources
+					return usageError{errors.New(inputerr.Render(err, seedWords))}
+				}
 				return err
 			}
 			sys, ok := st.Sys().(*syscall.Stat_t)
@@ -110,4 +115,19 @@ func chownTree(dir string, uid, gid int) error {
 		}
 		return nil
 	})
+}
+
+// seedWords name the seed's outputs as its interface does: DATA/s6dist
+// and DATA/s6src, not build's flags.
+var seedWords = inputerr.Words{
+	Arg: func(field string) string {
+		switch field {
+		case "output":
+			return "DATA/s6dist"
+		case "sources":
+			return "DATA/s6src"
+		}
+		return inputerr.Flag(field)
+	},
+	Command: words.Command,
 }

@@ -11,6 +11,7 @@ import (
 	"debug/elf"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -561,48 +562,79 @@ func killDaemon(t *testing.T, root string) {
 	}
 }
 
+// The daemon killed while a build or a release runs (once skalibs is
+// built): the error names it and the stage; nothing is left at the output;
+// the next run, on a daemon restarted on the same state, reuses skalibs
+// and makes the whole output.
 func TestADaemonKilledMidBuildIsNamedAndFinishedStagesAreReused(t *testing.T) {
 	e := engine(t)
-	root, start := privateRoot(t, e)
-	nonce := fixtures.Nonce()
-	m := fixtureMirror(t, map[string]string{"skalibs": nonce, "execline": nonce, "s6": nonce}, "2.1.6.0")
-	p := planFor(t, e, m, m.Catalog(), "2.1.6.0")
-	out := filepath.Join(t.TempDir(), "s6dist")
+	for name, run := range map[string]func(ctx context.Context, c *client.Client, p *pipeline.Plan, out string, w io.Writer) (*bk.Report, error){
+		"build": func(ctx context.Context, c *client.Client, p *pipeline.Plan, out string, w io.Writer) (*bk.Report, error) {
+			progress := "quiet"
+			if w != nil {
+				progress = "rawjson"
+			}
+			return bk.Build(ctx, c, p, bk.Options{Dist: out, Progress: progress, ProgressOut: w})
+		},
+		"release": func(ctx context.Context, c *client.Client, p *pipeline.Plan, out string, w io.Writer) (*bk.Report, error) {
+			progress := "quiet"
+			if w != nil {
+				progress = "rawjson"
+			}
+			_, reps, err := bk.Release(ctx, c, []*pipeline.Plan{p}, bk.ReleaseOptions{Dir: out, Progress: progress, ProgressOut: w})
+			if len(reps) == 0 {
+				return nil, err
+			}
+			return reps[0], err
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			root, start := privateRoot(t, e)
+			nonce := fixtures.Nonce()
+			m := fixtureMirror(t, map[string]string{"skalibs": nonce, "execline": nonce, "s6": nonce}, "2.1.6.0")
+			p := planFor(t, e, m, m.Catalog(), "2.1.6.0")
+			out := filepath.Join(t.TempDir(), "out")
 
-	c, d := start()
-	w := &stageWatcher{stage: "build/execline", done: make(chan struct{})} // skalibs is built then
-	errc := make(chan error, 1)
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		_, err := bk.Build(ctx, c, p, bk.Options{Dist: out, Progress: "rawjson", ProgressOut: w})
-		errc <- err
-	}()
-	select {
-	case <-w.done:
-	case err := <-errc:
-		t.Fatalf("the build ended before skalibs was built: %v", err)
-	case <-time.After(4 * time.Minute):
-		t.Fatal("skalibs was not built within 4 minutes")
+			c, d := start()
+			w := &stageWatcher{stage: "build/execline", done: make(chan struct{})} // skalibs is built then
+			errc := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+				defer cancel()
+				_, err := run(ctx, c, p, out, w)
+				errc <- err
+			}()
+			select {
+			case <-w.done:
+			case err := <-errc:
+				t.Fatalf("the %s ended before skalibs was built: %v", name, err)
+			case <-time.After(4 * time.Minute):
+				t.Fatal("skalibs was not built within 4 minutes")
+			}
+			killDaemon(t, root)
+			err := <-errc
+			require.Error(t, err)
+			var gone *bk.DaemonGoneError
+			require.ErrorAs(t, err, &gone, "got: %v", err)
+			assert.Contains(t, err.Error(), "the BuildKit daemon went away during build/execline")
+			assert.Contains(t, err.Error(), "run again: finished stages are reused")
+			assert.NoDirExists(t, out)
+			d.Stop() // releases the state directory for the next daemon
+
+			c, _ = start() // the same state directory
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			rep, err := run(ctx, c, p, out, nil)
+			require.NoError(t, err)
+			ran := executedStages(rep)
+			assert.False(t, ran["build/skalibs"], "skalibs, built before the kill, is reused: %v", rep.Executed())
+			whole := map[string]string{"build": "bin/fixture-s6", "release": "SHA256SUMS"}[name]
+			assert.FileExists(t, filepath.Join(out, whole))
+			entries, err := os.ReadDir(filepath.Dir(out))
+			require.NoError(t, err)
+			assert.Len(t, entries, 1, "the output alone, no staging leftovers")
+		})
 	}
-	killDaemon(t, root)
-	err := <-errc
-	require.Error(t, err)
-	var gone *bk.DaemonGoneError
-	require.ErrorAs(t, err, &gone, "got: %v", err)
-	assert.Contains(t, err.Error(), "the BuildKit daemon went away during build/execline")
-	assert.Contains(t, err.Error(), "run again: finished stages are reused")
-	assert.NoDirExists(t, out)
-	d.Stop() // releases the state directory for the next daemon
-
-	c, _ = start() // the same state directory
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	rep, err := bk.Build(ctx, c, p, bk.Options{Dist: out, Progress: "quiet"})
-	require.NoError(t, err)
-	ran := executedStages(rep)
-	assert.False(t, ran["build/skalibs"], "skalibs, built before the kill, is reused: %v", rep.Executed())
-	assert.FileExists(t, filepath.Join(out, "bin", "fixture-s6"))
 }
 
 func TestConcurrentBuildsIntoOneOutputLeaveOneWholeTree(t *testing.T) {

@@ -71,7 +71,7 @@ func TestRealSourcesOverlayIsS6OverlaysOwn(t *testing.T) {
 		for _, name := range append(append([]string{}, pipeline.OverlayNoarchTarballs...), pipeline.OverlayArchTarball(arch.hw), pipeline.OverlaySymlinksArch) {
 			want, got := entries(t, filepath.Join(ref, name)), entries(t, filepath.Join(out, name))
 			assert.NotEmpty(t, got, name)
-			assert.Equal(t, want, got, "%s: entries as s6-overlay's Makefile makes them for %s", name, arch.triple)
+			assert.Equal(t, want, got, "%s: entries and contents as s6-overlay's Makefile makes them for %s", name, arch.triple)
 			sum, err := os.ReadFile(filepath.Join(out, name+".sha256"))
 			require.NoError(t, err)
 			b, err := os.ReadFile(filepath.Join(out, name))
@@ -155,7 +155,8 @@ func elfMachine(t *testing.T, program []byte) elf.Machine {
 }
 
 // entries lists an xz'd tarball's entries as "type mode uid:gid path ->
-// link", sorted (s6-overlay's Makefile tars in directory order).
+// link" and a regular file's sha256, sorted (s6-overlay's Makefile tars in
+// directory order).
 func entries(t *testing.T, path string) []string {
 	t.Helper()
 	raw, err := exec.Command("xz", "-dc", path).Output()
@@ -168,7 +169,13 @@ func entries(t *testing.T, path string) []string {
 			break
 		}
 		require.NoError(t, err)
-		out = append(out, fmt.Sprintf("%c %o %d:%d %s -> %s", h.Typeflag, h.Mode, h.Uid, h.Gid, h.Name, h.Linkname))
+		content := ""
+		if h.Typeflag == tar.TypeReg {
+			b, err := io.ReadAll(tr)
+			require.NoError(t, err)
+			content = fmt.Sprintf(" sha256:%x", sha256sum(b))
+		}
+		out = append(out, fmt.Sprintf("%c %o %d:%d %s -> %s%s", h.Typeflag, h.Mode, h.Uid, h.Gid, h.Name, h.Linkname, content))
 	}
 	sort.Strings(out)
 	return out

@@ -98,7 +98,13 @@ type SlashDep struct {
 type OverlayOptions struct {
 	Deps    []SlashDep // in build order
 	TLSRoot string     // where BearSSL's include/ and lib/ are, for a package that builds on OverlayTLS
-	Target  string     // the cross compiler's GNU triple; "" for a native build
+	// Target is s6-overlay's ARCH for the platform (its musl triple, e.g.
+	// x86_64-linux-musl): s6-overlay configures every package for it, its
+	// toolchain native or not, so skalibs' sysdeps name it.
+	Target string
+	// Tools is the prefix of the toolchain's binutils (x86_64-linux-gnu-):
+	// configure prefixes them with Target, which names none of ours.
+	Tools   string
 	Jobs    int
 	DestDir string
 }
@@ -123,6 +129,9 @@ func ForOverlay(p OverlayPackage, v version.Version, o OverlayOptions) (Recipe, 
 				vars = append(vars, f.value)
 			}
 		}
+	}
+	if o.Tools != "" {
+		vars = append(vars, "CROSS_COMPILE="+o.Tools)
 	}
 	args = append(args, p.Options...) // s6-overlay's own, after ours: they win
 	for _, d := range p.Deps {
