@@ -950,14 +950,14 @@ func TestASparseGigabyteFileOfATreeGoesIntoTheImage(t *testing.T) {
 	archive := filepath.Join(t.TempDir(), "image.tar")
 	log, code := run(t, env, "image", "--s6", "2.1.6.0", "--services", services, "--base", base, "-o", archive, "--progress", "quiet")
 	require.Equal(t, 0, code, log)
-	got, found := layerFileSize(t, archive, "etc/s6/svc/big")
+	got, found := layerFiles(t, archive)["etc/s6/svc/big"]
 	require.True(t, found, "no layer of the image holds etc/s6/svc/big")
 	assert.Equal(t, int64(size), got)
 }
 
-// layerFileSize reads an OCI archive (one image, gzip layers) and returns
-// the size of the file at name in the last layer that holds it.
-func layerFileSize(t *testing.T, archive, name string) (size int64, found bool) {
+// layerFiles reads an OCI archive (one image, gzip layers) and returns
+// the size of each file its layers hold, by path (the last layer's).
+func layerFiles(t *testing.T, archive string) map[string]int64 {
 	t.Helper()
 	blob := func(digest string) io.ReadCloser {
 		f, err := os.Open(archive)
@@ -987,6 +987,7 @@ func layerFileSize(t *testing.T, archive, name string) (size int64, found bool) 
 	read("index.json", &index)
 	require.Len(t, index.Manifests, 1)
 	read(index.Manifests[0].Digest, &manifest)
+	files := map[string]int64{}
 	for _, l := range manifest.Layers {
 		r := blob(l.Digest)
 		zr, err := gzip.NewReader(r)
@@ -998,11 +999,9 @@ func layerFileSize(t *testing.T, archive, name string) (size int64, found bool) 
 				break
 			}
 			require.NoError(t, err)
-			if strings.TrimPrefix(h.Name, "./") == name {
-				size, found = h.Size, true
-			}
+			files[strings.TrimPrefix(h.Name, "./")] = h.Size
 		}
 		r.Close()
 	}
-	return size, found
+	return files
 }

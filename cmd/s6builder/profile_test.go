@@ -52,6 +52,21 @@ func TestRealSourcesPid1Profile(t *testing.T) {
 			assert.Contains(t, log, "ok: s6-svscan -h exits 100")
 			_, err := os.Stat(filepath.Join(dir, "lib"))
 			assert.ErrorIs(t, err, fs.ErrNotExist, "no static libraries in a profile")
+
+			// An image takes the profile's dist, under its prefix.
+			base := os.Getenv("S6BUILDER_SSHD_BASE")
+			require.NotEmpty(t, base, "S6BUILDER_SSHD_BASE comes from scripts/testenv env")
+			services := filepath.Join(t.TempDir(), "services")
+			require.NoError(t, os.MkdirAll(filepath.Join(services, "app"), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(services, "app", "run"), []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755))
+			archive := filepath.Join(t.TempDir(), "image.tar")
+			log, code = run(t, env, "image", "--s6", s6, "--profile", "pid1", "--services", services, "--base", base, "--progress", "quiet", "-o", archive)
+			require.Equal(t, 0, code, log)
+			files := layerFiles(t, archive)
+			for _, p := range want {
+				assert.Contains(t, files, "usr/local/"+p)
+			}
+			assert.NotContains(t, files, "usr/local/bin/execlineb", "the image has the profile, not the whole dist")
 		})
 	}
 }
