@@ -121,10 +121,11 @@ func (t OverlayRoot) Check() error {
 	}
 	for _, p := range slices.Sorted(maps.Keys(t.RcServices)) {
 		name := path.Base(p)
-		if !t.RcServices[p] && name != "user" && name != "user2" {
+		userBundle := name == "user" || name == "user2" // typed by s6-overlay, filled by the tree
+		if !t.RcServices[p] && !userBundle {
 			return fmt.Errorf("%s: an s6-rc definition without a type file (oneshot, longrun or bundle)", p)
 		}
-		if _, own := OverlayOwnRc[name]; own && name != "user" && name != "user2" {
+		if _, own := OverlayOwnRc[name]; own && !userBundle {
 			return fmt.Errorf("%s: s6-overlay defines %s itself (give the definition another name)", p, name)
 		}
 	}
@@ -132,5 +133,5 @@ func (t OverlayRoot) Check() error {
 	for n, r := range t.RcRefs {
 		refs[n] = append(slices.Clone(refs[n]), r...)
 	}
-	return checkRcGraph(overlayRcDir, refs, nil)
+	return checkRcGraph(overlayRcDir, refs)
 }

@@ -9,8 +9,8 @@ import (
 	"strings"
 )
 
-// RcRefs are the names an s6-rc source definition refers to: the services
-// it depends on and, for a bundle, its contents. Both formats count: the
+// readRcRefs reads the names the s6-rc source definition def refers to:
+// the services it depends on and, for a bundle, its contents. Both formats count: the
 // files "dependencies" and "contents" (a name per line) and the
 // directories "dependencies.d" and "contents.d" (a name per entry; names
 // that start with a dot are skipped, as s6-rc-compile skips them).
@@ -40,14 +40,14 @@ func readRcRefs(r TreeReader, def string) ([]string, error) {
 }
 
 // checkRcGraph refuses what s6-rc-compile would refuse at build time, before
-// any work: a reference to a name that neither the tree nor the image
-// defines (known), and a cycle of dependencies and bundle contents. where
-// names the definitions' folder in the messages.
-func checkRcGraph(where string, refs map[string][]string, known map[string]bool) error {
+// any work: a reference to a name refs does not define, and a cycle of
+// dependencies and bundle contents. refs holds every definition compiled
+// (s6-overlay's own too); where names their folder in the messages.
+func checkRcGraph(where string, refs map[string][]string) error {
 	names := slices.Sorted(maps.Keys(refs))
 	for _, n := range names {
 		for _, to := range refs[n] {
-			if _, ok := refs[to]; !ok && !known[to] {
+			if _, ok := refs[to]; !ok {
 				return fmt.Errorf("%s: refers to %s, which is not defined (no %s with a type file)", path.Join(where, n), to, path.Join(where, to))
 			}
 		}

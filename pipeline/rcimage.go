@@ -214,7 +214,7 @@ func (t RcTree) Check(bundle string) error {
 			return fmt.Errorf("%s has no type file (oneshot, longrun or bundle)", n)
 		}
 	}
-	if err := checkRcGraph("", t.Refs, nil); err != nil {
+	if err := checkRcGraph("", t.Refs); err != nil {
 		return err
 	}
 	if _, ok := t.Typed[bundle]; !ok {

@@ -133,17 +133,14 @@ func build(cmd *cobra.Command, rf *requestFlags, a buildArgs) error {
 			return c.explain(err)
 		}
 	}
-	plans, on, err := plansOnNodes(ctx, n, cat, reqs)
+	plans, on, err := plansOnNodes(n, cat, reqs)
 	if err != nil {
 		return err
 	}
 	opts := make([]bk.Options, len(reqs))
 	for i, r := range reqs {
 		// One output folder per s6 release and per platform.
-		opts[i] = bk.Options{Dist: matrixDir(output, req, r), Sources: matrixDir(sources, req, r), Force: force}
-		if opts[i].Cache, err = bk.NodeCache(cache, on[i], len(n.daemons)); err != nil {
-			return usageError{err}
-		}
+		opts[i] = bk.Options{Dist: matrixDir(output, req, r), Sources: matrixDir(sources, req, r), Force: force, Cache: cache}
 	}
 	start := time.Now()
 	reps, err := bk.BuildOn(ctx, n.clients(), on, plans, opts, progress, nil)
@@ -246,36 +243,15 @@ func (d *daemon) explain(err error) error {
 	return err
 }
 
-// onDaemon sets the build platform of cross builds to the daemon's own.
-func onDaemon(ctx context.Context, c *client.Client, reqs []pipeline.Request) error {
-	if len(reqs) == 0 || reqs[0].BuildPlatform == "" {
-		return nil // --emulate
-	}
-	native, err := bk.NativePlatform(ctx, c)
+// plansOnDaemon plans reqs for one daemon, its build platform the
+// daemon's own (plansOnNodes with one node).
+func plansOnDaemon(ctx context.Context, d *daemon, cat *catalog.Catalog, reqs []pipeline.Request) ([]*pipeline.Plan, error) {
+	native, err := bk.NativePlatform(ctx, d.Client)
 	if err != nil {
-		return err
-	}
-	for i := range reqs {
-		reqs[i] = reqs[i].OnEngine(native)
-	}
-	return nil
-}
-
-// plansOnDaemon sets the requests' build platform to the daemon's
-// (onDaemon) and plans each, in order.
-func plansOnDaemon(ctx context.Context, c *client.Client, cat *catalog.Catalog, reqs []pipeline.Request) ([]*pipeline.Plan, error) {
-	if err := onDaemon(ctx, c, reqs); err != nil {
 		return nil, err
 	}
-	plans := make([]*pipeline.Plan, 0, len(reqs))
-	for _, r := range reqs {
-		p, err := pipeline.New(cat, r)
-		if err != nil {
-			return nil, usageError{err}
-		}
-		plans = append(plans, p)
-	}
-	return plans, nil
+	plans, _, err := plansOnNodes(&nodes{daemons: []*daemon{d}, native: []string{native}}, cat, reqs)
+	return plans, err
 }
 
 // matrixDir is where one request of a matrix exports: dir/s6-<version>

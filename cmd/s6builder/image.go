@@ -188,7 +188,7 @@ gives the same digest.`,
 				return err
 			}
 			defer stop()
-			if in.Plans, err = plansOnDaemon(cmd.Context(), c.Client, cat, reqs); err != nil {
+			if in.Plans, err = plansOnDaemon(cmd.Context(), c, cat, reqs); err != nil {
 				return err
 			}
 			for _, p := range in.Plans {

@@ -366,8 +366,7 @@ func TestBuildThroughTheDaemon(t *testing.T) {
 	// A cache the daemon cannot import does not fail the build (BuildKit
 	// goes on without it), but the run says so at its end, not only in
 	// the progress stream.
-	reg := os.Getenv("S6BUILDER_REGISTRY")
-	require.NotEmpty(t, reg, "S6BUILDER_REGISTRY: the test environment's registry")
+	reg := fixtures.TestEnv(t, "S6BUILDER_REGISTRY")
 	missing := reg + "/s6builder-cache-never-exported:" + fixtures.Nonce()
 	log, code = run(t, env, "build", "--s6", "2.1.6.0", "--output", out, "--progress", "quiet", "--cache-from", "type=registry,ref="+missing)
 	require.Equal(t, 0, code, log)
@@ -880,8 +879,7 @@ func TestAPushToARegistryThatIsDownFailsNamingIt(t *testing.T) {
 func imageEnv(t *testing.T) (env []string, base, services string) {
 	t.Helper()
 	addr, tc := engineEnv(t)
-	base = os.Getenv("S6BUILDER_SSHD_BASE")
-	require.NotEmpty(t, base, "S6BUILDER_SSHD_BASE comes from scripts/testenv env")
+	base = fixtures.TestEnv(t, "S6BUILDER_SSHD_BASE")
 	m, cat, _ := fixtureMirror(t, fixtures.Nonce(), "2.1.6.0")
 	env = []string{"BUILDKIT_HOST=" + addr, "S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
 	services = filepath.Join(t.TempDir(), "services")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -97,7 +96,7 @@ func checkNodes(addr string, addrs []string) error {
 
 // plansOnNodes assigns each request to a node (bk.Assign: its native one
 // when there is one) and plans it for that node's build platform.
-func plansOnNodes(ctx context.Context, n *nodes, cat *catalog.Catalog, reqs []pipeline.Request) ([]*pipeline.Plan, []int, error) {
+func plansOnNodes(n *nodes, cat *catalog.Catalog, reqs []pipeline.Request) ([]*pipeline.Plan, []int, error) {
 	plats := make([]string, len(reqs))
 	for i, r := range reqs {
 		norm, err := r.Normalize()

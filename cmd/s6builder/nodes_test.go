@@ -36,8 +36,7 @@ func secondDaemon(t *testing.T, toolchain string) string {
 // platform's stages from the cache the first run exported.
 func TestAReleaseOverTwoDaemonsIsTheSameRelease(t *testing.T) {
 	addr, tc := engineEnv(t)
-	reg := os.Getenv("S6BUILDER_REGISTRY")
-	require.NotEmpty(t, reg, "S6BUILDER_REGISTRY: the test environment's registry")
+	reg := fixtures.TestEnv(t, "S6BUILDER_REGISTRY")
 	m, cat, _ := fixtureMirror(t, fixtures.Nonce(), "2.1.6.0")
 	env := []string{"S6BUILDER_TOOLCHAIN=" + tc, "S6BUILDER_MIRROR=" + m.URL, "S6BUILDER_CATALOG=" + cat}
 	second := secondDaemon(t, tc)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/s6builder/s6builder/internal/fixtures"
 )
 
 // --profile pid1 on the real sources: the dist holds the profile's
@@ -54,8 +56,7 @@ func TestRealSourcesPid1Profile(t *testing.T) {
 			assert.ErrorIs(t, err, fs.ErrNotExist, "no static libraries in a profile")
 
 			// An image takes the profile's dist, under its prefix.
-			base := os.Getenv("S6BUILDER_SSHD_BASE")
-			require.NotEmpty(t, base, "S6BUILDER_SSHD_BASE comes from scripts/testenv env")
+			base := fixtures.TestEnv(t, "S6BUILDER_SSHD_BASE")
 			services := filepath.Join(t.TempDir(), "services")
 			require.NoError(t, os.MkdirAll(filepath.Join(services, "app"), 0o755))
 			require.NoError(t, os.WriteFile(filepath.Join(services, "app", "run"), []byte("#!/bin/sh\nexec sleep 1000\n"), 0o755))

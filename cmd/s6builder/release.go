@@ -95,20 +95,14 @@ rebuilds what DIR/manifest.json describes and compares.`,
 				return err
 			}
 			defer stopNodes()
-			plans, on, err := plansOnNodes(cmd.Context(), n, cat, reqs)
+			plans, on, err := plansOnNodes(n, cat, reqs)
 			if err != nil {
 				return err
-			}
-			caches := make([]bk.Cache, len(n.daemons))
-			for k := range caches {
-				if caches[k], err = bk.NodeCache(cache, k, len(caches)); err != nil {
-					return usageError{err}
-				}
 			}
 			start := time.Now()
 			m, reps, err := bk.Release(cmd.Context(), c.Client, plans, bk.ReleaseOptions{Dir: output, Force: force,
 				Version: version(), SourceDateEpoch: epoch, Progress: progress, Cache: cache,
-				Nodes: n.clients(), On: on, NodeCaches: caches})
+				Nodes: n.clients(), On: on})
 			if err != nil {
 				return n.explain(err)
 			}

@@ -42,7 +42,7 @@ check and shows the service log. The test itself runs every time.`,
 				return err
 			}
 			defer stop()
-			plans, err := plansOnDaemon(cmd.Context(), c.Client, cat, reqs)
+			plans, err := plansOnDaemon(cmd.Context(), c, cat, reqs)
 			if err != nil {
 				return err
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/tonistiigi/fsutil"
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
+	"github.com/s6builder/s6builder/internal/fixtures"
 	"github.com/s6builder/s6builder/internal/ocirun"
 	"github.com/s6builder/s6builder/pipeline"
 	"github.com/s6builder/s6builder/pipeline/release"
@@ -32,12 +33,9 @@ import (
 // s6-svscan, as PID 1, supervises a service and stops cleanly on SIGTERM.
 func TestRealSourcesDistImage(t *testing.T) {
 	m := realSources(t)
-	registry := os.Getenv("S6BUILDER_REGISTRY")
-	base := os.Getenv("S6BUILDER_SSHD_BASE")
-	require.NotEmpty(t, registry, "S6BUILDER_REGISTRY comes from scripts/testenv env")
-	require.NotEmpty(t, base, "S6BUILDER_SSHD_BASE (Debian bookworm) comes from scripts/testenv env")
-	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
-	require.NoError(t, err)
+	registry := fixtures.TestEnv(t, "S6BUILDER_REGISTRY")
+	base := fixtures.TestEnv(t, "S6BUILDER_SSHD_BASE")
+	cat := realCatalog(t, m)
 
 	var digests []string
 	for i, e := range []env{engine(t), coldEngine(t)} {

@@ -73,11 +73,8 @@ func serviceTree(t *testing.T) string {
 
 func TestSshdImageUnderRunc(t *testing.T) {
 	e := engine(t)
-	base := os.Getenv("S6BUILDER_SSHD_BASE")
-	debian := os.Getenv("S6BUILDER_DEBIAN_S6")
-	if base == "" || debian == "" {
-		t.Fatal("S6BUILDER_SSHD_BASE and S6BUILDER_DEBIAN_S6 come from scripts/testenv env")
-	}
+	base := fixtures.TestEnv(t, "S6BUILDER_SSHD_BASE")
+	debian := fixtures.TestEnv(t, "S6BUILDER_DEBIAN_S6")
 	if _, err := exec.LookPath("runc"); err != nil {
 		t.Fatal("runc is needed (scripts/testenv up installs it)")
 	}
@@ -91,8 +88,7 @@ func TestSshdImageUnderRunc(t *testing.T) {
 		m := realSources(t)
 		spec, err := pipeline.NewImage(pipeline.ImageRequest{Base: base, HasScanFinish: true})
 		require.NoError(t, err)
-		cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
-		require.NoError(t, err)
+		cat := realCatalog(t, m)
 		p, err := pipeline.New(cat, pipeline.Request{S6: "2.1.6.0", Mirror: m.URL, Toolchain: pipeline.Toolchain{Image: e.toolchain}, Prefix: spec.Prefix})
 		require.NoError(t, err)
 		runImage(t, e, bk.ImageInput{Spec: spec, Plans: []*pipeline.Plan{p}, Services: serviceTree(t)})
@@ -222,8 +218,7 @@ func waitFor(t *testing.T, what string, f func() error, log *syncLog) {
 // list the same two platforms.
 func TestRealSourcesMultiPlatformImage(t *testing.T) {
 	e, m := engine(t), realSources(t)
-	registry := os.Getenv("S6BUILDER_REGISTRY")
-	require.NotEmpty(t, registry, "S6BUILDER_REGISTRY comes from scripts/testenv env")
+	registry := fixtures.TestEnv(t, "S6BUILDER_REGISTRY")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 
@@ -231,8 +226,7 @@ func TestRealSourcesMultiPlatformImage(t *testing.T) {
 	base := pushBaseIndex(t, registry+"/s6builder-test/base:multi", plats)
 	native, err := bk.NativePlatform(ctx, e.c)
 	require.NoError(t, err)
-	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
-	require.NoError(t, err)
+	cat := realCatalog(t, m)
 	spec, err := pipeline.NewImage(pipeline.ImageRequest{Base: base, HasScanFinish: true})
 	require.NoError(t, err)
 	in := bk.ImageInput{Spec: spec, Services: serviceTree(t)}

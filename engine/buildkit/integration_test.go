@@ -298,10 +298,7 @@ func TestMatrixCompilesSharedPackagesOnce(t *testing.T) {
 // image (sshd-base: minbase, no compiler), which proves them for real.
 func TestToolchainSetupStepsInstallTheCompilers(t *testing.T) {
 	e := engine(t)
-	base := os.Getenv("S6BUILDER_SSHD_BASE")
-	if base == "" {
-		t.Fatal("S6BUILDER_SSHD_BASE comes from scripts/testenv env")
-	}
+	base := fixtures.TestEnv(t, "S6BUILDER_SSHD_BASE")
 	m := fixtureMirror(t, nil, "2.1.6.0")
 	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "fixtures", File: m.Catalog()})
 	require.NoError(t, err)
@@ -688,8 +685,7 @@ func TestTheSummaryCountsWhatTheProgressShows(t *testing.T) {
 // same dist. Without the import, the fresh daemon compiles everything.
 func TestACacheExportedByOneDaemonIsUsedByAFreshOne(t *testing.T) {
 	e := engine(t)
-	registry := os.Getenv("S6BUILDER_REGISTRY")
-	require.NotEmpty(t, registry, "S6BUILDER_REGISTRY comes from scripts/testenv env")
+	registry := fixtures.TestEnv(t, "S6BUILDER_REGISTRY")
 	nonce := fixtures.Nonce()
 	m := fixtureMirror(t, map[string]string{"skalibs": nonce, "execline": nonce, "s6": nonce}, "2.1.6.0")
 	p := planFor(t, e, m, m.Catalog(), "2.1.6.0")

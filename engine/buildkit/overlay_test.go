@@ -37,8 +37,7 @@ func TestRealSourcesOverlayIsS6OverlaysOwn(t *testing.T) {
 	e := engine(t)
 	m := realSources(t)
 	const version = "3.2.3.2"
-	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
-	require.NoError(t, err)
+	cat := realCatalog(t, m)
 	var plans []*pipeline.Plan
 	for _, platform := range []string{"linux/amd64", "linux/arm64"} {
 		p, err := pipeline.NewOverlay(cat, pipeline.OverlayRequest{Version: version, Platform: platform, BuildPlatform: "linux/amd64",

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
+	"github.com/s6builder/s6builder/internal/fixtures"
 	"github.com/s6builder/s6builder/internal/ocirun"
 	"github.com/s6builder/s6builder/pipeline"
 )
@@ -38,10 +39,8 @@ import (
 // the same image as UID 1000 with a read-only root and a tmpfs /run.
 func TestRealSourcesOverlayImage(t *testing.T) {
 	e, m := engine(t), realSources(t)
-	base := os.Getenv("S6BUILDER_SSHD_BASE")
-	require.NotEmpty(t, base, "S6BUILDER_SSHD_BASE (Debian bookworm) comes from scripts/testenv env")
-	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
-	require.NoError(t, err)
+	base := fixtures.TestEnv(t, "S6BUILDER_SSHD_BASE")
+	cat := realCatalog(t, m)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	native, err := bk.NativePlatform(ctx, e.c)
@@ -71,16 +70,14 @@ func TestRealSourcesOverlayImage(t *testing.T) {
 // programs of its own arch tarball.
 func TestRealSourcesOverlayImageForEveryPlatform(t *testing.T) {
 	e, m := engine(t), realSources(t)
-	registry := os.Getenv("S6BUILDER_REGISTRY")
-	require.NotEmpty(t, registry, "S6BUILDER_REGISTRY comes from scripts/testenv env")
+	registry := fixtures.TestEnv(t, "S6BUILDER_REGISTRY")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	plats := []string{"linux/amd64", "linux/arm64"}
 	base := pushBaseIndex(t, registry+"/s6builder-test/base:multi", plats)
 	native, err := bk.NativePlatform(ctx, e.c)
 	require.NoError(t, err)
-	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
-	require.NoError(t, err)
+	cat := realCatalog(t, m)
 	in := bk.ImageInput{}
 	for _, p := range plats {
 		plan, err := pipeline.NewOverlay(cat, pipeline.OverlayRequest{Version: "3.2.3.2", Platform: p, BuildPlatform: native, Mirror: m.URL,

@@ -30,10 +30,8 @@ import (
 // on a daemon restarted on the same state, pushes it.
 func TestADaemonKilledDuringAnImagePushLeavesNoImage(t *testing.T) {
 	e := engine(t)
-	registry := os.Getenv("S6BUILDER_REGISTRY")
-	base := os.Getenv("S6BUILDER_SSHD_BASE")
-	require.NotEmpty(t, registry, "S6BUILDER_REGISTRY comes from scripts/testenv env")
-	require.NotEmpty(t, base, "S6BUILDER_SSHD_BASE comes from scripts/testenv env")
+	registry := fixtures.TestEnv(t, "S6BUILDER_REGISTRY")
+	base := fixtures.TestEnv(t, "S6BUILDER_SSHD_BASE")
 
 	// The proxy holds the first blob upload until the daemon is killed.
 	target, err := url.Parse("http://" + registry)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	bk "github.com/s6builder/s6builder/engine/buildkit"
+	"github.com/s6builder/s6builder/internal/fixtures"
 	"github.com/s6builder/s6builder/internal/ocirun"
 	"github.com/s6builder/s6builder/pipeline"
 )
@@ -30,10 +31,8 @@ import (
 // at /run.
 func TestRealSourcesS6RcImage(t *testing.T) {
 	e, m := engine(t), realSources(t)
-	base := os.Getenv("S6BUILDER_SSHD_BASE")
-	require.NotEmpty(t, base, "S6BUILDER_SSHD_BASE (Debian bookworm) comes from scripts/testenv env")
-	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
-	require.NoError(t, err)
+	base := fixtures.TestEnv(t, "S6BUILDER_SSHD_BASE")
+	cat := realCatalog(t, m)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	native, err := bk.NativePlatform(ctx, e.c)

@@ -120,8 +120,7 @@ func TestRealSourcesEveryMinorLine(t *testing.T) {
 func TestRealSourcesNewestFamily(t *testing.T) {
 	e := coldEngine(t)
 	m := realSources(t)
-	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
-	require.NoError(t, err)
+	cat := realCatalog(t, m)
 	p, err := pipeline.New(cat, pipeline.Request{S6: "2.15.1.0", With: []string{"all"}, Mirror: m.URL,
 		Toolchain: pipeline.Toolchain{Image: e.toolchain}})
 	require.NoError(t, err)
@@ -250,8 +249,7 @@ func crossCompile(t *testing.T, e env, m *fixtures.Mirror, targets []crossTarget
 	defer cancel()
 	native, err := bk.NativePlatform(ctx, e.c)
 	require.NoError(t, err)
-	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
-	require.NoError(t, err)
+	cat := realCatalog(t, m)
 	var plans []*pipeline.Plan
 	var opts []bk.Options
 	for _, tg := range targets {
@@ -303,8 +301,7 @@ func crossCompile(t *testing.T, e env, m *fixtures.Mirror, targets []crossTarget
 // newest of its sources was tagged.
 func TestRealSourcesReleaseIsReproducible(t *testing.T) {
 	m := realSources(t)
-	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
-	require.NoError(t, err)
+	cat := realCatalog(t, m)
 	var dirs []string
 	for i := 0; i < 2; i++ {
 		e := coldEngine(t)
@@ -351,4 +348,12 @@ func TestRealSourcesReleaseIsReproducible(t *testing.T) {
 		}
 		assert.True(t, bytes.Equal(b, second[name]), "%s differs between the two daemons", name)
 	}
+}
+
+// realCatalog is the catalogue of the real sources m serves.
+func realCatalog(t *testing.T, m *fixtures.Mirror) *catalog.Catalog {
+	t.Helper()
+	cat, err := pipeline.LoadCatalog(pipeline.Layer{Source: "real sources", File: m.Catalog()})
+	require.NoError(t, err)
+	return cat
 }

@@ -28,8 +28,6 @@ type ReleaseOptions struct {
 	// plans[i] is built on Nodes[On[i]]. Without Nodes, c builds them all.
 	Nodes []*client.Client
 	On    []int
-	// NodeCaches, when set, is each node's part of Cache (NodeCache).
-	NodeCaches []Cache
 }
 
 // Release builds the plans (one per platform), inventories their
@@ -67,9 +65,6 @@ func Release(ctx context.Context, c *client.Client, plans []*pipeline.Plan, o Re
 	for i, p := range plans {
 		dists[i] = filepath.Join(work, pipeline.PlatformDir(p.Request.Platform))
 		opts[i] = Options{Dist: dists[i], Cache: o.Cache}
-		if len(o.NodeCaches) > 0 {
-			opts[i].Cache = o.NodeCaches[on[i]]
-		}
 	}
 	reps, err := BuildOn(ctx, nodes, on, plans, opts, o.Progress, o.ProgressOut)
 	if err != nil {

@@ -213,9 +213,17 @@ func BuildMany(ctx context.Context, c *client.Client, plans []*pipeline.Plan, op
 // nodes[on[i]] (Assign), each node's plans planned for its build platform,
 // behind one progress display. Outputs are replaced only when every plan
 // on every node has succeeded; a cache export runs on each node for its
-// plans (NodeCache names its part of a shared cache).
+// plans, opts[i].Cache taken as the cache all nodes share (NodeCache gives
+// each its part).
 func BuildOn(ctx context.Context, nodes []*client.Client, on []int, plans []*pipeline.Plan, opts []Options, progress string, out io.Writer) ([]*Report, error) {
 	reps := make([]*Report, len(plans))
+	opts = slices.Clone(opts)
+	for i := range opts {
+		var err error
+		if opts[i].Cache, err = NodeCache(opts[i].Cache, on[i], len(nodes)); err != nil {
+			return reps, err
+		}
+	}
 	jobs := make([]*job, len(plans))
 	defer func() {
 		for _, j := range jobs {
